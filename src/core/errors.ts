@@ -1,0 +1,63 @@
+/**
+ * The catalogue of MoodLens errors. Each code has one meaning, an exit code for the CLI and an HTTP
+ * status for the server, so every entry point reports the same failure the same way.
+ */
+export const ERROR_CATALOGUE = {
+  MOODLENS_ERR_FILE_NOT_FOUND: { exitCode: 1, httpStatus: 404, hint: 'Check the path.' },
+  MOODLENS_ERR_NOT_A_FILE: { exitCode: 1, httpStatus: 422, hint: 'Give a file, not a directory.' },
+  MOODLENS_ERR_EMPTY_INPUT: { exitCode: 1, httpStatus: 422, hint: 'The file has no bytes.' },
+  MOODLENS_ERR_NOT_AN_IMAGE: {
+    exitCode: 1,
+    httpStatus: 415,
+    hint: 'Give a JPEG, PNG, WebP, TIFF or GIF file.',
+  },
+  MOODLENS_ERR_CORRUPT_IMAGE: {
+    exitCode: 1,
+    httpStatus: 422,
+    hint: 'The file looks like an image but cannot be decoded (truncated or damaged).',
+  },
+  MOODLENS_ERR_TOO_MANY_PIXELS: {
+    exitCode: 1,
+    httpStatus: 422,
+    hint: 'Downscale the image or raise the pixel limit.',
+  },
+  MOODLENS_ERR_INVALID_CASCADE: {
+    exitCode: 1,
+    httpStatus: 500,
+    hint: 'Give an OpenCV cascade XML file (opencv_storage format).',
+  },
+  MOODLENS_ERR_INVALID_ARGUMENT: { exitCode: 2, httpStatus: 400, hint: 'See --help.' },
+  MOODLENS_ERR_MODEL_LOAD: {
+    exitCode: 1,
+    httpStatus: 500,
+    hint: 'Reinstall the package: a shipped model file is missing or damaged.',
+  },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class MoodLensError extends Error {
+  override readonly name = 'MoodLensError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  get exitCode(): number {
+    return ERROR_CATALOGUE[this.code].exitCode;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CATALOGUE[this.code].httpStatus;
+  }
+
+  get hint(): string {
+    return ERROR_CATALOGUE[this.code].hint;
+  }
+}
+
+export function isMoodLensError(value: unknown): value is MoodLensError {
+  return value instanceof MoodLensError;
+}

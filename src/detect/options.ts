@@ -1,0 +1,43 @@
+/** Options of the multi-scale Haar scan; the defaults equal OpenCV's `CascadeClassifier.detectMultiScale`. */
+export interface DetectOptions {
+  /** Step between scales of the pyramid; must be > 1. Default 1.1. */
+  readonly scaleFactor?: number;
+  /** A group of raw hits needs more than this many members to become a face. Default 3. */
+  readonly minNeighbors?: number;
+  /** Smallest face side in pixels (0: no minimum). Default 0. */
+  readonly minSize?: number;
+  /** Largest face side in pixels (0: no maximum beyond the image). Default 0. */
+  readonly maxSize?: number;
+}
+
+export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
+  scaleFactor: 1.1,
+  minNeighbors: 3,
+  minSize: 0,
+  maxSize: 0,
+};
+
+/** Fills in defaults and checks each option, naming the parameter, the expectation and what arrived. */
+export function resolveDetectOptions(options: DetectOptions = {}): Required<DetectOptions> {
+  const resolved = { ...DEFAULT_DETECT_OPTIONS, ...stripUndefined(options) };
+  const { scaleFactor, minNeighbors, minSize, maxSize } = resolved;
+  if (typeof scaleFactor !== 'number' || !Number.isFinite(scaleFactor) || scaleFactor <= 1 || scaleFactor > 4) {
+    throw new RangeError(
+      `Expected a number above 1 and at most 4 for scaleFactor but received ${String(scaleFactor)}`,
+    );
+  }
+  for (const [name, value] of [
+    ['minNeighbors', minNeighbors],
+    ['minSize', minSize],
+    ['maxSize', maxSize],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new RangeError(`Expected a non-negative integer for ${name} but received ${String(value)}`);
+    }
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
