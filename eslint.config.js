@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'training/', 'coverage/', 'web/dist/'] },
+  { ignores: ['dist/', 'node_modules/', 'training/', 'coverage/', 'web/dist/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -81,14 +81,18 @@ export function parseCascadeXml(xml: string, source = 'cascade XML'): Cascade {
   try {
     document = parseXml(xml);
   } catch (error) {
-    if (error instanceof XmlSyntaxError) throw invalid(source, `not well-formed XML (${error.message})`, error);
+    if (error instanceof XmlSyntaxError)
+      throw invalid(source, `not well-formed XML (${error.message})`, error);
     throw error;
   }
   const storage = child(document, 'opencv_storage');
   if (!storage || storage.children.length === 0) throw invalid(source, 'no <opencv_storage> root element');
   const root = storage.children[0];
   if (root.attributes.type_id === 'opencv-haar-classifier') {
-    throw invalid(source, 'this is the pre-2.0 "opencv-haar-classifier" format; convert it with OpenCV first');
+    throw invalid(
+      source,
+      'this is the pre-2.0 "opencv-haar-classifier" format; convert it with OpenCV first',
+    );
   }
   if (requireChild(root, 'stageType', source).text.trim() !== 'BOOST') {
     throw invalid(source, 'only BOOST stage types are supported');
@@ -151,7 +155,9 @@ export function parseCascadeXml(xml: string, source = 'cascade XML'): Cascade {
       for (const value of leafValues) leaves.push(Math.fround(value));
     }
   }
-  if ([...nodeLeft, ...nodeRight, ...nodeFeature, ...nodeThreshold, ...leaves].some((v) => !Number.isFinite(v))) {
+  if (
+    [...nodeLeft, ...nodeRight, ...nodeFeature, ...nodeThreshold, ...leaves].some((v) => !Number.isFinite(v))
+  ) {
     throw invalid(source, 'non-numeric values in a weak classifier');
   }
 
@@ -178,7 +184,8 @@ export function parseCascadeXml(xml: string, source = 'cascade XML'): Cascade {
     if (subsetSize === 0) throw invalid(source, 'LBP cascades need maxCatCount > 0');
     const features = featureElements.map((f): LbpFeature => {
       const r = numbers(child(f, 'rect'));
-      if (r.length !== 4 || r.some((v) => !Number.isInteger(v))) throw invalid(source, 'an LBP rect is malformed');
+      if (r.length !== 4 || r.some((v) => !Number.isInteger(v)))
+        throw invalid(source, 'an LBP rect is malformed');
       const [x, y, w, h] = r;
       if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + 3 * w > windowWidth || y + 3 * h > windowHeight) {
         throw invalid(source, 'an LBP feature lies outside the window');
@@ -191,7 +198,8 @@ export function parseCascadeXml(xml: string, source = 'cascade XML'): Cascade {
   let hasTiltedFeatures = false;
   const features = featureElements.map((f): HaarFeature => {
     const rectElements = child(f, 'rects')?.children ?? [];
-    if (rectElements.length === 0 || rectElements.length > 3) throw invalid(source, 'a feature needs 1-3 rects');
+    if (rectElements.length === 0 || rectElements.length > 3)
+      throw invalid(source, 'a feature needs 1-3 rects');
     const rects = rectElements.map((r) => {
       const v = numbers(r);
       if (v.length !== 5 || v.slice(0, 4).some((c) => !Number.isInteger(c)) || !Number.isFinite(v[4])) {

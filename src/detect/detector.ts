@@ -28,11 +28,31 @@ export class HaarFaceDetector {
     return new HaarFaceDetector(parseCascadeXml(xml, source), source);
   }
 
-  /** Faces in image pixels, after OpenCV's grouping (`minNeighbors`). Colour images are converted to gray. */
+  /**
+   * Faces in image pixels, as `detectMultiScale` returns them: grouped (`minNeighbors`) and clipped to the
+   * image. Colour images are converted to gray first.
+   */
   detect(image: Image, options?: DetectOptions): Box[] {
     const { scaleFactor, minNeighbors, minSize, maxSize } = resolveDetectOptions(options);
-    const raw = scanCascade(this.cascade, toGray(image), { scaleFactor, minSize, maxSize });
-    return groupRectangles(raw, minNeighbors, GROUP_EPS).map(({ x, y, width, height }) => ({ x, y, width, height }));
+    const gray = toGray(image);
+    const raw = scanCascade(this.cascade, gray, { scaleFactor, minSize, maxSize });
+    return this.group(raw, minNeighbors, gray.width, gray.height);
+  }
+
+  /**
+   * OpenCV's finishing of raw windows into faces: grouping (eps 0.2; a group needs more than
+   * `minNeighbors` members), then each box clipped to the image, empty ones dropped.
+   */
+  group(raw: readonly Box[], minNeighbors: number, imageWidth: number, imageHeight: number): Box[] {
+    const faces: Box[] = [];
+    for (const { x, y, width, height } of groupRectangles(raw, minNeighbors, GROUP_EPS)) {
+      const x0 = Math.max(x, 0);
+      const y0 = Math.max(y, 0);
+      const x1 = Math.min(x + width, imageWidth);
+      const y1 = Math.min(y + height, imageHeight);
+      if (x1 > x0 && y1 > y0) faces.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+    }
+    return faces;
   }
 
   /** Every window the cascade accepts, before grouping: for tests and diagnostics. */

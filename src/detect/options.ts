@@ -21,7 +21,12 @@ export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
 export function resolveDetectOptions(options: DetectOptions = {}): Required<DetectOptions> {
   const resolved = { ...DEFAULT_DETECT_OPTIONS, ...stripUndefined(options) };
   const { scaleFactor, minNeighbors, minSize, maxSize } = resolved;
-  if (typeof scaleFactor !== 'number' || !Number.isFinite(scaleFactor) || scaleFactor <= 1 || scaleFactor > 4) {
+  if (
+    typeof scaleFactor !== 'number' ||
+    !Number.isFinite(scaleFactor) ||
+    scaleFactor <= 1 ||
+    scaleFactor > 4
+  ) {
     throw new RangeError(
       `Expected a number above 1 and at most 4 for scaleFactor but received ${String(scaleFactor)}`,
     );

@@ -36,7 +36,12 @@ interface CompiledLbp {
 }
 
 function rectOffsets(x: number, y: number, w: number, h: number, stride: number, base: number): number[] {
-  return [base + x + stride * y, base + x + w + stride * y, base + x + stride * (y + h), base + x + w + stride * (y + h)];
+  return [
+    base + x + stride * y,
+    base + x + w + stride * y,
+    base + x + stride * (y + h),
+    base + x + w + stride * (y + h),
+  ];
 }
 
 function tiltedOffsets(x: number, y: number, w: number, h: number, stride: number, base: number): number[] {
@@ -109,7 +114,9 @@ function box4(buf: Int32Array, ofs: Int32Array, o: number, p: number): number {
 function haarValue(c: CompiledHaar, sum: Int32Array, k: number, p: number, norm: number): number {
   const o = k * 12;
   const w = k * 3;
-  let v = fround(fround(c.weight[w] * box4(sum, c.ofs, o, p)) + fround(c.weight[w + 1] * box4(sum, c.ofs, o + 4, p)));
+  let v = fround(
+    fround(c.weight[w] * box4(sum, c.ofs, o, p)) + fround(c.weight[w + 1] * box4(sum, c.ofs, o + 4, p)),
+  );
   if (c.weight[w + 2] !== 0) v = fround(v + fround(c.weight[w + 2] * box4(sum, c.ofs, o + 8, p)));
   return fround(v * norm);
 }
@@ -119,7 +126,13 @@ function haarValue(c: CompiledHaar, sum: Int32Array, k: number, p: number, norm:
  * the index of the rejecting stage (0 for the first, which lets the scan skip the next position),
  * or -1 when the window's contrast is too low to judge (OpenCV's variance check).
  */
-function runHaar(cascade: HaarCascade, c: CompiledHaar, sum: Int32Array, sqsum: Int32Array, p: number): number {
+function runHaar(
+  cascade: HaarCascade,
+  c: CompiledHaar,
+  sum: Int32Array,
+  sqsum: Int32Array,
+  p: number,
+): number {
   const n = c.norm;
   const valsum = sum[p + n[0]] - sum[p + n[1]] - sum[p + n[2]] + sum[p + n[3]];
   const valsqsum = (sqsum[p + n[0]] - sqsum[p + n[1]] - sqsum[p + n[2]] + sqsum[p + n[3]]) >>> 0;
@@ -183,7 +196,8 @@ function lbpCode(sum: Int32Array, o: Int32Array, k: number, p: number): number {
 }
 
 function runLbp(cascade: LbpCascade, c: CompiledLbp, sum: Int32Array, p: number): number {
-  const { stageCount, stageThreshold, subsets, subsetSize, leaves, nodeLeft, nodeRight, treeNodeCount } = cascade;
+  const { stageCount, stageThreshold, subsets, subsetSize, leaves, nodeLeft, nodeRight, treeNodeCount } =
+    cascade;
   if (cascade.maxNodesPerTree === 1) {
     let k = 0;
     for (let s = 0; s < stageThreshold.length; s++) {
@@ -226,37 +240,78 @@ export interface ScanOptions {
   readonly maxSize: number;
 }
 
-/**
- * Every window the cascade accepts, over the whole scale pyramid, before grouping: OpenCV's
- * `detectMultiScaleNoGrouping` on the CPU path, position for position.
- */
-export function scanCascade(cascade: Cascade, gray: GrayImage, options: ScanOptions): Box[] {
-  const levels = pyramidLevels(
-    gray.width,
-    gray.height,
+/** The pyramid levels that `scanCascade` visits for this image and these options. */
+export function levelsFor(
+  cascade: Cascade,
+  width: number,
+  height: number,
+  options: ScanOptions,
+): ScaleLevel[] {
+  return pyramidLevels(
+    width,
+    height,
     cascade.windowWidth,
     cascade.windowHeight,
     options.scaleFactor,
     options.minSize,
     options.maxSize,
   );
+}
+
+/**
+ * Every window the cascade accepts, over the whole scale pyramid, before grouping: OpenCV's
+ * `detectMultiScaleNoGrouping` on the CPU path, position for position.
+ */
+export function scanCascade(cascade: Cascade, gray: GrayImage, options: ScanOptions): Box[] {
+  return scanLevels(cascade, gray, levelsFor(cascade, gray.width, gray.height, options)).flat();
+}
+
+/**
+ * Scans the given pyramid levels (any subset, in any order) and returns the accepted windows per level.
+ * Levels are independent, which lets callers spread them over threads or workers.
+ */
+export function scanLevels(cascade: Cascade, gray: GrayImage, levels: readonly ScaleLevel[]): Box[][] {
   if (levels.length === 0) return [];
-  const stride = levels[0].width + 1;
-  const area = stride * (levels[0].height + 1);
+  const maxWidth = Math.max(...levels.map((l) => l.width));
+  const maxHeight = Math.max(...levels.map((l) => l.height));
+  const stride = maxWidth + 1;
+  const area = stride * (maxHeight + 1);
   const tilted = cascade.featureType === 'HAAR' && cascade.hasTiltedFeatures;
   const sum = new Int32Array(tilted ? 2 * area : area);
   const sqsum = new Int32Array(area);
-  const pixels = new Uint8Array(levels[0].width * levels[0].height);
-  const compiled = cascade.featureType === 'HAAR' ? compileHaar(cascade, stride, tilted ? area : 0) : compileLbp(cascade, stride);
-  const found: Box[] = [];
-  for (const level of levels) {
+  const pixels = new Uint8Array(maxWidth * maxHeight);
+  const compiled =
+    cascade.featureType === 'HAAR'
+      ? compileHaar(cascade, stride, tilted ? area : 0)
+      : compileLbp(cascade, stride);
+  return levels.map((level) => {
+    const found: Box[] = [];
     const level8 = pixels.subarray(0, level.width * level.height);
     resizeGrayLinearExactInto(gray.data, gray.width, gray.height, level8, level.width, level.height);
     integralInto(level8, level.width, level.height, stride, sum, sqsum);
     if (tilted) tiltedIntegralInto(level8, level.width, level.height, stride, sum.subarray(area));
     scanLevel(cascade, compiled, level, stride, sum, sqsum, found);
+    return found;
+  });
+}
+
+/** Relative cost of scanning a level: the number of window positions it visits. */
+export function levelCost(cascade: Cascade, level: ScaleLevel): number {
+  const positions = (level.width + 1 - cascade.windowWidth) * (level.height + 1 - cascade.windowHeight);
+  return Math.max(positions, 0) / (level.step * level.step);
+}
+
+/** Splits level indices into `parts` groups of similar total cost (largest first, to the lightest group). */
+export function balanceLevels(cascade: Cascade, levels: readonly ScaleLevel[], parts: number): number[][] {
+  const groups = Array.from({ length: Math.max(1, parts) }, () => ({ cost: 0, members: [] as number[] }));
+  const order = levels.map((level, index) => ({ index, cost: levelCost(cascade, level) }));
+  order.sort((a, b) => b.cost - a.cost);
+  for (const { index, cost } of order) {
+    const lightest = groups.reduce((best, g) => (g.cost < best.cost ? g : best));
+    lightest.members.push(index);
+    lightest.cost += cost;
   }
-  return found;
+  return groups.map((g) => g.members.sort((a, b) => a - b)).filter((m) => m.length > 0);
 }
 
 function scanLevel(
@@ -330,8 +385,8 @@ function scanHaarStumps(
       if (!(nf > 0)) continue;
       const norm = fround(1 / Math.sqrt(nf));
       if (!(normArea * norm < 0.1)) continue;
-      let k = 0;
       let result = 1;
+      let k = 0;
       for (let s = 0; s < stages; s++) {
         let total = 0;
         const end = k + stageCount[s];
