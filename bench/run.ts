@@ -122,6 +122,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Usage errors are RangeErrors: their message says it all; anything else gets its stack.
+  const text =
+    error instanceof RangeError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  process.stderr.write(`bench: ${text}\n`);
   process.exitCode = 1;
 });

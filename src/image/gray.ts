@@ -1,11 +1,11 @@
 import { createImage, type GrayImage, type Image } from '../core/image.js';
 
-// OpenCV's fixed-point BT.601 luma weights (cvtColor COLOR_BGR2GRAY, 14 fractional bits), so our gray
-// pixels equal OpenCV's bit for bit and the detector sees the same input.
-const R_WEIGHT = 4899;
-const G_WEIGHT = 9617;
-const B_WEIGHT = 1868;
-const SHIFT = 14;
+// OpenCV 4's fixed-point BT.601 luma weights (cvtColor COLOR_BGR2GRAY on 8-bit, 15 fractional bits;
+// checked against cv2.cvtColor on all 2^24 colours), so our gray pixels equal OpenCV's bit for bit.
+const R_WEIGHT = 9798;
+const G_WEIGHT = 19235;
+const B_WEIGHT = 3735;
+const SHIFT = 15;
 const HALF = 1 << (SHIFT - 1);
 
 /** Converts an image to 8-bit gray exactly as OpenCV does; alpha is ignored; gray input is returned as is. */
