@@ -7,7 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Box, GrayImage } from '../src/core/image.js';
+import { availableParallelism } from 'node:os';
 import { DEFAULT_CASCADE_PATH, loadFaceDetector } from '../src/io/node/cascade-file.js';
+import { ParallelFaceDetector } from '../src/io/node/parallel-detector.js';
 import {
   composeFerScenes,
   letterbox,
@@ -31,6 +33,8 @@ export interface DetectImageResult {
   readonly image: string;
   readonly oursMs: number;
   readonly oursRuns: number[];
+  readonly oursThreadedMs: number;
+  readonly oursJsMs: number;
   readonly opencv1Ms: number | null;
   readonly opencvDefaultMs: number | null;
   readonly oursBoxes: number;
@@ -68,18 +72,38 @@ async function run(options: BenchOptions): Promise<SectionReport> {
   const detector = await loadFaceDetector();
   const images = await benchImages();
 
-  const ours = images.map(({ name, image }) => {
+  const threadCount = Math.min(availableParallelism(), 8);
+  const parallel = await ParallelFaceDetector.create({ threads: threadCount });
+  const jsDetector = await loadFaceDetector(undefined, 'js');
+  const time = async (detect: () => Box[] | Promise<Box[]>): Promise<{ runs: number[]; boxes: Box[] }> => {
     let boxes: Box[] = [];
-    for (let i = 0; i < warmup; i++) detector.detect(image);
+    for (let i = 0; i < warmup; i++) await detect();
     const runs: number[] = [];
     for (let i = 0; i < repeat; i++) {
       const start = performance.now();
-      boxes = detector.detect(image);
+      boxes = await detect();
       runs.push(performance.now() - start);
     }
-    progress(`detect: ours ${name} ${median(runs).toFixed(1)} ms`);
     return { runs, boxes };
-  });
+  };
+  const ours: Array<{ runs: number[]; boxes: Box[]; threaded: number; js: number }> = [];
+  try {
+    for (const { name, image } of images) {
+      const single = await time(() => detector.detect(image));
+      const threaded = await time(() => parallel.detect(image));
+      const js = await time(() => jsDetector.detect(image));
+      if (key(threaded.boxes) !== key(single.boxes) || key(js.boxes) !== key(single.boxes)) {
+        throw new Error(`engines disagree on ${name}`);
+      }
+      ours.push({ ...single, threaded: median(threaded.runs), js: median(js.runs) });
+      progress(
+        `detect: ours ${name} ${median(single.runs).toFixed(1)} ms (1 thread), ` +
+          `${median(threaded.runs).toFixed(1)} ms (${threadCount} threads), ${median(js.runs).toFixed(1)} ms (TypeScript path)`,
+      );
+    }
+  } finally {
+    await parallel.close();
+  }
 
   const opencv = await openCvAvailability();
   let single: OpenCvRun | undefined;
@@ -113,6 +137,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       image: name,
       oursMs: median(ours[i].runs),
       oursRuns: ours[i].runs,
+      oursThreadedMs: ours[i].threaded,
+      oursJsMs: ours[i].js,
       opencv1Ms: reference?.ms ?? null,
       opencvDefaultMs: threaded?.results[i].ms ?? null,
       oursBoxes: ours[i].boxes.length,
@@ -130,6 +156,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
   const sum = (pick: (r: DetectImageResult) => number | null): number | null =>
     results.some((r) => pick(r) === null) ? null : results.reduce((acc, r) => acc + (pick(r) ?? 0), 0);
   const totalOurs = sum((r) => r.oursMs) ?? 0;
+  const totalThreaded = sum((r) => r.oursThreadedMs) ?? 0;
+  const totalJs = sum((r) => r.oursJsMs) ?? 0;
   const total1 = sum((r) => r.opencv1Ms);
   const totalN = sum((r) => r.opencvDefaultMs);
   const threads = threaded?.threads ?? null;
@@ -138,8 +166,10 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     ms(r.oursMs),
     ms(r.opencv1Ms),
     ratio(r.oursMs, r.opencv1Ms),
+    ms(r.oursThreadedMs),
     ms(r.opencvDefaultMs),
-    ratio(r.oursMs, r.opencvDefaultMs),
+    ratio(r.oursThreadedMs, r.opencvDefaultMs),
+    ms(r.oursJsMs),
     `${r.oursBoxes}/${r.opencvBoxes ?? 'n/a'}`,
     r.identicalBoxes === null ? null : r.identicalBoxes ? 'yes' : 'NO',
   ]);
@@ -148,24 +178,29 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     ms(totalOurs),
     ms(total1),
     ratio(totalOurs, total1),
+    ms(totalThreaded),
     ms(totalN),
-    ratio(totalOurs, totalN),
+    ratio(totalThreaded, totalN),
+    ms(totalJs),
     '',
     '',
   ]);
   notes.push(
-    `ours: single-threaded TypeScript in Node; OpenCV ${single?.opencv ?? ''} timed in Python around detectMultiScale ` +
+    `ours 1T: HaarFaceDetector (WebAssembly scan kernel) on the main thread; ours ${threadCount}T: ParallelFaceDetector ` +
+      `(pyramid levels over ${threadCount} threads); TS-only: the same engine with the WebAssembly kernel off. OpenCV ${single?.opencv ?? ''} timed in Python around detectMultiScale ` +
       `only (OpenCL off); default threads = ${threads ?? 'n/a'}. Shared machines are noisy: compare within one run.`,
   );
   return {
     title: `Face detection, ${WIDTH}x${HEIGHT} gray, scaleFactor 1.1, minNeighbors 3 (ms per image)`,
     columns: [
       'image',
-      'ours',
+      'ours 1T',
       'OpenCV 1T',
-      'ours/1T',
+      'ratio 1T',
+      `ours ${threadCount}T`,
       `OpenCV ${threads ?? '?'}T`,
-      `ours/${threads ?? '?'}T`,
+      `ratio ${threadCount}T/${threads ?? '?'}T`,
+      'ours TS-only 1T',
       'boxes ours/cv',
       'same',
     ],
@@ -177,7 +212,14 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       options: { scaleFactor: 1.1, minNeighbors: 3 },
       opencv: single?.opencv ?? null,
       opencvDefaultThreads: threads,
-      totals: { oursMs: totalOurs, opencv1Ms: total1, opencvDefaultMs: totalN },
+      threads: threadCount,
+      totals: {
+        oursMs: totalOurs,
+        oursThreadedMs: totalThreaded,
+        oursJsMs: totalJs,
+        opencv1Ms: total1,
+        opencvDefaultMs: totalN,
+      },
       images: results,
     },
   };

@@ -27,6 +27,14 @@ import { openCvGate, PYTHON, runOpenCv } from './support/opencv.js';
 const run = promisify(execFile);
 const CASCADE_DIRS = ['/usr/share/opencv4/haarcascades', '/usr/share/opencv4/lbpcascades'];
 
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 function randomGray(width: number, height: number, seed: number): GrayImage {
   const next = mulberry32(seed);
   const data = new Uint8Array(width * height);
@@ -186,16 +194,30 @@ void test('every Haar and LBP cascade Debian ships gives OpenCV raw hits exactly
     assert.ok(cascades.length >= 20, `found ${cascades.length} cascades`);
     for (const cascade of cascades) {
       const reference = await runOpenCv({ cascade, images: [image], minNeighbors: 0 });
-      const detector = HaarFaceDetector.fromXml(readFileSync(cascade, 'utf8'), cascade);
-      const ours = detector
-        .detect(small, { minNeighbors: 0 })
-        .map((b) => [b.x, b.y, b.width, b.height].join(','))
-        .sort();
+      const xml = readFileSync(cascade, 'utf8');
       const theirs = reference.results[0].boxes.map((b) => b.join(',')).sort();
-      assert.deepEqual(ours, theirs, cascade);
+      // Both engines: the WebAssembly kernel (stump cascades) and the TypeScript path.
+      for (const engine of ['wasm', 'js'] as const) {
+        const detector = HaarFaceDetector.fromXml(xml, cascade, engine);
+        const ours = detector
+          .detect(small, { minNeighbors: 0 })
+          .map((b) => [b.x, b.y, b.width, b.height].join(','))
+          .sort();
+        assert.deepEqual(ours, theirs, `${cascade} (${engine} engine)`);
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('stump cascades get the WebAssembly kernel; tree cascades use the TypeScript path', () => {
+  const stumps = HaarFaceDetector.fromXml(readFileSync(DEFAULT_CASCADE_PATH, 'utf8'));
+  assert.equal(stumps.engine, 'wasm');
+  assert.equal(HaarFaceDetector.fromXml(readFileSync(DEFAULT_CASCADE_PATH, 'utf8'), 'x', 'js').engine, 'js');
+  const tree = '/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml';
+  if (CASCADE_DIRS.length > 0 && readdirSafe(CASCADE_DIRS[0]).includes('haarcascade_frontalface_alt2.xml')) {
+    assert.equal(HaarFaceDetector.fromXml(readFileSync(tree, 'utf8')).engine, 'js');
   }
 });
 

@@ -4,6 +4,10 @@ import { parseCascadeXml, type Cascade } from './cascade.js';
 import { groupRectangles } from './group.js';
 import { resolveDetectOptions, type DetectOptions } from './options.js';
 import { scanCascade } from './scan.js';
+import { WasmStumpKernel } from './wasm-kernel.js';
+
+/** `wasm` (default) scans stump cascades with the WebAssembly kernel; `js` forces the TypeScript path. */
+export type HaarEngine = 'wasm' | 'js';
 
 /** OpenCV's grouping tolerance in `detectMultiScale`. */
 const GROUP_EPS = 0.2;
@@ -18,14 +22,24 @@ export class HaarFaceDetector {
   /** Where the cascade came from (a path or a description), for messages. */
   readonly source: string;
 
-  private constructor(cascade: Cascade, source: string) {
+  /** The WebAssembly scan kernel, when the cascade and platform allow it. */
+  readonly kernel: WasmStumpKernel | undefined;
+
+  private constructor(cascade: Cascade, source: string, engine: HaarEngine) {
     this.cascade = cascade;
     this.source = source;
+    this.kernel =
+      engine === 'wasm' && cascade.featureType === 'HAAR' ? WasmStumpKernel.tryCreate(cascade) : undefined;
   }
 
   /** Parses an OpenCV cascade XML document; throws MOODLENS_ERR_INVALID_CASCADE on a bad one. */
-  static fromXml(xml: string, source = 'cascade XML'): HaarFaceDetector {
-    return new HaarFaceDetector(parseCascadeXml(xml, source), source);
+  static fromXml(xml: string, source = 'cascade XML', engine: HaarEngine = 'wasm'): HaarFaceDetector {
+    return new HaarFaceDetector(parseCascadeXml(xml, source), source, engine);
+  }
+
+  /** Which engine scans: the WebAssembly kernel or the TypeScript path. */
+  get engine(): HaarEngine {
+    return this.kernel ? 'wasm' : 'js';
   }
 
   /**
@@ -35,7 +49,7 @@ export class HaarFaceDetector {
   detect(image: Image, options?: DetectOptions): Box[] {
     const { scaleFactor, minNeighbors, minSize, maxSize } = resolveDetectOptions(options);
     const gray = toGray(image);
-    const raw = scanCascade(this.cascade, gray, { scaleFactor, minSize, maxSize });
+    const raw = scanCascade(this.cascade, gray, { scaleFactor, minSize, maxSize }, this.kernel);
     return this.group(raw, minNeighbors, gray.width, gray.height);
   }
 
@@ -58,6 +72,6 @@ export class HaarFaceDetector {
   /** Every window the cascade accepts, before grouping: for tests and diagnostics. */
   detectRaw(image: Image, options?: DetectOptions): Box[] {
     const { scaleFactor, minSize, maxSize } = resolveDetectOptions(options);
-    return scanCascade(this.cascade, toGray(image), { scaleFactor, minSize, maxSize });
+    return scanCascade(this.cascade, toGray(image), { scaleFactor, minSize, maxSize }, this.kernel);
   }
 }

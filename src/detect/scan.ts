@@ -4,6 +4,7 @@ import { roundHalfEven } from '../image/rounding.js';
 import type { Cascade, HaarCascade, LbpCascade } from './cascade.js';
 import { integralInto, tiltedIntegralInto } from './integral.js';
 import { pyramidLevels, type ScaleLevel } from './scales.js';
+import type { WasmStumpKernel } from './wasm-kernel.js';
 
 const fround = Math.fround;
 
@@ -262,37 +263,74 @@ export function levelsFor(
  * Every window the cascade accepts, over the whole scale pyramid, before grouping: OpenCV's
  * `detectMultiScaleNoGrouping` on the CPU path, position for position.
  */
-export function scanCascade(cascade: Cascade, gray: GrayImage, options: ScanOptions): Box[] {
-  return scanLevels(cascade, gray, levelsFor(cascade, gray.width, gray.height, options)).flat();
+export function scanCascade(
+  cascade: Cascade,
+  gray: GrayImage,
+  options: ScanOptions,
+  kernel?: WasmStumpKernel,
+): Box[] {
+  return scanLevels(cascade, gray, levelsFor(cascade, gray.width, gray.height, options), kernel).flat();
 }
 
 /**
  * Scans the given pyramid levels (any subset, in any order) and returns the accepted windows per level.
- * Levels are independent, which lets callers spread them over threads or workers.
+ * Levels are independent, which lets callers spread them over threads or workers. With a WebAssembly
+ * `kernel` (stump cascades), the integrals are built in its memory and it does the scan: same answers.
  */
-export function scanLevels(cascade: Cascade, gray: GrayImage, levels: readonly ScaleLevel[]): Box[][] {
+export function scanLevels(
+  cascade: Cascade,
+  gray: GrayImage,
+  levels: readonly ScaleLevel[],
+  kernel?: WasmStumpKernel,
+): Box[][] {
   if (levels.length === 0) return [];
   const maxWidth = Math.max(...levels.map((l) => l.width));
   const maxHeight = Math.max(...levels.map((l) => l.height));
   const stride = maxWidth + 1;
   const area = stride * (maxHeight + 1);
   const tilted = cascade.featureType === 'HAAR' && cascade.hasTiltedFeatures;
-  const sum = new Int32Array(tilted ? 2 * area : area);
-  const sqsum = new Int32Array(area);
   const pixels = new Uint8Array(maxWidth * maxHeight);
   const compiled =
     cascade.featureType === 'HAAR'
       ? compileHaar(cascade, stride, tilted ? area : 0)
       : compileLbp(cascade, stride);
+  const useKernel = kernel !== undefined && compiled.kind === 'haar-stump';
+  let sum: Int32Array;
+  let sqsum: Int32Array;
+  if (useKernel) {
+    const positions = Math.max(...levels.map((l) => windowPositions(cascade, l)));
+    kernel.prepare(stride, area, compiled.ofs, compiled.weight, positions);
+    sum = kernel.sum;
+    sqsum = kernel.sqsum;
+  } else {
+    sum = new Int32Array(tilted ? 2 * area : area);
+    sqsum = new Int32Array(area);
+  }
   return levels.map((level) => {
     const found: Box[] = [];
     const level8 = pixels.subarray(0, level.width * level.height);
     resizeGrayLinearExactInto(gray.data, gray.width, gray.height, level8, level.width, level.height);
     integralInto(level8, level.width, level.height, stride, sum, sqsum);
     if (tilted) tiltedIntegralInto(level8, level.width, level.height, stride, sum.subarray(area));
-    scanLevel(cascade, compiled, level, stride, sum, sqsum, found);
+    if (useKernel) {
+      const c = compiled;
+      const maxX = level.width + 1 - cascade.windowWidth;
+      const maxY = level.height + 1 - cascade.windowHeight;
+      const hits = kernel.scan(maxX, maxY, level.step, c.norm, c.normArea);
+      for (let i = 0; i < hits.length; i += 2) found.push(levelBox(level, hits[i], hits[i + 1]));
+    } else {
+      scanLevel(cascade, compiled, level, stride, sum, sqsum, found);
+    }
     return found;
   });
+}
+
+/** How many window origins a level visits at most (its grid of positions at the level's step). */
+function windowPositions(cascade: Cascade, level: ScaleLevel): number {
+  const maxX = level.width + 1 - cascade.windowWidth;
+  const maxY = level.height + 1 - cascade.windowHeight;
+  if (maxX <= 0 || maxY <= 0) return 0;
+  return Math.ceil(maxX / level.step) * Math.ceil(maxY / level.step);
 }
 
 /** Relative cost of scanning a level: the number of window positions it visits. */

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { MoodLensError } from '../../core/errors.js';
-import { HaarFaceDetector } from '../../detect/detector.js';
+import { HaarFaceDetector, type HaarEngine } from '../../detect/detector.js';
 
 /** The cascade the source pipeline names; resolved from the package, never from the working directory. */
 export const DEFAULT_CASCADE_PATH = fileURLToPath(
@@ -20,7 +20,10 @@ export async function readCascadeFile(path: string = DEFAULT_CASCADE_PATH): Prom
 }
 
 /** Loads a Haar face detector from a cascade file (default: OpenCV's frontal-face cascade, shipped). */
-export async function loadFaceDetector(cascadePath?: string): Promise<HaarFaceDetector> {
+export async function loadFaceDetector(
+  cascadePath?: string,
+  engine: HaarEngine = 'wasm',
+): Promise<HaarFaceDetector> {
   const path = cascadePath ?? DEFAULT_CASCADE_PATH;
-  return HaarFaceDetector.fromXml(await readCascadeFile(path), path);
+  return HaarFaceDetector.fromXml(await readCascadeFile(path), path, engine);
 }

@@ -89,6 +89,7 @@ export class ParallelFaceDetector {
         cascade,
         gray,
         groups[0].map((i) => levels[i]),
+        this.detector.kernel,
       );
       groups[0].forEach((levelIndex, k) => (perLevel[levelIndex] = local[k]));
     }
