@@ -24,7 +24,7 @@ interface CompiledHaar {
   readonly ofs: Int32Array;
   readonly weight: Float64Array;
   readonly threshold: Float64Array;
-  /** Stumps: left/right values; trees: child indices as in the cascade. */
+  /** Stumps only: the leaf values taken below and above the threshold. */
   readonly left: Float64Array;
   readonly right: Float64Array;
 }
@@ -73,13 +73,9 @@ function compileHaar(cascade: HaarCascade, stride: number, tiltedOffset: number)
   }
   const { windowWidth: ww, windowHeight: wh } = cascade;
   const stump = cascade.maxNodesPerTree === 1;
-  const left = new Float64Array(nodes);
-  const right = new Float64Array(nodes);
-  for (let k = 0; k < nodes; k++) {
-    // A stump's node k owns leaves 2k and 2k+1.
-    left[k] = stump ? cascade.leaves[2 * k] : cascade.nodeLeft[k];
-    right[k] = stump ? cascade.leaves[2 * k + 1] : cascade.nodeRight[k];
-  }
+  // A stump's node k owns leaves 2k and 2k+1 (trees read their leaves through runTrees instead).
+  const left = stump ? cascade.leaves.filter((_, i) => i % 2 === 0) : new Float64Array(0);
+  const right = stump ? cascade.leaves.filter((_, i) => i % 2 === 1) : new Float64Array(0);
   return {
     kind: stump ? 'haar-stump' : 'haar-tree',
     stride,
@@ -123,59 +119,46 @@ function haarValue(c: CompiledHaar, sum: Int32Array, k: number, p: number, norm:
 }
 
 /**
- * Classifies the window whose top-left integral cell is `p`: 1 when every stage accepts, otherwise minus
- * the index of the rejecting stage (0 for the first, which lets the scan skip the next position),
- * or -1 when the window's contrast is too low to judge (OpenCV's variance check).
+ * OpenCV's predictOrdered / predictCategorical over every stage: walks each weak tree from its root,
+ * `goesLeft(node)` deciding each split, and sums the leaves. Returns 1 when every stage accepts, otherwise
+ * minus the index of the rejecting stage (0 for the first, which lets the scan skip the next position).
+ * A stump is a one-node tree, so stump cascades walk the same way.
  */
-function runHaar(
-  cascade: HaarCascade,
-  c: CompiledHaar,
-  sum: Int32Array,
-  sqsum: Int32Array,
-  p: number,
-): number {
-  const n = c.norm;
-  const valsum = sum[p + n[0]] - sum[p + n[1]] - sum[p + n[2]] + sum[p + n[3]];
-  const valsqsum = (sqsum[p + n[0]] - sqsum[p + n[1]] - sqsum[p + n[2]] + sqsum[p + n[3]]) >>> 0;
-  let nf = c.normArea * valsqsum - valsum * valsum;
-  if (!(nf > 0)) return -1;
-  nf = Math.sqrt(nf);
-  const norm = fround(1 / nf);
-  if (!(c.normArea * norm < 0.1)) return -1;
-
-  const { stageFirst, stageCount, stageThreshold, treeNodeCount, leaves } = cascade;
-  const stages = stageThreshold.length;
-  if (c.kind === 'haar-stump') {
-    const { threshold, left, right } = c;
-    let k = 0;
-    for (let s = 0; s < stages; s++) {
-      let total = 0;
-      const end = k + stageCount[s];
-      for (; k < end; k++) {
-        total += haarValue(c, sum, k, p, norm) < threshold[k] ? left[k] : right[k];
-      }
-      if (total < stageThreshold[s]) return -s;
-    }
-    return 1;
-  }
+function runTrees(cascade: Cascade, goesLeft: (node: number) => boolean): number {
+  const { stageCount, stageThreshold, treeNodeCount, leaves, nodeLeft, nodeRight } = cascade;
   let nodeOfs = 0;
   let leafOfs = 0;
-  for (let s = 0; s < stages; s++) {
+  let tree = 0;
+  for (let s = 0; s < stageThreshold.length; s++) {
     let total = 0;
-    const first = stageFirst[s];
-    for (let t = first; t < first + stageCount[s]; t++) {
+    for (let w = 0; w < stageCount[s]; w++, tree++) {
       let idx = 0;
       do {
         const k = nodeOfs + idx;
-        idx = haarValue(c, sum, k, p, norm) < c.threshold[k] ? c.left[k] : c.right[k];
+        idx = goesLeft(k) ? nodeLeft[k] : nodeRight[k];
       } while (idx > 0);
       total += leaves[leafOfs - idx];
-      nodeOfs += treeNodeCount[t];
-      leafOfs += treeNodeCount[t] + 1;
+      nodeOfs += treeNodeCount[tree];
+      leafOfs += treeNodeCount[tree] + 1;
     }
     if (total < stageThreshold[s]) return -s;
   }
   return 1;
+}
+
+/**
+ * Classifies the Haar window whose top-left integral cell is `p` (tree cascades; stumps take the fast
+ * paths): -1 when its contrast is too low to judge (OpenCV's variance check), else as `runTrees`.
+ */
+function runHaar(cascade: HaarCascade, c: CompiledHaar, sum: Int32Array, sqsum: Int32Array, p: number): number {
+  const n = c.norm;
+  const valsum = sum[p + n[0]] - sum[p + n[1]] - sum[p + n[2]] + sum[p + n[3]];
+  const valsqsum = (sqsum[p + n[0]] - sqsum[p + n[1]] - sqsum[p + n[2]] + sqsum[p + n[3]]) >>> 0;
+  const nf = c.normArea * valsqsum - valsum * valsum;
+  if (!(nf > 0)) return -1;
+  const norm = fround(1 / Math.sqrt(nf));
+  if (!(c.normArea * norm < 0.1)) return -1;
+  return runTrees(cascade, (k) => haarValue(c, sum, k, p, norm) < c.threshold[k]);
 }
 
 /** OpenCV's local binary pattern of the 3x3 cells around the centre cell, as an 8-bit code. */
@@ -196,43 +179,13 @@ function lbpCode(sum: Int32Array, o: Int32Array, k: number, p: number): number {
   );
 }
 
+/** An LBP window: a node goes left when its code is in the node's category set. */
 function runLbp(cascade: LbpCascade, c: CompiledLbp, sum: Int32Array, p: number): number {
-  const { stageCount, stageThreshold, subsets, subsetSize, leaves, nodeLeft, nodeRight, treeNodeCount } =
-    cascade;
-  if (cascade.maxNodesPerTree === 1) {
-    let k = 0;
-    for (let s = 0; s < stageThreshold.length; s++) {
-      let total = 0;
-      const end = k + stageCount[s];
-      for (; k < end; k++) {
-        const code = lbpCode(sum, c.ofs, k, p);
-        const hit = subsets[k * subsetSize + (code >> 5)] & (1 << (code & 31));
-        total += hit ? leaves[2 * k] : leaves[2 * k + 1];
-      }
-      if (total < stageThreshold[s]) return -s;
-    }
-    return 1;
-  }
-  let nodeOfs = 0;
-  let leafOfs = 0;
-  let t = 0;
-  for (let s = 0; s < stageThreshold.length; s++) {
-    let total = 0;
-    for (let w = 0; w < stageCount[s]; w++, t++) {
-      let idx = 0;
-      do {
-        const k = nodeOfs + idx;
-        const code = lbpCode(sum, c.ofs, k, p);
-        const hit = subsets[k * subsetSize + (code >> 5)] & (1 << (code & 31));
-        idx = hit ? nodeLeft[k] : nodeRight[k];
-      } while (idx > 0);
-      total += leaves[leafOfs - idx];
-      nodeOfs += treeNodeCount[t];
-      leafOfs += treeNodeCount[t] + 1;
-    }
-    if (total < stageThreshold[s]) return -s;
-  }
-  return 1;
+  const { subsets, subsetSize } = cascade;
+  return runTrees(cascade, (k) => {
+    const code = lbpCode(sum, c.ofs, k, p);
+    return (subsets[k * subsetSize + (code >> 5)] & (1 << (code & 31))) !== 0;
+  });
 }
 
 export interface ScanOptions {
