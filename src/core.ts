@@ -1,6 +1,7 @@
 /**
- * MoodLens's browser-safe core: pixel maths, the cascade engine and the types. Nothing here imports a
- * Node-only module, so bundlers can take it for the web app (`moodlens/core`).
+ * MoodLens's browser-safe core: pixel maths, the cascade engine, the emotion preprocessing, ONNX metadata
+ * reader and classifier (which runs its model through an injected `InferenceBackend`), and the types.
+ * Nothing here imports a Node-only module, so bundlers can take it for the web app (`moodlens/core`).
  */
 export { createImage } from './core/image.js';
 export type { Box, Channels, GrayImage, Image, RgbImage, RgbaImage } from './core/image.js';
@@ -15,3 +16,28 @@ export { DEFAULT_DETECT_OPTIONS, resolveDetectOptions } from './detect/options.j
 export type { DetectOptions } from './detect/options.js';
 export { balanceLevels, levelsFor, scanLevels } from './detect/scan.js';
 export type { ScaleLevel } from './detect/scales.js';
+export { EMOTION_LABELS, emotionIndex, isEmotion } from './emotion/labels.js';
+export type { Emotion } from './emotion/labels.js';
+export { describeForeignBytes, readOnnxMetadata } from './emotion/onnx-metadata.js';
+export type { OnnxModelInfo } from './emotion/onnx-metadata.js';
+export {
+  cropFace,
+  DEFAULT_CROP_FACE_OPTIONS,
+  equalizeHist,
+  faceCropSquare,
+  PIXEL_SCALINGS,
+  scalingTable,
+  toInputTensor,
+} from './emotion/preprocess.js';
+export type { CropFaceOptions, FaceResample, PixelScaling } from './emotion/preprocess.js';
+export type { InferenceBackend } from './emotion/backend.js';
+export {
+  DEFAULT_EMOTION_BATCH_SIZE,
+  EmotionClassifier,
+  parseEmotionModelMetadata,
+  softmax,
+  SUPPORTED_PREPROCESSING,
+} from './emotion/classifier.js';
+export type { EmotionClassifierOptions, EmotionModelInfo, EmotionResult } from './emotion/classifier.js';
+export { addPrediction, confusionMatrix, emptyConfusion, metricsFromConfusion } from './emotion/metrics.js';
+export type { ClassificationMetrics, ClassMetrics } from './emotion/metrics.js';

@@ -1,6 +1,7 @@
 /**
  * MoodLens for Node: the browser-safe core plus the Node adapters (image decoding with sharp, cascade
- * files, the worker-thread detector). Browser code imports `moodlens/core` instead.
+ * files, the worker-thread detector, the onnxruntime-node emotion backend, FER-2013 data sets). Browser
+ * code imports `moodlens/core` instead.
  */
 export * from './core.js';
 export { DEFAULT_CASCADE_PATH, loadFaceDetector, readCascadeFile } from './io/node/cascade-file.js';
@@ -8,3 +9,9 @@ export { ParallelFaceDetector } from './io/node/parallel-detector.js';
 export type { ParallelDetectorOptions } from './io/node/parallel-detector.js';
 export { decodeImage, DEFAULT_MAX_PIXELS, readImage } from './io/node/read-image.js';
 export type { DecodeOptions } from './io/node/read-image.js';
+export { DEFAULT_ONNX_NODE_BACKEND_OPTIONS, OnnxNodeBackend, readModelFile } from './io/node/onnx-backend.js';
+export type { OnnxNodeBackendOptions } from './io/node/onnx-backend.js';
+export { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from './io/node/emotion-model.js';
+export type { LoadEmotionClassifierOptions } from './io/node/emotion-model.js';
+export { FER_USAGES, openFerDataset } from './io/node/fer-dataset.js';
+export type { FerDataset, FerDatasetOptions, FerUsage, LabelledFace } from './io/node/fer-dataset.js';

@@ -39,6 +39,11 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'Find faces in images with the Haar cascade',
     load: async () => (await import('./detect-command.js')).detectCommand,
   },
+  {
+    name: 'evaluate',
+    summary: 'Measure the emotion model on labelled faces (image folder or fer2013.csv)',
+    load: async () => (await import('./evaluate-command.js')).evaluateCommand,
+  },
 ];
 
 /** Exit codes of every command. */

@@ -26,6 +26,11 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     hint: 'Give an OpenCV cascade XML file (opencv_storage format).',
   },
+  MOODLENS_ERR_INVALID_DATASET: {
+    exitCode: 1,
+    httpStatus: 422,
+    hint: 'Give <root>/<emotion>/*.jpg folders (FER-2013 class names) or fer2013.csv (emotion,pixels,Usage).',
+  },
   MOODLENS_ERR_INVALID_ARGUMENT: { exitCode: 2, httpStatus: 400, hint: 'See --help.' },
   MOODLENS_ERR_MODEL_LOAD: {
     exitCode: 1,

@@ -150,7 +150,13 @@ function runTrees(cascade: Cascade, goesLeft: (node: number) => boolean): number
  * Classifies the Haar window whose top-left integral cell is `p` (tree cascades; stumps take the fast
  * paths): -1 when its contrast is too low to judge (OpenCV's variance check), else as `runTrees`.
  */
-function runHaar(cascade: HaarCascade, c: CompiledHaar, sum: Int32Array, sqsum: Int32Array, p: number): number {
+function runHaar(
+  cascade: HaarCascade,
+  c: CompiledHaar,
+  sum: Int32Array,
+  sqsum: Int32Array,
+  p: number,
+): number {
   const n = c.norm;
   const valsum = sum[p + n[0]] - sum[p + n[1]] - sum[p + n[2]] + sum[p + n[3]];
   const valsqsum = (sqsum[p + n[0]] - sqsum[p + n[1]] - sqsum[p + n[2]] + sqsum[p + n[3]]) >>> 0;
