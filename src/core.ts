@@ -41,3 +41,15 @@ export {
 export type { EmotionClassifierOptions, EmotionModelInfo, EmotionResult } from './emotion/classifier.js';
 export { addPrediction, confusionMatrix, emptyConfusion, metricsFromConfusion } from './emotion/metrics.js';
 export type { ClassificationMetrics, ClassMetrics } from './emotion/metrics.js';
+export { EmotionPipeline } from './pipeline/pipeline.js';
+export type { DetectedFace, FaceDetector, FaceWithEmotion, PipelineOptions } from './pipeline/pipeline.js';
+export {
+  annotateFaces,
+  annotationSizes,
+  DEFAULT_ANNOTATE_OPTIONS,
+  DEFAULT_FACE_COLOR,
+  EMOTION_COLORS,
+} from './draw/annotate.js';
+export type { AnnotateOptions, FaceAnnotation } from './draw/annotate.js';
+export { drawText, fillCircle, fillRect, strokeRect, toRgb } from './draw/canvas.js';
+export { measureText } from './draw/font.js';

@@ -15,3 +15,4 @@ export { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from './io/node/emo
 export type { LoadEmotionClassifierOptions } from './io/node/emotion-model.js';
 export { FER_USAGES, openFerDataset } from './io/node/fer-dataset.js';
 export type { FerDataset, FerDatasetOptions, FerUsage, LabelledFace } from './io/node/fer-dataset.js';
+export { writeImage } from './io/node/write-image.js';

@@ -40,6 +40,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./detect-command.js')).detectCommand,
   },
   {
+    name: 'analyze',
+    summary: 'Detect faces, classify their emotion and write labelled copies',
+    load: async () => (await import('./analyze-command.js')).analyzeCommand,
+  },
+  {
     name: 'evaluate',
     summary: 'Measure the emotion model on labelled faces (image folder or fer2013.csv)',
     load: async () => (await import('./evaluate-command.js')).evaluateCommand,

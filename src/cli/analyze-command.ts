@@ -1,0 +1,194 @@
+import { basename, extname, join } from 'node:path';
+import type { Box } from '../core/image.js';
+import { annotateFaces } from '../draw/annotate.js';
+import { EMOTION_LABELS } from '../emotion/labels.js';
+import type { EmotionResult } from '../emotion/classifier.js';
+import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
+import { loadEmotionClassifier } from '../io/node/emotion-model.js';
+import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
+import { writeImage } from '../io/node/write-image.js';
+import { EmotionPipeline } from '../pipeline/pipeline.js';
+import {
+  DETECTOR_HELP,
+  DETECTOR_NUMERIC_OPTIONS,
+  DETECTOR_OPTIONS,
+  parseDetectorFlags,
+  type DetectorFlags,
+} from './detector-flags.js';
+import { plural, processImages } from './image-batch.js';
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  parseCommandArgs,
+  parseNumberOption,
+  usageError,
+  type CliCommand,
+  type CliIo,
+} from './main.js';
+
+export const DEFAULT_OUT_DIR = 'images';
+
+/** One entry of `moodlens analyze --json` for an image read successfully (failures are `FileError`). */
+export interface AnalyzeFileResult {
+  readonly file: string;
+  readonly width: number;
+  readonly height: number;
+  readonly faces: readonly { readonly box: Box; readonly emotion: EmotionResult }[];
+  /** The labelled copy written, unless --no-images. */
+  readonly output?: string;
+}
+
+const HELP = `Usage: moodlens analyze <image...> [options]
+
+Finds each face (OpenCV's Haar cascade), classifies its emotion (FER-2013 classes:
+${EMOTION_LABELS.join(', ')}) and writes a labelled copy of each image.
+A screening aid, never a diagnosis: see the model card for the measured accuracy.
+
+Options:
+  --out DIR           Where labelled copies go, as predicted_<name>.png (default ${DEFAULT_OUT_DIR}/)
+  --no-images         Do not write labelled copies
+  --json              Print one JSON array on stdout:
+                        [{"file", "width", "height", "faces": [{"box": {...},
+                          "emotion": {"label", "confidence", "scores": {"angry", ...}}}]}]
+                      a file that failed appears as {"file", "error": {"code", "message"}}
+  --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+  --margin M          Extra room around each detected face for the classifier crop, as a fraction
+                      of the box side, >= 0 (default ${DEFAULT_CROP_FACE_OPTIONS.margin})
+${DETECTOR_HELP}
+  -h, --help          Show this help
+
+No face in an image is a normal result (an empty list and a note on stderr).
+Exit codes: 0 every image was read, 1 some image or the model failed, 2 usage error.
+
+Examples:
+  moodlens analyze examples/astronaut.png
+  moodlens analyze --json --out labelled/ photos/*.jpg > emotions.json
+`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  out: { type: 'string' },
+  'no-images': { type: 'boolean' },
+  model: { type: 'string' },
+  margin: { type: 'string' },
+  ...DETECTOR_OPTIONS,
+} as const;
+
+export interface AnalyzeArgs extends DetectorFlags {
+  readonly inputs: readonly string[];
+  readonly json: boolean;
+  readonly outDir: string | undefined;
+  readonly model: string | undefined;
+  readonly margin: number;
+}
+
+/** Parses `moodlens analyze` arguments; throws a usage error (exit 2) naming the flag at fault. */
+export function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs {
+  const { values, positionals } = parseCommandArgs(args, OPTIONS, [...DETECTOR_NUMERIC_OPTIONS, 'margin']);
+  if (positionals.length === 0) throw usageError('No input images given');
+  let margin = DEFAULT_CROP_FACE_OPTIONS.margin;
+  if (values.margin !== undefined) {
+    margin = parseNumberOption('--margin', values.margin);
+    if (margin < 0 || margin > 2) {
+      throw usageError(`Expected a number from 0 to 2 for --margin but received ${values.margin}`);
+    }
+  }
+  for (const flag of ['out', 'model'] as const) {
+    if (values[flag] === '') throw usageError(`Expected a path for --${flag} but received an empty string`);
+  }
+  return {
+    inputs: positionals,
+    json: values.json === true,
+    outDir: values['no-images'] === true ? undefined : (values.out ?? DEFAULT_OUT_DIR),
+    model: values.model,
+    margin,
+    ...parseDetectorFlags(values),
+  };
+}
+
+/** `predicted_<name>.png`, made unique within one run when two inputs share a name. */
+function outputName(file: string, taken: Set<string>): string {
+  const stem = basename(file, extname(file)) || 'image';
+  let name = `predicted_${stem}.png`;
+  for (let n = 2; taken.has(name); n++) name = `predicted_${stem}_${n}.png`;
+  taken.add(name);
+  return name;
+}
+
+function percent(value: number): string {
+  return `${Math.round(value * 100)}%`;
+}
+
+function describeFace(face: { box: Box; emotion: EmotionResult }, index: number): string {
+  const { box, emotion } = face;
+  const others = Object.entries(emotion.scores)
+    .filter(([label]) => label !== emotion.label)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 2)
+    .map(([label, p]) => `${label} ${percent(p)}`)
+    .join(', ');
+  return (
+    `  face ${index + 1}: ${emotion.label} ${percent(emotion.confidence)} (then ${others})` +
+    ` at x=${box.x} y=${box.y} ${box.width}x${box.height}\n`
+  );
+}
+
+/** `moodlens analyze`: loads detector and model once, then detects, classifies and labels each image. */
+export async function runAnalyze(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseAnalyzeArgs(args);
+  // A model or cascade that cannot load fails the whole command with its code.
+  const classifier = await loadEmotionClassifier(parsed.model);
+  let detector: ParallelFaceDetector | undefined;
+  try {
+    detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
+    const pipeline = new EmotionPipeline(detector, classifier, {
+      detect: parsed.detectOptions,
+      crop: { margin: parsed.margin },
+    });
+    const taken = new Set<string>();
+    const { failed } = await processImages<AnalyzeFileResult>(
+      'analyze',
+      parsed.inputs,
+      parsed,
+      io,
+      async (file, image) => {
+        const faces = await pipeline.analyze(image);
+        if (faces.length === 0) io.stderr(`moodlens analyze: no face found in ${file}\n`);
+        let output: string | undefined;
+        if (parsed.outDir !== undefined) {
+          output = join(parsed.outDir, outputName(file, taken));
+          const labelled = annotateFaces(
+            image,
+            faces.map((f) => ({ box: f.box, label: f.emotion.label, confidence: f.emotion.confidence })),
+          );
+          await writeImage(output, labelled);
+        }
+        const entry: AnalyzeFileResult = {
+          file,
+          width: image.width,
+          height: image.height,
+          faces: faces.map(({ box, emotion }) => ({ box, emotion })),
+          ...(output === undefined ? {} : { output }),
+        };
+        return {
+          entry,
+          faces: faces.length,
+          text:
+            `${file}: ${plural(faces.length, 'face')} (${image.width}x${image.height})` +
+            `${output === undefined ? '' : ` -> ${output}`}\n` +
+            faces.map(describeFace).join(''),
+        };
+      },
+    );
+    return failed > 0 ? EXIT_FAILURE : EXIT_OK;
+  } finally {
+    await detector?.close();
+    await classifier.dispose();
+  }
+}
+
+export const analyzeCommand: CliCommand = {
+  name: 'analyze',
+  help: HELP,
+  run: runAnalyze,
+};
