@@ -8,6 +8,7 @@ import { cpus, platform, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openCvAvailability } from '../test/support/opencv.js';
 import { detectSection } from './detect.js';
+import { emotionSection } from './emotion.js';
 
 export interface BenchOptions {
   /** Timed runs per measurement; medians are reported. */
@@ -36,7 +37,7 @@ export interface BenchSection {
 }
 
 /** Add later benchmarks (emotion model, video pipeline, ...) here. */
-export const SECTIONS: readonly BenchSection[] = [detectSection];
+export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection];
 
 export interface Machine {
   readonly cpu: string;
