@@ -9,7 +9,7 @@ import { createImage, type GrayImage } from '../src/core/image.js';
 import type { InferenceBackend } from '../src/emotion/backend.js';
 import { EmotionClassifier, parseEmotionModelMetadata, softmax } from '../src/emotion/classifier.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
-import { scalingTable, toInputTensor } from '../src/emotion/preprocess.js';
+import { mirrorHorizontal, scalingTable, toInputTensor } from '../src/emotion/preprocess.js';
 import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
 import { OnnxNodeBackend } from '../src/io/node/onnx-backend.js';
 import { REPO_ROOT } from './support/opencv.js';
@@ -289,5 +289,32 @@ void test('the default emotion model path is resolved from the package, not the 
     await classifier.dispose();
   } else {
     await assertModelLoadRejects(loadEmotionClassifier(), /models\/emotion\/emotion\.onnx: no such file/);
+  }
+});
+
+void test('flipAverage: each face scores as the mean of itself and its mirror image', async () => {
+  const fixture = await readParity(join(FIXTURES, 'tiny-emotion.parity.json'));
+  const faces = facesOf(fixture).slice(0, 4);
+  const mirrored = faces.map(mirrorHorizontal);
+  assert.deepEqual(mirrorHorizontal(mirrored[0]).data, faces[0].data);
+  assert.notDeepEqual(mirrored[0].data, faces[0].data);
+  const plain = await loadEmotionClassifier(TINY_MODEL);
+  const averaged = await loadEmotionClassifier(TINY_MODEL, { flipAverage: true });
+  try {
+    const [a, b, both] = await Promise.all([
+      plain.classify(faces),
+      plain.classify(mirrored),
+      averaged.classify(faces),
+    ]);
+    for (let i = 0; i < faces.length; i++) {
+      for (const emotion of EMOTION_LABELS) {
+        const expected = (a[i].scores[emotion] + b[i].scores[emotion]) / 2;
+        assert.ok(Math.abs(both[i].scores[emotion] - expected) < 1e-12, `${emotion} of face ${i}`);
+      }
+      assert.equal(both[i].confidence, both[i].scores[both[i].label]);
+    }
+  } finally {
+    await plain.dispose();
+    await averaged.dispose();
   }
 });

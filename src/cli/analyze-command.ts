@@ -52,6 +52,7 @@ Options:
                           "emotion": {"label", "confidence", "scores": {"angry", ...}}}]}]
                       a file that failed appears as {"file", "error": {"code", "message"}}
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+  --flip-tta          Also classify each face mirrored and average the two (test-time augmentation)
   --margin M          Extra room around each detected face for the classifier crop, as a fraction
                       of the box side, >= 0 (default ${DEFAULT_CROP_FACE_OPTIONS.margin})
 ${DETECTOR_HELP}
@@ -71,6 +72,7 @@ const OPTIONS = {
   'no-images': { type: 'boolean' },
   model: { type: 'string' },
   margin: { type: 'string' },
+  'flip-tta': { type: 'boolean' },
   ...DETECTOR_OPTIONS,
 } as const;
 
@@ -80,6 +82,7 @@ export interface AnalyzeArgs extends DetectorFlags {
   readonly outDir: string | undefined;
   readonly model: string | undefined;
   readonly margin: number;
+  readonly flipAverage: boolean;
 }
 
 /** Parses `moodlens analyze` arguments; throws a usage error (exit 2) naming the flag at fault. */
@@ -102,6 +105,7 @@ export function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs {
     outDir: values['no-images'] === true ? undefined : (values.out ?? DEFAULT_OUT_DIR),
     model: values.model,
     margin,
+    flipAverage: values['flip-tta'] === true,
     ...parseDetectorFlags(values),
   };
 }
@@ -137,7 +141,7 @@ function describeFace(face: { box: Box; emotion: EmotionResult }, index: number)
 export async function runAnalyze(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseAnalyzeArgs(args);
   // A model or cascade that cannot load fails the whole command with its code.
-  const classifier = await loadEmotionClassifier(parsed.model);
+  const classifier = await loadEmotionClassifier(parsed.model, { flipAverage: parsed.flipAverage });
   let detector: ParallelFaceDetector | undefined;
   try {
     detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });

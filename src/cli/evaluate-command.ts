@@ -41,6 +41,8 @@ Options:
   --model FILE        ONNX emotion model (default: the shipped
                       models/emotion/emotion.onnx)
   --batch N           Faces per inference, integer 1-${MAX_BATCH} (default ${DEFAULT_EMOTION_BATCH_SIZE})
+  --flip-tta          Also classify each face mirrored and average the two (test-time
+                      augmentation; twice the inference)
   --limit N           Only the first N faces, integer >= 1 (default: all); a
                       folder's files are taken in file-name order across classes
   --json              Print one JSON object on stdout:
@@ -54,9 +56,8 @@ Precision, recall or F1 with nothing to divide by (a class never predicted, or
 absent) are reported as 0. Speed counts reading, preprocessing and inference.
 Progress goes to stderr, so stdout holds only the results.
 
-Exit codes: 0 evaluated, 1 the model or a face could not be read (a malformed
-CSV row, a damaged image), 2 usage error (including a folder or CSV of the
-wrong shape).
+Exit codes: 0 evaluated, 1 the model or the data could not be read (a folder
+or CSV of the wrong shape, a malformed CSV row, a damaged image), 2 usage error.
 
 Examples:
   moodlens evaluate fer2013.csv --usage PrivateTest
@@ -69,6 +70,7 @@ const OPTIONS = {
   batch: { type: 'string' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
+  'flip-tta': { type: 'boolean' },
 } as const;
 
 /** The parsed and checked arguments of `moodlens evaluate`. */
@@ -79,6 +81,7 @@ export interface EvaluateArgs {
   readonly batch: number;
   readonly limit: number | undefined;
   readonly json: boolean;
+  readonly flipAverage: boolean;
 }
 
 /** Parses `moodlens evaluate` arguments; throws a usage error (exit 2) naming the flag at fault. */
@@ -118,6 +121,7 @@ export function parseEvaluateArgs(args: readonly string[]): EvaluateArgs {
     batch,
     limit,
     json: values.json === true,
+    flipAverage: values['flip-tta'] === true,
   };
 }
 
@@ -140,7 +144,10 @@ export interface EvaluateReport {
 export async function runEvaluate(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseEvaluateArgs(args);
   const dataset = await openFerDataset(parsed.data, { usage: parsed.usage, limit: parsed.limit });
-  const classifier = await loadEmotionClassifier(parsed.model, { batchSize: parsed.batch });
+  const classifier = await loadEmotionClassifier(parsed.model, {
+    batchSize: parsed.batch,
+    flipAverage: parsed.flipAverage,
+  });
   try {
     const report = await evaluate(dataset, classifier, parsed, io);
     io.stdout(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

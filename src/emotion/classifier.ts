@@ -2,7 +2,7 @@ import { MoodLensError } from '../core/errors.js';
 import type { GrayImage } from '../core/image.js';
 import type { InferenceBackend } from './backend.js';
 import { EMOTION_LABELS, isEmotion, type Emotion } from './labels.js';
-import { PIXEL_SCALINGS, toInputTensor, type PixelScaling } from './preprocess.js';
+import { mirrorHorizontal, PIXEL_SCALINGS, toInputTensor, type PixelScaling } from './preprocess.js';
 
 /** The one preprocessing chain MoodLens implements (`src/emotion/preprocess.ts`). */
 export const SUPPORTED_PREPROCESSING = 'gray,equalize_hist,resize48';
@@ -41,6 +41,11 @@ export interface EmotionClassifierOptions {
   readonly source?: string;
   /** Faces per inference call, integer >= 1. Default 32. */
   readonly batchSize?: number;
+  /**
+   * Test-time augmentation: also classify each face mirrored left-right and average the two softmax
+   * outputs (emotions are left-right symmetric; costs a second inference). Default false.
+   */
+  readonly flipAverage?: boolean;
 }
 
 export const DEFAULT_EMOTION_BATCH_SIZE = 32;
@@ -59,6 +64,8 @@ export class EmotionClassifier {
     /** Faces per inference call. */
     readonly batchSize: number,
     private readonly source: string,
+    /** Whether `classify` averages each face with its mirror image. */
+    readonly flipAverage: boolean,
   ) {}
 
   /**
@@ -66,12 +73,18 @@ export class EmotionClassifier {
    *   holds a value MoodLens cannot honour (naming the model, the key and what arrived).
    */
   static async create(options: EmotionClassifierOptions): Promise<EmotionClassifier> {
-    const { backend, metadata, source = 'emotion model', batchSize = DEFAULT_EMOTION_BATCH_SIZE } = options;
+    const {
+      backend,
+      metadata,
+      source = 'emotion model',
+      batchSize = DEFAULT_EMOTION_BATCH_SIZE,
+      flipAverage = false,
+    } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`Expected a positive integer for batchSize but received ${String(batchSize)}`);
     }
     const info = parseEmotionModelMetadata(metadata, source);
-    return Promise.resolve(new EmotionClassifier(backend, info, batchSize, source));
+    return Promise.resolve(new EmotionClassifier(backend, info, batchSize, source, flipAverage));
   }
 
   /** The labels of the logits, in the model's order. */
@@ -103,13 +116,22 @@ export class EmotionClassifier {
     return out;
   }
 
-  /** The emotion of each face (same order), by softmax of the model's logits. */
+  /**
+   * The emotion of each face (same order), by softmax of the model's logits (averaged with the mirrored
+   * face's when `flipAverage` is on).
+   */
   async classify(faces: readonly GrayImage[]): Promise<EmotionResult[]> {
-    const logits = await this.logits(faces);
     const { labels } = this.info;
+    const n = labels.length;
+    const logits = await this.logits(faces);
+    const mirrored = this.flipAverage ? await this.logits(faces.map(mirrorHorizontal)) : undefined;
     const results: EmotionResult[] = [];
     for (let i = 0; i < faces.length; i++) {
-      const probabilities = softmax(logits.subarray(i * labels.length, (i + 1) * labels.length));
+      const probabilities = softmax(logits.subarray(i * n, (i + 1) * n));
+      if (mirrored) {
+        const other = softmax(mirrored.subarray(i * n, (i + 1) * n));
+        for (let k = 0; k < n; k++) probabilities[k] = (probabilities[k] + other[k]) / 2;
+      }
       let best = 0;
       for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[best]) best = k;
       const scores = {} as Record<Emotion, number>;

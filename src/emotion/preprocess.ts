@@ -241,3 +241,14 @@ export function toInputTensor(faces: readonly GrayImage[], scaling: PixelScaling
   });
   return out;
 }
+
+/** The image mirrored left-right (for test-time augmentation). */
+export function mirrorHorizontal(gray: GrayImage): GrayImage {
+  const { width, height, data } = gray;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) out[row + x] = data[row + width - 1 - x];
+  }
+  return createImage(width, height, 1, out);
+}

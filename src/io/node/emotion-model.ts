@@ -10,6 +10,8 @@ export const DEFAULT_EMOTION_MODEL_PATH = fileURLToPath(
 export interface LoadEmotionClassifierOptions extends OnnxNodeBackendOptions {
   /** Faces per inference call (default 32). */
   readonly batchSize?: number;
+  /** Average each face with its mirror image (test-time augmentation; default false). */
+  readonly flipAverage?: boolean;
 }
 
 /**
@@ -21,7 +23,7 @@ export async function loadEmotionClassifier(
   modelPath: string = DEFAULT_EMOTION_MODEL_PATH,
   options: LoadEmotionClassifierOptions = {},
 ): Promise<EmotionClassifier> {
-  const { batchSize, ...backendOptions } = options;
+  const { batchSize, flipAverage, ...backendOptions } = options;
   const backend = await OnnxNodeBackend.load(modelPath, backendOptions);
   try {
     return await EmotionClassifier.create({
@@ -29,6 +31,7 @@ export async function loadEmotionClassifier(
       metadata: backend.model.metadata,
       source: modelPath,
       batchSize,
+      flipAverage,
     });
   } catch (error) {
     await backend.dispose();
