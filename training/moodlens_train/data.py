@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,22 +138,25 @@ def scale_images(images, scaling: str):
 # Loading
 
 
-def load_faces(path, usage: Optional[str] = None, threads: Optional[int] = None) -> FaceSet:
+def load_faces(path, usage: Optional[str] = None, threads: Optional[int] = None, limit: Optional[int] = None,
+               seed: int = 0) -> FaceSet:
     """Loads a data set from an image-folder root or a ``fer2013.csv`` (by what ``path`` is).
 
-    ``usage`` selects CSV rows (Training, PublicTest, PrivateTest); it is ignored for folders.
+    ``usage`` selects CSV rows (Training, PublicTest, PrivateTest); it is ignored for folders. ``limit`` keeps
+    that many faces, stratified by class and drawn with ``seed`` (only those images are decoded).
     """
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"data set not found: {p} (expected a folder <root>/<emotion>/*.jpg or a fer2013.csv)")
     if p.is_dir():
-        return load_folder(p, threads=threads)
+        return load_folder(p, threads=threads, limit=limit, seed=seed)
     if p.suffix.lower() == ".csv":
-        return load_csv(p, usage=usage)
+        faces = load_csv(p, usage=usage)
+        return faces.subset(pick_evenly(faces.labels, limit, seed)) if limit else faces
     raise DatasetError(f"{p}: expected a folder <root>/<emotion>/*.jpg or a .csv file but received a {p.suffix or 'file'}")
 
 
-def load_folder(root, threads: Optional[int] = None) -> FaceSet:
+def load_folder(root, threads: Optional[int] = None, limit: Optional[int] = None, seed: int = 0) -> FaceSet:
     """Loads ``<root>/<emotion>/*.jpg``; emotion folder names are the FER-2013 labels (see ``LABELS``)."""
     root = Path(root)
     if not root.is_dir():
@@ -181,6 +185,10 @@ def load_folder(root, threads: Optional[int] = None) -> FaceSet:
         raise DatasetError(
             f"{root}: empty data set: no images ({', '.join(IMAGE_SUFFIXES)}) in folders named {', '.join(LABELS)}"
         )
+    if limit:
+        keep = pick_evenly(np.asarray(labels, dtype=np.int64), limit, seed)
+        files = [files[i] for i in keep]
+        labels = [labels[i] for i in keep]
     images = np.empty((len(files), INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
     workers = threads or min(8, os.cpu_count() or 1)
 
@@ -241,33 +249,23 @@ def load_csv(path, usage: Optional[str] = None) -> FaceSet:
             line = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
+            # Every row is checked, selected by usage or not: a malformed file is reported wherever it breaks.
             if len(row) != width:
                 raise DatasetError(f"{path} line {line}: expected {width} fields ({','.join(header)}) but found {len(row)}")
+            row_usage = None
             if i_usage is not None:
                 row_usage = row[i_usage].strip()
                 if row_usage not in USAGES:
                     raise DatasetError(
                         f"{path} line {line}: Usage must be one of {', '.join(USAGES)} but is {row_usage!r}"
                     )
-                if usage is not None and row_usage != usage:
-                    continue
             text = row[i_emotion].strip()
             if not text.isdigit() or int(text) >= len(LABELS):
                 raise DatasetError(f"{path} line {line}: emotion must be an integer 0-{len(LABELS) - 1} but is {text!r}")
-            tokens = row[i_pixels].split()
-            if len(tokens) != FER_PIXELS:
-                raise DatasetError(
-                    f"{path} line {line}: expected {FER_PIXELS} pixel values (48x48) but found {len(tokens)}"
-                )
-            try:
-                values = np.array(tokens, dtype=np.int64)
-            except ValueError:
-                bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-                raise DatasetError(f"{path} line {line}: pixel values must be integers 0-255 but found {bad!r}") from None
-            if values.min() < 0 or values.max() > 255:
-                bad = int(values[(values < 0) | (values > 255)][0])
-                raise DatasetError(f"{path} line {line}: pixel values must be integers 0-255 but found {bad}")
-            images.append(values.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE))
+            values = _parse_pixels(row[i_pixels], path, line)
+            if usage is not None and row_usage != usage:
+                continue
+            images.append(values.reshape(INPUT_SIZE, INPUT_SIZE))
             labels.append(int(text))
             lines.append(f"line {line}")
     if not images:
@@ -275,6 +273,29 @@ def load_csv(path, usage: Optional[str] = None) -> FaceSet:
         raise DatasetError(f"{path}: empty data set: no rows{what}")
     stacked = equalize_hist(np.stack(images))
     return FaceSet(stacked, np.asarray(labels, dtype=np.int64), f"{path}" + (f" ({usage})" if usage else ""), lines)
+
+
+def _parse_pixels(text: str, path, line: int) -> np.ndarray:
+    """2,304 space-separated integers 0-255 as uint8; a DatasetError naming the line and the problem otherwise."""
+    values = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (future: raises) when the text does not parse to its end
+        try:
+            values = np.fromstring(text, dtype=np.int64, sep=" ")  # fast path: ~30 us per row
+        except (DeprecationWarning, ValueError):
+            values = None
+    if values is None or values.shape[0] != FER_PIXELS:
+        tokens = text.split()
+        bad = next((t for t in tokens if not t.isdigit()), None)
+        if bad is not None:
+            raise DatasetError(f"{path} line {line}: pixel values must be integers 0-255 but found {bad!r}")
+        if len(tokens) != FER_PIXELS:
+            raise DatasetError(f"{path} line {line}: expected {FER_PIXELS} pixel values (48x48) but found {len(tokens)}")
+        values = np.array(tokens, dtype=np.int64)
+    if values.min() < 0 or values.max() > 255:
+        bad_value = int(values[(values < 0) | (values > 255)][0])
+        raise DatasetError(f"{path} line {line}: pixel values must be integers 0-255 but found {bad_value}")
+    return values.astype(np.uint8)
 
 
 def default_usage(path, role: str) -> Optional[str]:

@@ -101,3 +101,28 @@ def summarize(model: nn.Module) -> Summary:
     pairs = sorted(zip(records.keys(), summary.rows), key=lambda pair: order[pair[0]])
     summary.rows = [row for _, row in pairs]
     return summary
+
+
+def main(argv=None) -> int:
+    """``python -m moodlens_train.summary --arch dense_xception [--width W --growth G --layers 2,3,4,4]``"""
+    import argparse
+    import json
+
+    from .defaults import TRAIN_DEFAULTS as D
+    from .models import ARCHS, build_model, model_config
+
+    p = argparse.ArgumentParser(prog="python -m moodlens_train.summary", description="Print a model summary.")
+    p.add_argument("--arch", choices=ARCHS, default=D["arch"])
+    p.add_argument("--width", type=int, default=D["width"])
+    p.add_argument("--growth", type=int, default=D["growth"])
+    p.add_argument("--layers", default=D["layers"])
+    p.add_argument("--compression", type=float, default=D["compression"])
+    args = p.parse_args(argv)
+    config = model_config(args.arch, width=args.width, growth=args.growth,
+                          layers=[int(n) for n in args.layers.split(",")], compression=args.compression)
+    print(summarize(build_model(config)).format(f"Model: {args.arch} {json.dumps(config)}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
