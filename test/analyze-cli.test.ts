@@ -10,22 +10,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { runCli, type CliIo } from '../src/cli/main.js';
 import { EMOTION_COLORS } from '../src/draw/annotate.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { readImage } from '../src/io/node/read-image.js';
+import { runCaptured } from './support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ASTRONAUT = join(ROOT, 'examples', 'astronaut.png');
 const MODEL = join(ROOT, 'test', 'fixtures', 'tiny-emotion.onnx');
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTTY: false };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCaptured;
 
 interface AnalyzedEntry {
   file: string;

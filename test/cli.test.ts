@@ -6,31 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { runCli, type CliIo } from '../src/cli/main.js';
 import { Progress, formatDuration } from '../src/cli/progress.js';
 import { DEFAULT_DETECT_OPTIONS } from '../src/detect/options.js';
 import { DEFAULT_MAX_PIXELS } from '../src/io/node/read-image.js';
+import { runCaptured } from './support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ASTRONAUT = join(ROOT, 'examples', 'astronaut.png');
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], isTTY = false): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => void (stdout += s),
-    stderr: (s) => void (stderr += s),
-    isTTY,
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCaptured;
 
 interface JsonFace {
   box: { x: number; y: number; width: number; height: number };

@@ -3,31 +3,19 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli, type CliIo } from '../src/cli/main.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { toGray } from '../src/image/gray.js';
 import { readImage } from '../src/io/node/read-image.js';
 import { FER2013_CACHE, listFerFaces } from './support/fer-scenes.js';
 import { REPO_ROOT } from './support/opencv.js';
+import { runCaptured, type Captured } from './support/cli.js';
 
 const TINY_MODEL = join(REPO_ROOT, 'test', 'fixtures', 'tiny-emotion.onnx');
 const PER_CLASS = 10;
 /** Rows of the test CSV marked Training (copies of the first faces), to check the usage filter. */
 const TRAINING_ROWS = 5;
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], isTTY = false): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), isTTY };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCaptured;
 
 interface Report {
   n: number;
