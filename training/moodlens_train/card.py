@@ -1,0 +1,155 @@
+"""Write a model card (Markdown) for a shipped emotion model from what was measured, never by hand.
+
+    python -m moodlens_train.card RUN_DIR MODEL.onnx EVAL.json OUT.md [--eval-tta EVAL_TTA.json]
+        [--ablation NAME=RUN_DIR ...] [--command "the training command"]
+
+RUN_DIR is the training run folder (run.json, log.csv); EVAL.json is `moodlens evaluate --json` output for
+the ONNX model on PublicTest (Node, the same code path as `moodlens analyze`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import LABELS
+
+
+def _log(run: Path) -> list[dict[str, float]]:
+    with open(run / "log.csv", newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def render(run: Path, model: Path, evaluation: dict, tta: dict | None, ablations: dict[str, Path], command: str) -> str:
+    info = json.loads((run / "run.json").read_text())
+    log = _log(run)
+    best = max(log, key=lambda r: r["val_acc"])
+    args = info["args"]
+    lines = [
+        "# Emotion model card: `emotion.onnx`",
+        "",
+        "A FER-2013 facial-expression classifier for MoodLens. **A screening aid, never a diagnosis.**",
+        "",
+        "## Summary",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| architecture | `{info['config']['arch']}` {json.dumps(info['config'])} |",
+        f"| parameters | {info['params']:,} |",
+        f"| compute | {info['mflops']:.1f} MFLOPs per 48x48 face |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded |",
+        f"| input | `input` float32 [N,1,48,48], scaling `{args['scaling']}` |",
+        "| output | `logits` float32 [N,7] (softmax applied by MoodLens) |",
+        f"| classes | {', '.join(f'{i} {name}' for i, name in enumerate(LABELS))} |",
+        f"| epochs trained | {len(log)} (best PublicTest epoch {int(best['epoch'])}) |",
+        f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",
+    ]
+    if tta:
+        lines.append(f"| with `--flip-tta` | {_percent(tta['accuracy'])} |")
+    lines += [
+        "",
+        "## Data and split",
+        "",
+        "FER-2013 (Goodfellow et al., 2013) in its image-folder form: the 28,709 Training faces for training, the",
+        "3,589 PublicTest faces for validation, model selection and the figures here. PrivateTest is held out and",
+        "was not used. These images are histogram-equalized one by one by their publisher; MoodLens equalizes",
+        "every face again at training and inference (`equalizeHist`, bit-exact with OpenCV).",
+        "",
+        "## Preprocessing (identical in training and inference)",
+        "",
+        "Gray; the face crop resized to 48x48 (FER faces are 48x48 already); per-face histogram equalization;",
+        "float32 pixels / 255 in [0, 1] (`moodlens.scaling` = `v1` in the ONNX metadata, which MoodLens reads).",
+        "In `moodlens analyze` the crop is the Haar box itself (margin 0: measured best, see README).",
+        "",
+        "## Training",
+        "",
+        f"Adam (lr {args['lr']}), cross-entropy with label smoothing {args['label_smoothing']}, batch {args['batch_size']},",
+        f"weight decay {args['weight_decay']} on conv weights; augmentation: rotation ±{args['rotation']}°, shifts",
+        f"{args['shift']}, zoom {args['zoom']}, horizontal flips, random erasing p={args['erase']}; ReduceLROnPlateau",
+        f"(factor {args['lr_factor']}, patience {args['lr_patience']}) and early stopping (patience {args['patience']}) on",
+        f"PublicTest accuracy; seed {args['seed']}; {info['device']} with {info['threads']} threads, torch {info['torch']}.",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        "## Per-class results (PublicTest)",
+        "",
+        "| emotion | precision | recall | F1 | faces |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in LABELS:
+        c = evaluation["perClass"][name]
+        lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['n']} |")
+    lines += [
+        "",
+        "Confusion matrix (rows: true label, columns: predicted):",
+        "",
+        "| true \\ predicted | " + " | ".join(LABELS) + " |",
+        "| --- |" + " ---: |" * len(LABELS),
+    ]
+    for name, row in zip(evaluation["labels"], evaluation["confusion"]):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    lines += ["", "## Ablation", ""]
+    if ablations:
+        lines += ["| model | epochs | best PublicTest accuracy (PyTorch) | at epoch |", "| --- | ---: | ---: | ---: |"]
+        for name, path in ablations.items():
+            other = _log(path)
+            top = max(other, key=lambda r: r["val_acc"])
+            lines.append(f"| {name} | {len(other)} | {_percent(top['val_acc'])} | {int(top['epoch'])} |")
+    else:
+        lines.append("Not measured yet (see the issue note).")
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- The published paper claims over 95% accuracy; on FER-2013 the best single published models reach",
+        "  72-74%, and human agreement on its labels is about 65%. We report only what we measure.",
+        "- Weakest classes: see the table (disgust has 56 PublicTest faces; fear is often confused with sad",
+        "  and surprise). Expressions are posed or in-the-wild web faces, mostly frontal, unbalanced by age and",
+        "  ethnicity in ways the data set does not document.",
+        "- Never use it alone to judge a person's mental health.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m moodlens_train.card", description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("evaluation", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--eval-tta", type=Path)
+    parser.add_argument("--ablation", action="append", default=[], metavar="NAME=RUN_DIR")
+    parser.add_argument("--command", default="python -m moodlens_train.train ...")
+    a = parser.parse_args(argv)
+    ablations = {}
+    for item in a.ablation:
+        name, _, path = item.partition("=")
+        ablations[name] = Path(path)
+    text = render(
+        a.run,
+        a.model,
+        json.loads(a.evaluation.read_text()),
+        json.loads(a.eval_tta.read_text()) if a.eval_tta else None,
+        ablations,
+        a.command,
+    )
+    tmp = a.out.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, a.out)
+    print(f"wrote {a.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
