@@ -28,7 +28,15 @@ def _percent(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def render(run: Path, model: Path, evaluation: dict, tta: dict | None, ablations: dict[str, Path], command: str) -> str:
+def render(
+    run: Path,
+    model: Path,
+    evaluation: dict,
+    tta: dict | None,
+    ablations: dict[str, Path],
+    command: str,
+    ablation_epochs: int | None = None,
+) -> str:
     info = json.loads((run / "run.json").read_text())
     log = _log(run)
     best = max(log, key=lambda r: r["val_acc"])
@@ -100,11 +108,22 @@ def render(run: Path, model: Path, evaluation: dict, tta: dict | None, ablations
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     lines += ["", "## Ablation", ""]
     if ablations:
-        lines += ["| model | epochs | best PublicTest accuracy (PyTorch) | at epoch |", "| --- | ---: | ---: | ---: |"]
+        if ablation_epochs:
+            lines += [f"Both trained by the same pipeline and flags, compared over their first {ablation_epochs} epochs.", ""]
+        lines += [
+            "| model | parameters | MFLOPs | epochs | best PublicTest accuracy (PyTorch) | at epoch |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for name, path in ablations.items():
             other = _log(path)
+            if ablation_epochs:
+                other = [r for r in other if r["epoch"] <= ablation_epochs]
             top = max(other, key=lambda r: r["val_acc"])
-            lines.append(f"| {name} | {len(other)} | {_percent(top['val_acc'])} | {int(top['epoch'])} |")
+            meta = json.loads((path / "run.json").read_text())
+            lines.append(
+                f"| {name} | {meta['params']:,} | {meta['mflops']:.1f} | {len(other)} | {_percent(top['val_acc'])} "
+                f"| {int(top['epoch'])} |"
+            )
     else:
         lines.append("Not measured yet (see the issue note).")
     lines += [
@@ -131,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-tta", type=Path)
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=RUN_DIR")
     parser.add_argument("--command", default="python -m moodlens_train.train ...")
+    parser.add_argument("--ablation-epochs", type=int, help="compare the ablation runs over their first N epochs")
     a = parser.parse_args(argv)
     ablations = {}
     for item in a.ablation:
@@ -143,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         json.loads(a.eval_tta.read_text()) if a.eval_tta else None,
         ablations,
         a.command,
+        a.ablation_epochs,
     )
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(text)

@@ -32,5 +32,5 @@ def test_card_reports_the_measured_figures(tmp_path):
     text = out.read_text()
     assert "**65.43%**" in text
     assert "554,740" in text and "1,234 bytes" in text
-    assert "| dense | 2 | 49.00% | 2 |" in text
+    assert "| dense | 554,740 | 56.5 | 2 | 49.00% | 2 |" in text
     assert "best PublicTest epoch 2" in text
