@@ -16,3 +16,15 @@ export type { LoadEmotionClassifierOptions } from './io/node/emotion-model.js';
 export { FER_USAGES, openFerDataset } from './io/node/fer-dataset.js';
 export type { FerDataset, FerDatasetOptions, FerUsage, LabelledFace } from './io/node/fer-dataset.js';
 export { writeImage } from './io/node/write-image.js';
+export {
+  buildServer,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_HOST,
+  DEFAULT_JOB_TIMEOUT_MS,
+  DEFAULT_MAX_BATCH_FILES,
+  DEFAULT_PORT,
+  DEFAULT_RECYCLE_ABOVE_BYTES,
+  SERVER_ERROR_CATALOGUE,
+  ServerError,
+} from './server/index.js';
+export type { ModelDescription, MoodLensServer, ServerErrorCode, ServerOptions } from './server/index.js';

@@ -49,6 +49,11 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'Measure the emotion model on labelled faces (image folder or fer2013.csv)',
     load: async () => (await import('./evaluate-command.js')).evaluateCommand,
   },
+  {
+    name: 'serve',
+    summary: 'Serve the HTTP API (analyze images, models, health, OpenAPI document)',
+    load: async () => (await import('./serve-command.js')).serveCommand,
+  },
 ];
 
 /** Exit codes of every command. */

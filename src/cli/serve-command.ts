@@ -1,0 +1,171 @@
+import { MoodLensError } from '../core/errors.js';
+import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
+import { buildServer, type MoodLensServer } from '../server/app.js';
+import {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  defaultWorkers,
+  resolveServerOptions,
+} from '../server/options.js';
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  parseCommandArgs,
+  parseNumberOption,
+  usageError,
+  type CliCommand,
+  type CliIo,
+} from './main.js';
+
+const HELP = `Usage: moodlens serve [options]
+
+Serves the MoodLens HTTP API: POST /v1/analyze (one image, raw body or multipart),
+POST /v1/analyze/batch (multipart, several images), GET /healthz, GET /v1/models and
+GET /openapi.json. Answers are the JSON of \`moodlens analyze --json\`; errors are
+{"error": {"code", "message"}} with a 4xx status for a client's mistake.
+A screening aid, never a diagnosis.
+
+Options:
+  --port N            TCP port, integer 0-65535, 0 for any free port (default ${DEFAULT_PORT})
+  --host ADDR         Address to bind (default ${DEFAULT_HOST}: this machine only; give 0.0.0.0
+                      or :: to accept other machines)
+  --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+  --workers N         Inference worker threads, each with its own detector and model,
+                      integer 1-64 (default: the cores available, here ${defaultWorkers()})
+  --queue N           Requests that may wait for a worker, integer >= 0; beyond it the server
+                      answers 503 with Retry-After (default: 2 x workers)
+  --body-limit BYTES  Largest request body, integer >= 1 (default ${DEFAULT_BODY_LIMIT})
+  --max-pixels N      Refuse images with more than N pixels, integer >= 1, checked before
+                      decoding (default ${DEFAULT_MAX_PIXELS})
+  -h, --help          Show this help
+
+Stops on SIGTERM or SIGINT: stops accepting, lets requests in progress finish, exits 0.
+
+Example:
+  moodlens serve --port 8080 &
+  curl -s --data-binary @examples/astronaut.png -H 'Content-Type: image/png' \\
+    'http://127.0.0.1:8080/v1/analyze?minNeighbors=5'
+`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  model: { type: 'string' },
+  workers: { type: 'string' },
+  queue: { type: 'string' },
+  'body-limit': { type: 'string' },
+  'max-pixels': { type: 'string' },
+} as const;
+
+export interface ServeArgs {
+  readonly port: number;
+  readonly host: string;
+  readonly model: string | undefined;
+  readonly workers: number | undefined;
+  readonly queue: number | undefined;
+  readonly bodyLimit: number | undefined;
+  readonly maxPixels: number | undefined;
+}
+
+/** Parses `moodlens serve` arguments; throws a usage error (exit 2) naming the flag at fault. */
+export function parseServeArgs(args: readonly string[]): ServeArgs {
+  const { values, positionals } = parseCommandArgs(args, OPTIONS, [
+    'port',
+    'workers',
+    'queue',
+    'body-limit',
+    'max-pixels',
+  ]);
+  if (positionals.length > 0) throw usageError(`Unexpected argument '${positionals[0]}'`);
+  const integer = (flag: keyof typeof OPTIONS, min: number, max: number): number | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const value = parseNumberOption(`--${flag}`, raw, 'integer');
+    if (value < min || value > max) {
+      throw usageError(`Expected an integer from ${min} to ${max} for --${flag} but received ${raw}`);
+    }
+    return value;
+  };
+  for (const flag of ['host', 'model'] as const) {
+    if (values[flag] === '') throw usageError(`Expected a value for --${flag} but received an empty string`);
+  }
+  return {
+    port: integer('port', 0, 65535) ?? DEFAULT_PORT,
+    host: values.host ?? DEFAULT_HOST,
+    model: values.model,
+    workers: integer('workers', 1, 64),
+    queue: integer('queue', 0, 100_000),
+    bodyLimit: integer('body-limit', 1, 2 ** 31 - 1),
+    maxPixels: integer('max-pixels', 1, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/**
+ * Runs the server until `stop` aborts (the command wires SIGTERM and SIGINT to it), then closes it
+ * gracefully: no new connections, requests in progress answered, workers stopped.
+ */
+export async function serve(args: readonly string[], io: CliIo, stop: AbortSignal): Promise<number> {
+  const parsed = parseServeArgs(args);
+  const app: MoodLensServer = await buildServer({
+    modelPath: parsed.model,
+    workers: parsed.workers,
+    queue: parsed.queue,
+    bodyLimit: parsed.bodyLimit,
+    maxPixels: parsed.maxPixels,
+    logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
+  });
+  let url: string;
+  try {
+    url = await app.listen({ port: parsed.port, host: parsed.host });
+  } catch (cause) {
+    await app.close();
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `Cannot listen on ${parsed.host}:${parsed.port} (${code})`,
+      { cause },
+    );
+  }
+  const { workers, queue } = resolveServerOptions({ workers: parsed.workers, queue: parsed.queue });
+  io.stdout(
+    `moodlens serve: listening on ${url} (${workers} workers, queue ${queue}, ` +
+      `model ${parsed.model ?? 'shipped'})\n`,
+  );
+
+  await new Promise<void>((resolve) => {
+    if (stop.aborted) resolve();
+    else stop.addEventListener('abort', () => resolve(), { once: true });
+  });
+  io.stderr(`moodlens serve: ${String(stop.reason)}: finishing requests in progress, then stopping\n`);
+  await app.close();
+  io.stderr('moodlens serve: stopped\n');
+  return EXIT_OK;
+}
+
+/** `moodlens serve`: SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once (1). */
+export async function runServe(args: string[], io: CliIo): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!controller.signal.aborted) {
+      controller.abort(signal);
+      return;
+    }
+    io.stderr(`moodlens serve: ${signal} again: stopping now\n`);
+    process.exit(EXIT_FAILURE);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    return await serve(args, io, controller.signal);
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  help: HELP,
+  run: runServe,
+};

@@ -1,0 +1,99 @@
+/**
+ * One inference worker of the HTTP service: holds its own face detector and emotion classifier (loaded
+ * once from the bytes the main thread read), and for each job decodes the uploaded images (sharp is
+ * thread-safe), detects, crops and classifies. Jobs come one at a time; the pool never sends a second
+ * before the first is answered.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isMoodLensError } from '../core/errors.js';
+import { HaarFaceDetector } from '../detect/detector.js';
+import { EmotionClassifier } from '../emotion/classifier.js';
+import { OnnxNodeBackend } from '../io/node/onnx-backend.js';
+import { decodeImage } from '../io/node/read-image.js';
+import { EmotionPipeline } from '../pipeline/pipeline.js';
+import type { AnalyzeJobMessage, AnalyzeWorkerInit, ImageOutcome, WorkerMessage } from './protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('analyze-worker.js runs as a worker thread of the MoodLens server');
+
+function post(message: WorkerMessage): void {
+  port?.postMessage(message);
+}
+
+interface Stages {
+  readonly detector: HaarFaceDetector;
+  /** Plain and flip-averaged classifiers over one ONNX session (`dispose` is idempotent on it). */
+  readonly plain: EmotionClassifier;
+  readonly flipped: EmotionClassifier;
+}
+
+async function load(init: AnalyzeWorkerInit): Promise<Stages> {
+  const backend = await OnnxNodeBackend.fromBytes(init.modelBytes, init.modelSource);
+  const metadata = backend.model.metadata;
+  const source = init.modelSource;
+  const plain = await EmotionClassifier.create({ backend, metadata, source, flipAverage: false });
+  const flipped = await EmotionClassifier.create({ backend, metadata, source, flipAverage: true });
+  const detector = HaarFaceDetector.fromXml(init.cascadeXml, init.cascadeSource);
+  return { detector, plain, flipped };
+}
+
+async function analyzeOne(
+  stages: Stages,
+  job: AnalyzeJobMessage,
+  image: AnalyzeJobMessage['images'][number],
+): Promise<ImageOutcome> {
+  const { options } = job;
+  try {
+    const decoded = await decodeImage(image.bytes, { maxPixels: options.maxPixels }, image.name);
+    const pipeline = new EmotionPipeline(stages.detector, options.flipTta ? stages.flipped : stages.plain, {
+      detect: options.detect,
+      crop: { margin: options.margin },
+    });
+    const faces = await pipeline.analyze(decoded);
+    return {
+      file: image.name,
+      width: decoded.width,
+      height: decoded.height,
+      faces: faces.map(({ box, emotion }) => ({ box, emotion })),
+    };
+  } catch (error) {
+    if (isMoodLensError(error)) {
+      return { file: image.name, error: { code: error.code, message: error.message } };
+    }
+    // Option ranges are checked by the route schema; should one still be refused, it is the client's.
+    if (error instanceof RangeError) {
+      return { file: image.name, error: { code: 'MOODLENS_ERR_INVALID_ARGUMENT', message: error.message } };
+    }
+    throw error;
+  }
+}
+
+async function runJob(stages: Stages, job: AnalyzeJobMessage, recycleAboveBytes: number): Promise<void> {
+  try {
+    const outcomes: ImageOutcome[] = [];
+    for (const image of job.images) outcomes.push(await analyzeOne(stages, job, image));
+    // The scan kernel's WebAssembly memory grows to the largest image scanned and never shrinks.
+    const scanBytes = stages.detector.kernel?.sum.buffer.byteLength ?? 0;
+    post({ type: 'done', id: job.id, outcomes, recycle: scanBytes > recycleAboveBytes });
+  } catch (error) {
+    post({
+      type: 'failed',
+      id: job.id,
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+  }
+}
+
+try {
+  const init = workerData as AnalyzeWorkerInit;
+  const stages = await load(init);
+  port.on('message', (job: AnalyzeJobMessage) => void runJob(stages, job, init.recycleAboveBytes));
+  post({ type: 'ready' });
+} catch (error) {
+  // The pool refuses to start and terminates this worker.
+  post({
+    type: 'init-error',
+    code: isMoodLensError(error) ? error.code : 'MOODLENS_ERR_MODEL_LOAD',
+    message: error instanceof Error ? error.message : String(error),
+  });
+}

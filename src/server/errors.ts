@@ -1,0 +1,139 @@
+import { ERROR_CATALOGUE, isMoodLensError, type ErrorCode } from '../core/errors.js';
+
+/**
+ * The HTTP service's own failures, in the same shape as the core catalogue (`src/core/errors.ts`): one
+ * meaning, one HTTP status and a hint per code. The core codes (not an image, corrupt, too many pixels,
+ * invalid argument...) keep their own `httpStatus`; these cover what only a server meets.
+ */
+export const SERVER_ERROR_CATALOGUE = {
+  MOODLENS_ERR_ROUTE_NOT_FOUND: { httpStatus: 404, hint: 'See GET /openapi.json for the routes.' },
+  MOODLENS_ERR_METHOD_NOT_ALLOWED: {
+    httpStatus: 405,
+    hint: 'The route exists with another method: see the Allow header.',
+  },
+  MOODLENS_ERR_BODY_TOO_LARGE: {
+    httpStatus: 413,
+    hint: 'Send a smaller image (or fewer files), or start the server with a larger --body-limit.',
+  },
+  MOODLENS_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    httpStatus: 415,
+    hint: 'Send the image as image/jpeg, image/png, image/webp, image/tiff, image/gif, application/octet-stream or multipart/form-data.',
+  },
+  MOODLENS_ERR_MALFORMED_REQUEST: {
+    httpStatus: 400,
+    hint: 'The request body could not be read (a broken multipart body, for instance).',
+  },
+  MOODLENS_ERR_JOB_TIMEOUT: {
+    httpStatus: 422,
+    hint: 'The image needs too much work with these options: send a smaller image or raise scaleFactor/minSize.',
+  },
+  MOODLENS_ERR_BUSY: {
+    httpStatus: 503,
+    hint: 'Every worker and queue slot is taken: retry after Retry-After seconds.',
+  },
+  MOODLENS_ERR_SHUTTING_DOWN: { httpStatus: 503, hint: 'The server is stopping: retry on another instance.' },
+  MOODLENS_ERR_INTERNAL: { httpStatus: 500, hint: 'A bug in MoodLens: please report it with the request.' },
+} as const;
+
+export type ServerErrorCode = keyof typeof SERVER_ERROR_CATALOGUE;
+
+/** A server-side failure with its code, status and optional response headers (`Retry-After`, `Allow`). */
+export class ServerError extends Error {
+  override readonly name = 'ServerError';
+
+  constructor(
+    readonly code: ServerErrorCode,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get httpStatus(): number {
+    return SERVER_ERROR_CATALOGUE[this.code].httpStatus;
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  readonly error: { readonly code: ErrorCode | ServerErrorCode; readonly message: string };
+}
+
+export interface HttpError {
+  readonly status: number;
+  readonly body: ErrorBody;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Fastify's and @fastify/multipart's errors carry a code and a status; nothing else is trusted. */
+interface FrameworkError {
+  readonly code?: unknown;
+  readonly statusCode?: unknown;
+  readonly message?: unknown;
+  readonly validation?: unknown;
+  readonly validationContext?: unknown;
+}
+
+/**
+ * Turns anything thrown while answering a request into a status and a JSON body. Coded MoodLens errors
+ * keep their catalogue status; the framework's 4xx (validation, body limits, content types) get a
+ * MoodLens code of the same class; everything else is a 500 `MOODLENS_ERR_INTERNAL` (a bug, logged by
+ * the caller), whose message does not leak internals.
+ */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof ServerError) {
+    return { status: error.httpStatus, body: bodyOf(error.code, error.message), headers: error.headers };
+  }
+  if (isMoodLensError(error)) {
+    return { status: error.httpStatus, body: bodyOf(error.code, error.message), headers: {} };
+  }
+  const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError;
+  const message = typeof framework.message === 'string' ? framework.message : 'Bad request';
+  if (framework.validation !== undefined) {
+    const where = typeof framework.validationContext === 'string' ? framework.validationContext : 'request';
+    return {
+      status: 400,
+      body: bodyOf('MOODLENS_ERR_INVALID_ARGUMENT', `Invalid ${where}: ${stripContext(message, where)}`),
+      headers: {},
+    };
+  }
+  const status = typeof framework.statusCode === 'number' ? framework.statusCode : 500;
+  const code = typeof framework.code === 'string' ? framework.code : '';
+  if (status === 413 || /_TOO_LARGE$|FILES_LIMIT|PARTS_LIMIT|FIELDS_LIMIT/.test(code)) {
+    return { status: 413, body: bodyOf('MOODLENS_ERR_BODY_TOO_LARGE', message), headers: {} };
+  }
+  if (status === 415 || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
+    const detail =
+      code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? 'Unsupported Content-Type: send an image (image/jpeg, image/png, image/webp, image/tiff, ' +
+          'image/gif, application/octet-stream) or multipart/form-data'
+        : message;
+    return { status: 415, body: bodyOf('MOODLENS_ERR_UNSUPPORTED_MEDIA_TYPE', detail), headers: {} };
+  }
+  if (status >= 400 && status < 500) {
+    return { status, body: bodyOf('MOODLENS_ERR_MALFORMED_REQUEST', message), headers: {} };
+  }
+  return {
+    status: 500,
+    body: bodyOf('MOODLENS_ERR_INTERNAL', 'Internal error; the server log has the details'),
+    headers: {},
+  };
+}
+
+function bodyOf(code: ErrorCode | ServerErrorCode, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** Ajv's messages start with the context ("querystring/minSize must be >= 0"); say it once. */
+function stripContext(message: string, where: string): string {
+  return message.startsWith(`${where}/`) ? message.slice(where.length + 1) : message;
+}
+
+/** Whether `code` is in either catalogue (worker answers are checked before being trusted). */
+export function isKnownErrorCode(code: unknown): code is ErrorCode | ServerErrorCode {
+  return (
+    typeof code === 'string' &&
+    (Object.hasOwn(ERROR_CATALOGUE, code) || Object.hasOwn(SERVER_ERROR_CATALOGUE, code))
+  );
+}

@@ -1,0 +1,96 @@
+import { availableParallelism } from 'node:os';
+import type { FastifyServerOptions } from 'fastify';
+import { MoodLensError } from '../core/errors.js';
+import { DEFAULT_CASCADE_PATH } from '../io/node/cascade-file.js';
+import { DEFAULT_EMOTION_MODEL_PATH } from '../io/node/emotion-model.js';
+import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
+
+/** Options of {@link buildServer}, each documented with its default (all defaults live in this file). */
+export interface ServerOptions {
+  /** Emotion model (ONNX with MoodLens metadata). Default: the shipped model, `models/emotion/emotion.onnx`. */
+  readonly modelPath?: string;
+  /** Face cascade XML. Default: the shipped `haarcascade_frontalface_default.xml`. */
+  readonly cascadePath?: string;
+  /** Inference worker threads, each with its own detector and classifier, integer 1-64. Default: the cores. */
+  readonly workers?: number;
+  /** Requests that may wait for a worker, integer >= 0; one more answers 503. Default: 2 x workers. */
+  readonly queue?: number;
+  /** Largest request body in bytes (a raw image, or all files of a multipart body together). Default 20 MiB. */
+  readonly bodyLimit?: number;
+  /** Images with more pixels are refused from their header (422). Default 40,000,000, as the CLI. */
+  readonly maxPixels?: number;
+  /** Most files in one `POST /v1/analyze/batch`. Default 16. */
+  readonly maxBatchFiles?: number;
+  /**
+   * Most milliseconds of worker time one image may take (per image of a batch) before its worker is
+   * replaced and the request answered 422 `MOODLENS_ERR_JOB_TIMEOUT`. Default 30,000.
+   */
+  readonly jobTimeoutMs?: number;
+  /**
+   * A worker whose face-scan memory (WebAssembly, grown to fit the largest image it has scanned, about
+   * 8 bytes per pixel, never shrunk) exceeds this many bytes is replaced after its job, so that one huge
+   * image does not hold memory for good. Default 160 MiB (images above about 20 megapixels).
+   */
+  readonly recycleAboveBytes?: number;
+  /** Fastify's logger option (pino). Default false: no logging. */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
+export const DEFAULT_MAX_BATCH_FILES = 16;
+export const DEFAULT_JOB_TIMEOUT_MS = 30_000;
+export const DEFAULT_RECYCLE_ABOVE_BYTES = 160 * 1024 * 1024;
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** The default worker count: the cores available (at most 64). */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(availableParallelism(), 64));
+}
+
+export type ResolvedServerOptions = Required<ServerOptions>;
+
+/**
+ * Fills in the defaults and checks each option, naming it, the expectation and what arrived.
+ * @throws MoodLensError `MOODLENS_ERR_INVALID_ARGUMENT`.
+ */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  const workers = integer('workers', options.workers ?? defaultWorkers(), 1, 64);
+  return {
+    modelPath: path('modelPath', options.modelPath ?? DEFAULT_EMOTION_MODEL_PATH),
+    cascadePath: path('cascadePath', options.cascadePath ?? DEFAULT_CASCADE_PATH),
+    workers,
+    queue: integer('queue', options.queue ?? 2 * workers, 0, 100_000),
+    bodyLimit: integer('bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 1, 2 ** 31 - 1),
+    maxPixels: integer('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER),
+    maxBatchFiles: integer('maxBatchFiles', options.maxBatchFiles ?? DEFAULT_MAX_BATCH_FILES, 1, 1000),
+    jobTimeoutMs: integer('jobTimeoutMs', options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS, 1, 2 ** 31 - 1),
+    recycleAboveBytes: integer(
+      'recycleAboveBytes',
+      options.recycleAboveBytes ?? DEFAULT_RECYCLE_ABOVE_BYTES,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    logger: options.logger ?? false,
+  };
+}
+
+function integer(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `Expected an integer from ${min} to ${max} for ${name} but received ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function path(name: string, value: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `Expected a file path for ${name} but received ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}

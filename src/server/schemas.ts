@@ -1,0 +1,198 @@
+/**
+ * The request and response schemas of the HTTP service (TypeBox, i.e. JSON Schema): Fastify validates
+ * requests and serialises answers with them, and the OpenAPI document is generated from them.
+ */
+import { Type, type Static } from 'typebox';
+import { DEFAULT_DETECT_OPTIONS } from '../detect/options.js';
+import { EMOTION_LABELS } from '../emotion/labels.js';
+import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
+
+const D = DEFAULT_DETECT_OPTIONS;
+
+/** The query options of the analyze routes: the CLI's flags, camel-cased, same ranges and defaults. */
+export const AnalyzeQuerySchema = Type.Object(
+  {
+    scaleFactor: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 1,
+        maximum: 4,
+        default: D.scaleFactor,
+        description:
+          'Step between scales of the search pyramid (--scale-factor); smaller is slower and finds more',
+      }),
+    ),
+    minNeighbors: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10_000,
+        default: D.minNeighbors,
+        description: 'Overlapping raw hits a face needs (--min-neighbors); higher gives fewer false faces',
+      }),
+    ),
+    minSize: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: D.minSize,
+        description: 'Smallest face side in pixels, 0 for no minimum (--min-size)',
+      }),
+    ),
+    maxSize: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: D.maxSize,
+        description: 'Largest face side in pixels, 0 for up to the image size (--max-size)',
+      }),
+    ),
+    margin: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 2,
+        default: DEFAULT_CROP_FACE_OPTIONS.margin,
+        description:
+          'Extra room around each face for the classifier crop, as a fraction of the box side (--margin)',
+      }),
+    ),
+    flipTta: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Also classify each face mirrored and average the two (--flip-tta)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type AnalyzeQuery = Static<typeof AnalyzeQuerySchema>;
+
+const BoxSchema = Type.Object(
+  {
+    x: Type.Integer(),
+    y: Type.Integer(),
+    width: Type.Integer(),
+    height: Type.Integer(),
+  },
+  { description: 'Face box in image pixels' },
+);
+
+const ScoresSchema = Type.Object(
+  Object.fromEntries(EMOTION_LABELS.map((label) => [label, Type.Number({ minimum: 0, maximum: 1 })])),
+  { description: 'Softmax probability of each emotion (they sum to 1)' },
+);
+
+const FaceSchema = Type.Object({
+  box: BoxSchema,
+  emotion: Type.Object({
+    label: Type.Enum([...EMOTION_LABELS]),
+    confidence: Type.Number({ minimum: 0, maximum: 1 }),
+    scores: ScoresSchema,
+  }),
+});
+
+export const AnalyzedImageSchema = Type.Object(
+  {
+    file: Type.String({ description: 'The multipart file name, or "upload" for a raw body' }),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    faces: Type.Array(FaceSchema),
+  },
+  { description: 'One image, as `moodlens analyze --json` reports it' },
+);
+
+const ErrorDetailSchema = Type.Object({
+  code: Type.String({ description: 'A MOODLENS_ERR_... code' }),
+  message: Type.String(),
+});
+
+export const FailedImageSchema = Type.Object(
+  { file: Type.String(), error: ErrorDetailSchema },
+  { description: 'An image of a batch that failed, with its coded error' },
+);
+
+export const BatchResponseSchema = Type.Array(Type.Union([AnalyzedImageSchema, FailedImageSchema]), {
+  description: 'One entry per file, in upload order',
+});
+
+export const ErrorResponseSchema = Type.Object(
+  { error: ErrorDetailSchema },
+  { description: 'A coded error: {"error": {"code", "message"}}' },
+);
+
+export const HealthSchema = Type.Object({
+  status: Type.Literal('ok'),
+  workers: Type.Integer({ description: 'Live inference workers' }),
+  busy: Type.Integer({ description: 'Workers running a job' }),
+  queued: Type.Integer({ description: 'Jobs waiting for a worker' }),
+  admitted: Type.Integer({ description: 'Requests in progress' }),
+  restarts: Type.Integer({
+    description: 'Workers replaced (timed out, crashed, or recycled after a huge image)',
+  }),
+  capacity: Type.Integer({ description: 'Most requests in progress before 503 (workers + queue)' }),
+  uptimeSeconds: Type.Number(),
+});
+
+const AccuracySchema = Type.Object(
+  {
+    validation: Type.Optional(
+      Type.Number({ description: "From the model's ONNX metadata (moodlens.val_accuracy)" }),
+    ),
+    publicTest: Type.Optional(Type.Number({ description: 'FER-2013 PublicTest, from the model card' })),
+    privateTest: Type.Optional(Type.Number({ description: 'FER-2013 PrivateTest, from the model card' })),
+    publicTestFlipTta: Type.Optional(
+      Type.Number({ description: 'FER-2013 PublicTest with flipTta, from the model card' }),
+    ),
+  },
+  { description: 'Measured top-1 accuracy, 0-1, where known' },
+);
+
+export const ModelsSchema = Type.Object({
+  models: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      task: Type.Enum(['emotion-classification', 'face-detection']),
+      file: Type.String({ description: 'File name (no path)' }),
+      version: Type.String(),
+      sha256: Type.String(),
+      bytes: Type.Integer(),
+      arch: Type.Optional(Type.String()),
+      labels: Type.Optional(Type.Array(Type.String())),
+      inputSize: Type.Optional(Type.Integer()),
+      opset: Type.Optional(Type.Integer()),
+      params: Type.Optional(Type.Integer()),
+      epoch: Type.Optional(Type.Integer()),
+      accuracy: Type.Optional(AccuracySchema),
+      card: Type.Optional(Type.String({ description: 'The model card file beside the model' })),
+    }),
+  ),
+});
+
+/** The request bodies the analyze routes take, for the OpenAPI document (bodies are not JSON-validated). */
+export const IMAGE_CONTENT_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/tiff',
+  'image/gif',
+  'application/octet-stream',
+] as const;
+
+const binary = { type: 'string', format: 'binary' } as const;
+
+export function analyzeRequestBody(batch: boolean): Record<string, unknown> {
+  const multipart = {
+    schema: {
+      type: 'object',
+      properties: batch ? { files: { type: 'array', items: binary } } : { file: binary },
+      description: batch
+        ? 'Several file parts (any field names), answered in order'
+        : 'One file part (any field name)',
+    },
+  };
+  if (batch) return { content: { 'multipart/form-data': multipart } };
+  return {
+    content: {
+      ...Object.fromEntries(IMAGE_CONTENT_TYPES.map((type) => [type, { schema: binary }])),
+      'multipart/form-data': multipart,
+    },
+  };
+}
