@@ -58,8 +58,16 @@ function options() {
       queue: { type: 'string' },
       model: { type: 'string' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(
+      'Usage: node dist/bench/loadtest.js [--duration 30] [--connections N] [--bad-connections N]\n' +
+        '                                   [--workers N] [--queue N] [--model FILE] [--json]\n',
+    );
+    process.exit(0);
+  }
   const positive = (name: string, raw: string | undefined, fallback: number): number => {
     if (raw === undefined) return fallback;
     const value = Number(raw);
