@@ -12,6 +12,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { Type } from 'typebox';
+import { sniffFormat } from '../io/node/read-image.js';
 import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
 import { packageVersion } from '../cli/main.js';
@@ -394,20 +395,7 @@ function refuseNonImage(image: UploadedImage): void {
   if (b.length === 0) {
     throw new MoodLensError('MOODLENS_ERR_EMPTY_INPUT', `Empty input: ${image.name} has no bytes`);
   }
-  const starts = (...sig: number[]): boolean => sig.every((v, i) => b[i] === v);
-  const ascii = (at: number, text: string): boolean =>
-    [...text].every((c, i) => b[at + i] === c.charCodeAt(0));
-  const known =
-    starts(0xff, 0xd8, 0xff) ||
-    starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a) ||
-    ascii(0, 'GIF87a') ||
-    ascii(0, 'GIF89a') ||
-    (ascii(0, 'RIFF') && ascii(8, 'WEBP')) ||
-    starts(0x49, 0x49, 0x2a, 0x00) ||
-    starts(0x4d, 0x4d, 0x00, 0x2a) ||
-    starts(0x49, 0x49, 0x2b, 0x00) ||
-    starts(0x4d, 0x4d, 0x00, 0x2b);
-  if (!known) {
+  if (sniffFormat(b) === undefined) {
     throw new MoodLensError(
       'MOODLENS_ERR_NOT_AN_IMAGE',
       `Not an image: ${image.name} is not a JPEG, PNG, WebP, TIFF or GIF file`,

@@ -209,7 +209,7 @@ function classifySharpError(cause: unknown, bytes: Uint8Array, name: string): Mo
 }
 
 /** The format named by the leading magic bytes, if they are one of the supported formats'. */
-function sniffFormat(bytes: Uint8Array): string | undefined {
+export function sniffFormat(bytes: Uint8Array): string | undefined {
   const starts = (...sig: number[]): boolean => sig.every((b, i) => bytes[i] === b);
   const ascii = (offset: number, text: string): boolean =>
     [...text].every((c, i) => bytes[offset + i] === c.charCodeAt(0));
