@@ -24,7 +24,6 @@ export {
   DEFAULT_MAX_BATCH_FILES,
   DEFAULT_PORT,
   DEFAULT_RECYCLE_ABOVE_BYTES,
-  SERVER_ERROR_CATALOGUE,
   ServerError,
 } from './server/index.js';
 export type { ModelDescription, MoodLensServer, ServerErrorCode, ServerOptions } from './server/index.js';

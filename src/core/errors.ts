@@ -37,6 +37,52 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     hint: 'Reinstall the package: a shipped model file is missing or damaged.',
   },
+  // The HTTP service's own failures (exit code 1 when met by a command such as serve).
+  MOODLENS_ERR_ROUTE_NOT_FOUND: {
+    exitCode: 1,
+    httpStatus: 404,
+    hint: 'See GET /openapi.json for the routes.',
+  },
+  MOODLENS_ERR_METHOD_NOT_ALLOWED: {
+    exitCode: 1,
+    httpStatus: 405,
+    hint: 'The route exists with another method: see the Allow header.',
+  },
+  MOODLENS_ERR_BODY_TOO_LARGE: {
+    exitCode: 1,
+    httpStatus: 413,
+    hint: 'Send a smaller image (or fewer files), or start the server with a larger --body-limit.',
+  },
+  MOODLENS_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    exitCode: 1,
+    httpStatus: 415,
+    hint: 'Send the image as image/jpeg, image/png, image/webp, image/tiff, image/gif, application/octet-stream or multipart/form-data.',
+  },
+  MOODLENS_ERR_MALFORMED_REQUEST: {
+    exitCode: 1,
+    httpStatus: 400,
+    hint: 'The request body could not be read (a broken multipart body, for instance).',
+  },
+  MOODLENS_ERR_JOB_TIMEOUT: {
+    exitCode: 1,
+    httpStatus: 422,
+    hint: 'The image needs too much work with these options: send a smaller image or raise scaleFactor/minSize.',
+  },
+  MOODLENS_ERR_BUSY: {
+    exitCode: 1,
+    httpStatus: 503,
+    hint: 'Every worker and queue slot is taken: retry after Retry-After seconds.',
+  },
+  MOODLENS_ERR_SHUTTING_DOWN: {
+    exitCode: 1,
+    httpStatus: 503,
+    hint: 'The server is stopping: retry on another instance.',
+  },
+  MOODLENS_ERR_INTERNAL: {
+    exitCode: 1,
+    httpStatus: 500,
+    hint: 'A bug in MoodLens: please report it with the request.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

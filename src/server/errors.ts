@@ -1,41 +1,16 @@
 import { ERROR_CATALOGUE, isMoodLensError, type ErrorCode } from '../core/errors.js';
 
-/**
- * The HTTP service's own failures, in the same shape as the core catalogue (`src/core/errors.ts`): one
- * meaning, one HTTP status and a hint per code. The core codes (not an image, corrupt, too many pixels,
- * invalid argument...) keep their own `httpStatus`; these cover what only a server meets.
- */
-export const SERVER_ERROR_CATALOGUE = {
-  MOODLENS_ERR_ROUTE_NOT_FOUND: { httpStatus: 404, hint: 'See GET /openapi.json for the routes.' },
-  MOODLENS_ERR_METHOD_NOT_ALLOWED: {
-    httpStatus: 405,
-    hint: 'The route exists with another method: see the Allow header.',
-  },
-  MOODLENS_ERR_BODY_TOO_LARGE: {
-    httpStatus: 413,
-    hint: 'Send a smaller image (or fewer files), or start the server with a larger --body-limit.',
-  },
-  MOODLENS_ERR_UNSUPPORTED_MEDIA_TYPE: {
-    httpStatus: 415,
-    hint: 'Send the image as image/jpeg, image/png, image/webp, image/tiff, image/gif, application/octet-stream or multipart/form-data.',
-  },
-  MOODLENS_ERR_MALFORMED_REQUEST: {
-    httpStatus: 400,
-    hint: 'The request body could not be read (a broken multipart body, for instance).',
-  },
-  MOODLENS_ERR_JOB_TIMEOUT: {
-    httpStatus: 422,
-    hint: 'The image needs too much work with these options: send a smaller image or raise scaleFactor/minSize.',
-  },
-  MOODLENS_ERR_BUSY: {
-    httpStatus: 503,
-    hint: 'Every worker and queue slot is taken: retry after Retry-After seconds.',
-  },
-  MOODLENS_ERR_SHUTTING_DOWN: { httpStatus: 503, hint: 'The server is stopping: retry on another instance.' },
-  MOODLENS_ERR_INTERNAL: { httpStatus: 500, hint: 'A bug in MoodLens: please report it with the request.' },
-} as const;
-
-export type ServerErrorCode = keyof typeof SERVER_ERROR_CATALOGUE;
+/** The codes only the HTTP service meets (their statuses live in the one catalogue, `src/core/errors.ts`). */
+export type ServerErrorCode =
+  | 'MOODLENS_ERR_ROUTE_NOT_FOUND'
+  | 'MOODLENS_ERR_METHOD_NOT_ALLOWED'
+  | 'MOODLENS_ERR_BODY_TOO_LARGE'
+  | 'MOODLENS_ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'MOODLENS_ERR_MALFORMED_REQUEST'
+  | 'MOODLENS_ERR_JOB_TIMEOUT'
+  | 'MOODLENS_ERR_BUSY'
+  | 'MOODLENS_ERR_SHUTTING_DOWN'
+  | 'MOODLENS_ERR_INTERNAL';
 
 /** A server-side failure with its code, status and optional response headers (`Retry-After`, `Allow`). */
 export class ServerError extends Error {
@@ -51,7 +26,7 @@ export class ServerError extends Error {
   }
 
   get httpStatus(): number {
-    return SERVER_ERROR_CATALOGUE[this.code].httpStatus;
+    return ERROR_CATALOGUE[this.code].httpStatus;
   }
 }
 
@@ -130,10 +105,7 @@ function stripContext(message: string, where: string): string {
   return message.startsWith(`${where}/`) ? message.slice(where.length + 1) : message;
 }
 
-/** Whether `code` is in either catalogue (worker answers are checked before being trusted). */
+/** Whether `code` is in the catalogue (worker answers are checked before being trusted). */
 export function isKnownErrorCode(code: unknown): code is ErrorCode | ServerErrorCode {
-  return (
-    typeof code === 'string' &&
-    (Object.hasOwn(ERROR_CATALOGUE, code) || Object.hasOwn(SERVER_ERROR_CATALOGUE, code))
-  );
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code);
 }

@@ -12,7 +12,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<MoodLens
 }
 
 export type { MoodLensServer } from './app.js';
-export { isKnownErrorCode, SERVER_ERROR_CATALOGUE, ServerError, toHttpError } from './errors.js';
+export { isKnownErrorCode, ServerError, toHttpError } from './errors.js';
 export type { ErrorBody, HttpError, ServerErrorCode } from './errors.js';
 export type { ModelDescription } from './models.js';
 export {
