@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=RUN_DIR")
     parser.add_argument("--command", default="python -m moodlens_train.train ...")
     parser.add_argument("--ablation-epochs", type=int, help="compare the ablation runs over their first N epochs")
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON (a machine-readable card)")
     a = parser.parse_args(argv)
     ablations = {}
     for item in a.ablation:
@@ -165,6 +166,28 @@ def main(argv: list[str] | None = None) -> int:
         a.command,
         a.ablation_epochs,
     )
+    if a.json_out:
+        info = json.loads((a.run / "run.json").read_text())
+        log = _log(a.run)
+        best = max(log, key=lambda r: r["val_acc"])
+        evaluation = json.loads(a.evaluation.read_text())
+        card = {
+            "model": a.model.name,
+            "card": a.out.name,
+            "arch": info["config"],
+            "parameters": info["params"],
+            "mflops": info["mflops"],
+            "onnxBytes": a.model.stat().st_size,
+            "epochs": len(log),
+            "bestEpoch": int(best["epoch"]),
+            "publicTest": {"n": evaluation["n"], "accuracy": evaluation["accuracy"]},
+            "perClass": evaluation["perClass"],
+            "confusion": evaluation["confusion"],
+            "command": a.command,
+        }
+        if a.eval_tta:
+            card["publicTestFlipTta"] = {"accuracy": json.loads(a.eval_tta.read_text())["accuracy"]}
+        a.json_out.write_text(json.dumps(card, indent=2) + "\n")
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, a.out)
