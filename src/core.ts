@@ -53,3 +53,6 @@ export {
 export type { AnnotateOptions, FaceAnnotation } from './draw/annotate.js';
 export { drawText, fillCircle, fillRect, strokeRect, toRgb } from './draw/canvas.js';
 export { measureText } from './draw/font.js';
+export { boxIou, DEFAULT_TRACKER_OPTIONS, FaceTracker } from './video/tracker.js';
+export type { FaceTrackerOptions, Track } from './video/tracker.js';
+export { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './video/smoothing.js';
