@@ -19,12 +19,12 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { crc32, deflateSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { runCli } from '../src/cli/main.js';
 import { DEFAULT_EMOTION_MODEL_PATH } from '../src/io/node/emotion-model.js';
 import { composeFerScenes, sceneInputsProblem, writeGrayPng } from '../test/support/fer-scenes.js';
+import { pngBombHeader } from '../test/support/png.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'moodlens.js');
@@ -91,28 +91,6 @@ function options() {
   };
 }
 
-/** A PNG whose header declares width x height but holds a few rows: a decompression bomb's header. */
-function pngBomb(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([head, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(4 * (width + 1)))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 async function validBodies(
   dir: string,
   log: (s: string) => void,
@@ -157,7 +135,7 @@ function invalidBodies(valid: readonly Body[]): Body[] {
     { name: 'random bytes', type: 'image/png', bytes: random },
     { name: 'truncated PNG', type: 'image/png', bytes: png.subarray(0, png.length >> 2) },
     { name: 'bit-flipped JPEG', type: 'image/jpeg', bytes: flipped },
-    { name: 'PNG bomb header 20000x20000', type: 'image/png', bytes: pngBomb(20000, 20000) },
+    { name: 'PNG bomb header 20000x20000', type: 'image/png', bytes: pngBombHeader(20000, 20000) },
     { name: 'text', type: 'text/plain', bytes: Buffer.from('hello') },
     { name: 'empty', type: 'image/jpeg', bytes: Buffer.alloc(0) },
     { name: 'oversize', type: 'application/octet-stream', bytes: Buffer.alloc(BODY_LIMIT + 1024, 1) },

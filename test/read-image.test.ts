@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { MoodLensError, type ErrorCode } from '../src/core/errors.js';
 import type { Image } from '../src/core/image.js';
 import { DEFAULT_MAX_PIXELS, decodeImage, readImage } from '../src/io/node/read-image.js';
+import { pngBomb } from './support/png.js';
 
 const ASTRONAUT = fileURLToPath(new URL('../../examples/astronaut.png', import.meta.url));
 const W = 96;
@@ -61,30 +61,6 @@ async function assertFails(promise: Promise<unknown>, code: ErrorCode, name: str
   assert.equal(caught.code, code, caught.message);
   assert.ok(caught.message.includes(name), `message should name ${name}: ${caught.message}`);
   return caught;
-}
-
-/** A valid 1-bit grey PNG of width x height, all black: a few tens of KB that decode to width*height bytes. */
-function pngBomb(width: number, height: number): Uint8Array {
-  const chunk = (type: string, data: Uint8Array): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(crc32(body));
-    return Buffer.concat([head, body, tail]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // grey
-  const rows = Buffer.alloc((1 + Math.ceil(width / 8)) * height); // filter byte 0 + zero bits per row
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(rows, { level: 9 })),
-    chunk('IEND', new Uint8Array(0)),
-  ]);
 }
 
 before(async () => {

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateSync } from 'node:zlib';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI } from 'openapi-types';
 import sharp from 'sharp';
@@ -20,6 +19,7 @@ import { DEFAULT_CASCADE_PATH } from '../src/io/node/cascade-file.js';
 import { buildServer, type MoodLensServer } from '../src/server/app.js';
 import { loadModels } from '../src/server/models.js';
 import { runCaptured } from './support/cli.js';
+import { pngBombHeader } from './support/png.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ASTRONAUT = join(ROOT, 'examples', 'astronaut.png');
@@ -98,29 +98,6 @@ function assertScores(face: Face): void {
   const total = Object.values(face.emotion.scores).reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(total - 1) < 1e-5, `scores sum to ${total}`);
   assert.equal(face.emotion.scores[face.emotion.label], face.emotion.confidence);
-}
-
-/** A PNG whose header declares width x height, with a few rows of real data: a decompression bomb's header. */
-function pngBomb(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit gray, no interlace
-  const rows = deflateSync(Buffer.alloc(4 * (width + 1))); // 4 rows of zeros; the rest never arrives
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', rows),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 void test('POST /v1/analyze (raw PNG): the astronaut face, and the same JSON as `moodlens analyze --json`', async () => {
@@ -272,7 +249,7 @@ void test('client mistakes get 4xx with a code: not an image 415, corrupt 422, e
   );
   assertError(await postImage('/v1/analyze', Buffer.alloc(0)), 422, 'MOODLENS_ERR_EMPTY_INPUT');
 
-  const bomb = pngBomb(20000, 20000);
+  const bomb = pngBombHeader(20000, 20000);
   assert.ok(bomb.length < 2000, `${bomb.length} bytes declare 400 megapixels`);
   const message = assertError(await postImage('/v1/analyze', bomb), 422, 'MOODLENS_ERR_TOO_MANY_PIXELS');
   assert.match(message, /20000x20000/);

@@ -68,10 +68,4 @@ export class HaarFaceDetector {
     }
     return faces;
   }
-
-  /** Every window the cascade accepts, before grouping: for tests and diagnostics. */
-  detectRaw(image: Image, options?: DetectOptions): Box[] {
-    const { scaleFactor, minSize, maxSize } = resolveDetectOptions(options);
-    return scanCascade(this.cascade, toGray(image), { scaleFactor, minSize, maxSize }, this.kernel);
-  }
 }
