@@ -1,0 +1,76 @@
+"""The landmark student: a small CNN that turns a 64x64 face crop into 68 points.
+
+Residual depthwise-separable stages down to 4x4 (global context), a light top-down decoder back to 16x16, one
+heatmap per point and a soft-argmax that reads each heatmap's expected position: sub-pixel points without a
+large output map, and a graph of plain ONNX ops (Conv, Relu, Add, Resize, Reshape, Softmax, MatMul).
+Output: (N, 68, 2) positions in crop units, 0 = the crop's left/top edge, 1 = its right/bottom edge.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NUM_POINTS = 68
+CROP_SIZE = 64
+HEATMAP_SIZE = 16
+
+
+def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, relu: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class SeparableResidual(nn.Module):
+    """Two depthwise-separable 3x3 convolutions with a (projected when needed) shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv_bn(cin, cin, 3, stride, groups=cin, relu=False), conv_bn(cin, cout, 1),
+            conv_bn(cout, cout, 3, 1, groups=cout, relu=False), conv_bn(cout, cout, 1, relu=False),
+        )
+        self.shortcut = nn.Identity() if stride == 1 and cin == cout else conv_bn(cin, cout, 1, stride, relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+class LandmarkNet(nn.Module):
+    def __init__(self, width: int = 32, points: int = NUM_POINTS):
+        super().__init__()
+        w = width
+        self.points = points
+        self.stem = nn.Sequential(conv_bn(1, w // 2, 3, 2), conv_bn(w // 2, w, 3))  # 32x32
+        self.stage32 = SeparableResidual(w, w)
+        self.stage16 = nn.Sequential(SeparableResidual(w, 2 * w, 2), SeparableResidual(2 * w, 2 * w))
+        self.stage8 = nn.Sequential(SeparableResidual(2 * w, 4 * w, 2), SeparableResidual(4 * w, 4 * w))
+        self.stage4 = nn.Sequential(SeparableResidual(4 * w, 6 * w, 2), SeparableResidual(6 * w, 6 * w))
+        d = 3 * w
+        self.lateral4 = conv_bn(6 * w, d, 1)
+        self.lateral8 = conv_bn(4 * w, d, 1)
+        self.lateral16 = conv_bn(2 * w, d, 1)
+        self.merge8 = SeparableResidual(d, d)
+        self.merge16 = SeparableResidual(d, d)
+        self.heatmaps = nn.Conv2d(d, points, 1)
+        n = HEATMAP_SIZE
+        centres = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+        gy, gx = torch.meshgrid(centres, centres, indexing='ij')
+        self.register_buffer('grid', torch.stack([gx.reshape(-1), gy.reshape(-1)], 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f32 = self.stage32(self.stem(x))
+        f16 = self.stage16(f32)
+        f8 = self.stage8(f16)
+        f4 = self.stage4(f8)
+        top = self.lateral4(f4)
+        m8 = self.merge8(F.interpolate(top, scale_factor=2.0, mode='nearest') + self.lateral8(f8))
+        m16 = self.merge16(F.interpolate(m8, scale_factor=2.0, mode='nearest') + self.lateral16(f16))
+        logits = self.heatmaps(m16).reshape(x.shape[0], self.points, HEATMAP_SIZE * HEATMAP_SIZE)
+        return torch.matmul(torch.softmax(logits, dim=-1), self.grid)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,173 @@
+"""Trains the landmark student on human-labelled face300w crops and dlib-teacher-labelled FER-2013 faces.
+
+    python -m moodlens_train.landmark_train --face300w labels/face300w.npz --fer labels/fer-train.npz \\
+        --val labels/fer-val.npz --out runs/landmarks-v1
+
+Every batch mixes both sources (`--human-share`). The best checkpoint is chosen by the NME against the teacher
+on PublicTest faces (`--val`); the held-out tenth of face300w is only measured, never selected on. `--resume`
+continues from the run folder's last.pt (model, optimizer, schedule, random state).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .callbacks import atomic_torch_save, atomic_write_bytes
+from .landmark_data import (Augment, LandmarkSet, augmented_crop, face300w_split, from_crop_units, nme,
+                            run_time_crop, to_crop_units)
+from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
+
+FORMAT = 'moodlens-landmarks/1'
+LOG_FIELDS = ('epoch', 'lr', 'train_loss', 'val_nme_teacher', 'heldout_nme_human', 'seconds')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--face300w', type=Path, required=True, help='face300w labels (.npz from landmark_labels)')
+    p.add_argument('--fer', type=Path, required=True, help='teacher-labelled FER-2013 training faces (.npz)')
+    p.add_argument('--val', type=Path, required=True, help='teacher-labelled PublicTest faces (.npz): selection')
+    p.add_argument('--val-limit', type=int, default=1000, help='PublicTest faces used per epoch (default 1000)')
+    p.add_argument('--fer-limit', type=int, help='first N teacher-labelled training faces only')
+    p.add_argument('--out', type=Path, default=Path('runs/landmarks'))
+    p.add_argument('--epochs', type=int, default=30)
+    p.add_argument('--steps', type=int, default=300, help='batches per epoch')
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--human-share', type=float, default=0.4, help='share of each batch from face300w')
+    p.add_argument('--lr', type=float, default=2e-3, help='Adam; cosine decay to 1%% over the epochs')
+    p.add_argument('--width', type=int, default=32)
+    p.add_argument('--rotation', type=float, default=30.0)
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    p.add_argument('--quiet', action='store_true')
+    return p
+
+
+def batch_from(sets, counts, aug, rng):
+    crops, targets = [], []
+    for s, k in zip(sets, counts):
+        for i in rng.integers(0, len(s), size=k):
+            c, u = augmented_crop(s.images[i], s.boxes[i], s.points[i], aug, rng)
+            crops.append(c)
+            targets.append(u)
+    x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
+    return x, torch.from_numpy(np.stack(targets))
+
+
+@torch.no_grad()
+def predict(model, faces: LandmarkSet, batch: int = 256) -> np.ndarray:
+    """Points in source pixels for every face, from the run-time crop of its Haar box."""
+    model.eval()
+    out = []
+    for start in range(0, len(faces), batch):
+        crops, squares = [], []
+        for i in range(start, min(start + batch, len(faces))):
+            c, sq = run_time_crop(faces.images[i], faces.boxes[i])
+            crops.append(c)
+            squares.append(sq)
+        x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
+        units = model(x).numpy()
+        out.extend(from_crop_units(u, sq) for u, sq in zip(units, squares))
+    return np.stack(out)
+
+
+def log_rows(path: Path):
+    if not path.exists():
+        return []
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def write_log(path: Path, rows) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator='\n')
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    train_idx, held_idx = face300w_split(args.face300w)
+    human = LandmarkSet(args.face300w, train_idx)
+    heldout = LandmarkSet(args.face300w, held_idx)
+    fer = LandmarkSet(args.fer, np.arange(args.fer_limit) if args.fer_limit else None)
+    val_all = LandmarkSet(args.val)
+    pick = np.linspace(0, len(val_all) - 1, min(args.val_limit, len(val_all))).astype(int)
+    val = LandmarkSet(args.val, val_all.indices[pick])
+    if not args.quiet:
+        print(f'face300w: {len(human)} training faces, {len(heldout)} held out; FER teacher faces: {len(fer)}; '
+              f'PublicTest selection faces: {len(val)}', file=sys.stderr)
+    model = LandmarkNet(width=args.width)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    total_steps = args.epochs * args.steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+    aug = Augment(rotation=args.rotation)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    start_epoch, best = 1, math.inf
+    if args.resume:
+        ckpt = torch.load(out / 'last.pt', map_location='cpu')
+        model.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['optimizer'])
+        sched.load_state_dict(ckpt['scheduler'])
+        rng.bit_generator.state = ckpt['numpy_rng']
+        torch.set_rng_state(ckpt['torch_rng'])
+        start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
+        write_log(out / 'log.csv', [r for r in log_rows(out / 'log.csv') if int(r['epoch']) < start_epoch])
+        print(f'resumed after epoch {ckpt["epoch"]} (best PublicTest teacher NME {best:.4f})', file=sys.stderr)
+    elif (out / 'last.pt').exists():
+        raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
+    if not args.quiet:
+        print(f'LandmarkNet width {args.width}: {count_parameters(model):,} parameters', file=sys.stderr)
+    n_human = int(round(args.batch_size * args.human_share))
+    config = {'width': args.width, 'crop_size': CROP_SIZE}
+    for epoch in range(start_epoch, args.epochs + 1):
+        t0 = time.time()
+        model.train()
+        losses = []
+        for step in range(args.steps):
+            x, y = batch_from([human, fer], [n_human, args.batch_size - n_human], aug, rng)
+            loss = (model(x) - y).abs().mean() * CROP_SIZE  # L1 in crop pixels
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            if not args.quiet and step % 50 == 0:
+                print(f'\r  epoch {epoch} step {step}/{args.steps} loss {np.mean(losses):.3f}', end='',
+                      file=sys.stderr, flush=True)
+        val_nme = float(nme(predict(model, val), val.points).mean())
+        held_nme = float(nme(predict(model, heldout), heldout.points).mean())
+        row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'train_loss': f'{np.mean(losses):.4f}',
+               'val_nme_teacher': f'{val_nme:.5f}', 'heldout_nme_human': f'{held_nme:.5f}',
+               'seconds': f'{time.time() - t0:.1f}'}
+        write_log(out / 'log.csv', log_rows(out / 'log.csv') + [row])
+        payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
+                   'val_nme_teacher': val_nme, 'heldout_nme_human': held_nme}
+        if val_nme < best:
+            best = val_nme
+            atomic_torch_save(payload, out / 'best.pt')
+        atomic_torch_save({**payload, 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(),
+                           'numpy_rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
+                           'best': best}, out / 'last.pt')
+        if not args.quiet:
+            print(f'\repoch {epoch}: loss {np.mean(losses):.3f}  PublicTest NME vs teacher {val_nme:.4f}  '
+                  f'held-out face300w NME vs human {held_nme:.4f}  ({time.time() - t0:.0f} s)', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
