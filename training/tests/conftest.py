@@ -30,6 +30,8 @@ TEST_THREADS = int(os.environ.get("MOODLENS_TEST_THREADS", "2"))
 torch.set_num_threads(TEST_THREADS)
 
 ARCHIVES = {"train": "fer2013-train.tar.gz", "val": "fer2013-publictest.tar.gz"}
+FACE300W_ARCHIVE = Path(os.environ.get("MOODLENS_FACE300W_ARCHIVE",
+                                       REPO_ROOT.parent / "shared" / "data" / "face300w" / "face300w-train.tar.gz"))
 ARCHIVE_DIR = Path(os.environ.get("MOODLENS_FER_ARCHIVES", REPO_ROOT.parent / "shared" / "data" / "fer2013"))
 CACHE_DIR = REPO_ROOT / ".cache" / "fer2013"
 
@@ -72,6 +74,31 @@ def fer_dir() -> Path:
     _unpack("val")
     _unpack("train")
     return CACHE_DIR
+
+
+@pytest.fixture(scope="session")
+def face300w_dir() -> Path:
+    """The face300w folder (landmarks.json + images/): MOODLENS_FACE300W_DIR, else the shared archive unpacked
+    once into <repo>/.cache/face300w/."""
+    given = os.environ.get("MOODLENS_FACE300W_DIR")
+    if given:
+        return Path(given)
+    target = REPO_ROOT / ".cache" / "face300w"
+    if (target / "landmarks.json").is_file():
+        return target
+    if not FACE300W_ARCHIVE.is_file():
+        pytest.skip(f"face300w data not found: set MOODLENS_FACE300W_DIR or provide {FACE300W_ARCHIVE}")
+    scratch = Path(tempfile.mkdtemp(prefix="face300w-unpack-", dir=REPO_ROOT / ".cache"))
+    try:
+        subprocess.run(["tar", "xzf", str(FACE300W_ARCHIVE), "-C", str(scratch)], check=True)
+        try:
+            os.rename(scratch / "face300w", target)
+        except OSError:
+            if not (target / "landmarks.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 @pytest.fixture(scope="session")
