@@ -227,6 +227,15 @@ async function main(): Promise<void> {
         landmarkCropSquare(f.box as Box, landmarker.info),
       ),
     );
+    // Alignment (fit + warp + equalize, rotation mode) per face, on the predicted points.
+    const aligner = await loadFaceAligner();
+    const alignTimes: number[] = [];
+    for (const [i, face] of found.entries()) {
+      const started = performance.now();
+      const fitted = aligner.fit(predictions[i]);
+      aligner.warp(face.gray, aligner.rotationAboutBox(fitted, face.box as Box));
+      alignTimes.push(performance.now() - started);
+    }
     const same = batched.every((p, i) => p.every((q, k) => Math.abs(q[0] - predictions[i][k][0]) < 1e-3));
     const sorted = [...times.slice(3)].sort((a, b) => a - b);
     const summary = nmeSummary(
@@ -242,6 +251,10 @@ async function main(): Promise<void> {
       withHaarBox: found.length,
       msPerFaceBatch1: quantile(sorted, 0.5),
       msPerFaceBatched: batchMs,
+      msPerFaceAlign: quantile(
+        [...alignTimes.slice(3)].sort((a, b) => a - b),
+        0.5,
+      ),
       batchedEqualsSingle: same,
       reliable,
     };
@@ -258,7 +271,8 @@ async function main(): Promise<void> {
     );
     console.log(
       `speed: ${report.msPerFaceBatch1.toFixed(2)} ms per face (crop + inference, batch 1, median), ` +
-        `${report.msPerFaceBatched.toFixed(2)} ms per face batched (inference only)`,
+        `${report.msPerFaceBatched.toFixed(2)} ms per face batched (inference only); alignment ` +
+        `${report.msPerFaceAlign.toFixed(2)} ms per face (fit, warp, equalize)`,
     );
   } finally {
     await landmarker.dispose();

@@ -28,7 +28,13 @@ export function jsonAlignment(alignment: Alignment): Alignment {
 
 /** One line about an alignment for the text output. */
 export function describeAlignment(alignment: Alignment): string {
-  if (alignment.method === 'box') return `box crop (${alignment.reason})`;
+  if (alignment.method === 'box') {
+    // The first two reasons are enough on a terminal; --json has them all.
+    const parts = alignment.reason.split('; ');
+    const reason =
+      parts.length > 2 ? `${parts.slice(0, 2).join('; ')}; ${parts.length - 2} more` : alignment.reason;
+    return `box crop (${reason})`;
+  }
   return (
     `aligned by ${alignment.method} (roll ${alignment.angle.toFixed(1)} deg, ` +
     `residual ${alignment.residual.toFixed(2)})`
