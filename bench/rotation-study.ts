@@ -15,6 +15,9 @@
  *   search;
  * - with `--oracle FILE` (teacher points of the 48x48 faces, `{"faces": {"<emotion>/<file>": [[x, y] x 68]}}`),
  *   the same alignments from those points: the most alignment can give with this template.
+ *   The teacher's points of PublicTest come from training's labels (landmark_labels.py); to JSON with
+ *   /usr/bin/python3 -c "import numpy as np, json; d = np.load('fer-val.npz'); json.dump({'faces': {str(n):
+ *   p.round(3).tolist() for n, p in zip(d['name'], d['points'])}}, open('fer-val-teacher.json', 'w'))"
  * Reference: the FER crops themselves, classified as they are. The detector runs with a minimum size of
  * 60 px (the faces are 120 px; boxes that large are the same as without it) to keep the study at a few
  * minutes; false detections per image are counted besides.
