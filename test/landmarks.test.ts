@@ -38,14 +38,13 @@ interface ParityFixture {
   readonly tolerance: number;
 }
 
-void test('onnxruntime-node reproduces PyTorch landmark outputs on the fixture crops, at any batch size', async () => {
-  const fixture = JSON.parse(
-    await readFile(join(FIXTURES, 'landmarks-untrained.parity.json'), 'utf8'),
-  ) as ParityFixture;
+/** Checks a model against its parity fixture at several batch sizes. */
+async function checkParity(model: string, fixturePath: string): Promise<void> {
+  const fixture = JSON.parse(await readFile(fixturePath, 'utf8')) as ParityFixture;
   const crops = fixture.crops.map((c) => createImage(fixture.size, fixture.size, 1, Uint8Array.from(c)));
   assert.ok(crops.length >= 4);
   for (const batchSize of [32, 4, 1]) {
-    const detector = await loadLandmarkDetector(DEV_MODEL, { batchSize });
+    const detector = await loadLandmarkDetector(model, { batchSize });
     try {
       const units = await detector.predictCrops(crops);
       assert.equal(units.length, crops.length * 136);
@@ -58,6 +57,23 @@ void test('onnxruntime-node reproduces PyTorch landmark outputs on the fixture c
       await detector.dispose();
     }
   }
+}
+
+void test('onnxruntime-node reproduces PyTorch landmark outputs on the fixture crops, at any batch size', async () => {
+  await checkParity(DEV_MODEL, join(FIXTURES, 'landmarks-untrained.parity.json'));
+});
+
+/** landmark_export.py --parity-out for the shipped model. */
+const SHIPPED_PARITY = join(FIXTURES, 'landmarks.parity.json');
+
+void test('the shipped landmark model reproduces its PyTorch outputs (landmarks.parity.json)', async (t) => {
+  if (!hasDefaultLandmarkModel() || !existsSync(SHIPPED_PARITY)) {
+    t.skip(
+      `needs ${DEFAULT_LANDMARK_MODEL_PATH} and ${SHIPPED_PARITY} (the trained model is not installed yet)`,
+    );
+    return;
+  }
+  await checkParity(DEFAULT_LANDMARK_MODEL_PATH, SHIPPED_PARITY);
 });
 
 const TRAINING_CROP_SCRIPT = `
