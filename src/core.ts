@@ -42,7 +42,55 @@ export type { EmotionClassifierOptions, EmotionModelInfo, EmotionResult } from '
 export { addPrediction, confusionMatrix, emptyConfusion, metricsFromConfusion } from './emotion/metrics.js';
 export type { ClassificationMetrics, ClassMetrics } from './emotion/metrics.js';
 export { EmotionPipeline } from './pipeline/pipeline.js';
-export type { DetectedFace, FaceDetector, FaceWithEmotion, PipelineOptions } from './pipeline/pipeline.js';
+export type {
+  AnalyzedFace,
+  DetectedFace,
+  FaceDetector,
+  FaceWithEmotion,
+  PipelineOptions,
+} from './pipeline/pipeline.js';
+export {
+  centroid,
+  checkLandmarks,
+  interocularDistance,
+  LANDMARK,
+  LANDMARK_COUNT,
+  LANDMARK_PARTS,
+  partIndices,
+} from './landmarks/points.js';
+export type { LandmarkPart, Point } from './landmarks/points.js';
+export { parseLandmarkModelMetadata, SUPPORTED_LANDMARK_PREPROCESSING } from './landmarks/model-info.js';
+export type { LandmarkModelInfo } from './landmarks/model-info.js';
+export { fromCropUnits, landmarkCrop, landmarkCropSquare } from './landmarks/crop.js';
+export type { LandmarkCropGeometry } from './landmarks/crop.js';
+export {
+  assessLandmarks,
+  DEFAULT_RELIABILITY_THRESHOLDS,
+  measureLandmarks,
+} from './landmarks/reliability.js';
+export type {
+  LandmarkMeasures,
+  LandmarkReliability,
+  ReliabilityThresholds,
+} from './landmarks/reliability.js';
+export { DEFAULT_LANDMARK_BATCH_SIZE, LandmarkDetector } from './landmarks/detector.js';
+export type { FaceLandmarks, LandmarkDetectorOptions } from './landmarks/detector.js';
+export {
+  applySimilarity,
+  estimateSimilarity,
+  similarityAngle,
+  similarityScale,
+  similarityToAffine,
+} from './align/similarity.js';
+export type { Similarity } from './align/similarity.js';
+export { parseAlignmentTemplate, scaleTemplate } from './align/template.js';
+export type { AlignmentTemplate } from './align/template.js';
+export { ALIGNMENT_POINTS, DEFAULT_MAX_RESIDUAL, FaceAligner } from './align/aligner.js';
+export type { AlignedFace, Alignment, FaceAlignerOptions } from './align/aligner.js';
+export { affineScale, applyAffine, invertAffine, warpAffineGray } from './image/warp.js';
+export type { Affine, WarpOptions } from './image/warp.js';
+export { DEFAULT_SEARCH_ANGLES, RotatedSearchDetector, rotateImage } from './detect/rotated-search.js';
+export type { RotatedHit, UprightFaceDetector } from './detect/rotated-search.js';
 export {
   annotateFaces,
   annotationSizes,

@@ -13,6 +13,15 @@ export { DEFAULT_ONNX_NODE_BACKEND_OPTIONS, OnnxNodeBackend, readModelFile } fro
 export type { OnnxNodeBackendOptions } from './io/node/onnx-backend.js';
 export { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from './io/node/emotion-model.js';
 export type { LoadEmotionClassifierOptions } from './io/node/emotion-model.js';
+export {
+  DEFAULT_ALIGNMENT_TEMPLATE_PATH,
+  DEFAULT_LANDMARK_MODEL_PATH,
+  hasDefaultLandmarkModel,
+  loadAlignmentTemplate,
+  loadFaceAligner,
+  loadLandmarkDetector,
+} from './io/node/landmark-model.js';
+export type { LoadLandmarkDetectorOptions } from './io/node/landmark-model.js';
 export { FER_USAGES, openFerDataset } from './io/node/fer-dataset.js';
 export type { FerDataset, FerDatasetOptions, FerUsage, LabelledFace } from './io/node/fer-dataset.js';
 export { writeImage } from './io/node/write-image.js';

@@ -40,6 +40,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./detect-command.js')).detectCommand,
   },
   {
+    name: 'landmarks',
+    summary: 'Find faces and their 68 landmarks (iBUG 300-W points)',
+    load: async () => (await import('./landmarks-command.js')).landmarksCommand,
+  },
+  {
     name: 'analyze',
     summary: 'Detect faces, classify their emotion and write labelled copies',
     load: async () => (await import('./analyze-command.js')).analyzeCommand,

@@ -1,8 +1,10 @@
+import type { Alignment, FaceAligner } from '../align/aligner.js';
 import type { Box, Image } from '../core/image.js';
 import type { DetectOptions } from '../detect/options.js';
 import type { EmotionClassifier, EmotionResult } from '../emotion/classifier.js';
 import { cropFace, type CropFaceOptions } from '../emotion/preprocess.js';
 import { toGray } from '../image/gray.js';
+import type { FaceLandmarks, LandmarkDetector } from '../landmarks/detector.js';
 
 /** Anything that finds faces: `HaarFaceDetector` (sync) or `ParallelFaceDetector` (async). */
 export interface FaceDetector {
@@ -17,10 +19,26 @@ export interface DetectedFace {
 /** A face with its emotion (the classifier stage's field added to the detector's record). */
 export type FaceWithEmotion<T extends DetectedFace = DetectedFace> = T & { readonly emotion: EmotionResult };
 
+/** A classified face with what the optional landmark and alignment stages add (when they ran). */
+export type AnalyzedFace<T extends DetectedFace = DetectedFace> = FaceWithEmotion<T> & {
+  /** The 68 points and their reliability, when the pipeline has a landmark stage. */
+  readonly landmarks?: FaceLandmarks;
+  /** How the classifier's input was made, when the pipeline has an alignment stage. */
+  readonly alignment?: Alignment;
+};
+
 export interface PipelineOptions {
   readonly detect?: DetectOptions;
   /** How faces are cut out for the classifier; the defaults match the training crops. */
   readonly crop?: Omit<CropFaceOptions, 'size'>;
+  /** Landmark stage: 68 points per face, added to each result as `landmarks`. */
+  readonly landmarks?: LandmarkDetector;
+  /**
+   * Alignment stage: each face is warped onto the canonical template by its landmarks (from the landmark
+   * stage) before classification, or cut as the box crop when they are missing or unreliable; each result
+   * says which as `alignment`. Its size must be the classifier's input size.
+   */
+  readonly aligner?: FaceAligner;
 }
 
 /**
@@ -32,10 +50,18 @@ export class EmotionPipeline {
     readonly detector: FaceDetector,
     readonly classifier: EmotionClassifier,
     readonly options: PipelineOptions = {},
-  ) {}
+  ) {
+    const { aligner } = options;
+    if (aligner !== undefined && aligner.size !== classifier.info.inputSize) {
+      throw new RangeError(
+        `The aligner makes ${aligner.size}x${aligner.size} faces but the classifier takes ` +
+          `${classifier.info.inputSize}x${classifier.info.inputSize}`,
+      );
+    }
+  }
 
   /** Every face in the image with its emotion, in the detector's order. No face: an empty list. */
-  async analyze(image: Image): Promise<FaceWithEmotion[]> {
+  async analyze(image: Image): Promise<AnalyzedFace[]> {
     const boxes = await this.detector.detect(image, this.options.detect);
     if (boxes.length === 0) return [];
     return this.classifyFaces(
@@ -44,16 +70,33 @@ export class EmotionPipeline {
     );
   }
 
-  /** Classifies given face records (e.g. from a tracker), keeping every field they already carry. */
-  async classifyFaces<T extends DetectedFace>(
-    image: Image,
-    faces: readonly T[],
-  ): Promise<FaceWithEmotion<T>[]> {
+  /**
+   * Classifies given face records (e.g. from a tracker), keeping every field they already carry; with the
+   * landmark and alignment stages, adds `landmarks` and `alignment`.
+   */
+  async classifyFaces<T extends DetectedFace>(image: Image, faces: readonly T[]): Promise<AnalyzedFace<T>[]> {
     if (faces.length === 0) return [];
     const gray = toGray(image);
     const size = this.classifier.info.inputSize;
-    const crops = faces.map((face) => cropFace(gray, face.box, { ...this.options.crop, size }));
-    const emotions = await this.classifier.classify(crops);
-    return faces.map((face, i) => ({ ...face, emotion: emotions[i] }));
+    const { landmarks: landmarker, aligner, crop } = this.options;
+    const marks =
+      landmarker === undefined
+        ? undefined
+        : await landmarker.detect(
+            gray,
+            faces.map((f) => f.box),
+          );
+    const aligned = faces.map((face, i) =>
+      aligner === undefined
+        ? { face: cropFace(gray, face.box, { ...crop, size }), alignment: undefined }
+        : aligner.align(gray, face.box, marks?.[i], crop),
+    );
+    const emotions = await this.classifier.classify(aligned.map((a) => a.face));
+    return faces.map((face, i) => ({
+      ...face,
+      emotion: emotions[i],
+      ...(marks === undefined ? {} : { landmarks: marks[i] }),
+      ...(aligned[i].alignment === undefined ? {} : { alignment: aligned[i].alignment }),
+    }));
   }
 }

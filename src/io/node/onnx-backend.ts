@@ -115,7 +115,7 @@ export class OnnxNodeBackend implements InferenceBackend {
       throw new MoodLensError(
         'MOODLENS_ERR_MODEL_LOAD',
         `The model ${this.source} returned ${output.type} [${output.dims.join(', ')}] for '${this.outputName}' ` +
-          `from a batch of ${batch}; expected float32 [${batch}, classes]`,
+          `from a batch of ${batch}; expected float32 [${batch}, ...]`,
       );
     }
     return output.data;
