@@ -1,0 +1,10 @@
+/**
+ * MoodLens's browser adapters (`moodlens/web`): onnxruntime-web as the core's InferenceBackend, and the
+ * whole pipeline loaded from URLs. Browser-safe: no Node module; onnxruntime-web is passed in by the page.
+ */
+export { describeBody, fetchAsset, looksLikeHtml } from './fetch-asset.js';
+export type { FetchLike } from './fetch-asset.js';
+export { configureOrtWasm, DEFAULT_ORT_WASM_THREADS, OnnxWebBackend } from './onnx-web-backend.js';
+export type { OrtWasmSettings, OrtWebModule } from './onnx-web-backend.js';
+export { diagnoseOrtWasmFiles, loadWebPipeline, ORT_WASM_FILES } from './load-pipeline.js';
+export type { WebPipelineOptions } from './load-pipeline.js';
