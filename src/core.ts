@@ -56,3 +56,25 @@ export { measureText } from './draw/font.js';
 export { boxIou, DEFAULT_TRACKER_OPTIONS, FaceTracker } from './video/tracker.js';
 export type { FaceTrackerOptions, Track } from './video/tracker.js';
 export { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './video/smoothing.js';
+export { DEFAULT_FRAME_ANALYZER_OPTIONS, FrameAnalyzer, toFrameRecord } from './video/frame-analyzer.js';
+export type {
+  FrameAnalysis,
+  FrameAnalyzerOptions,
+  FrameAnalyzerStats,
+  TrackedFaceResult,
+} from './video/frame-analyzer.js';
+export {
+  CSV_SCORE_DECIMALS,
+  CSV_TIME_DECIMALS,
+  emptyFrameRecord,
+  FRAME_CSV_COLUMNS,
+  FRAME_CSV_HEADER,
+  formatFrameCsvRow,
+  formatFramesCsv,
+  isFaceRecord,
+  parseFrames,
+  parseFramesCsv,
+  parseFramesJson,
+  recordScores,
+} from './report/records.js';
+export type { FrameRecord } from './report/records.js';
