@@ -13,7 +13,9 @@ import { defaultClientConditions, defineConfig } from 'vite';
 
 const WEB_ROOT = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(WEB_ROOT, '..');
-const ORT_DIST = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+const ORT_DIST = dirname(
+  createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'),
+);
 
 /**
  * Files copied into the build as they are, by their path in the build. The page and worker find them
@@ -24,7 +26,10 @@ export const LOCAL_ASSETS = {
   'ort/ort-wasm-simd-threaded.wasm': join(ORT_DIST, 'ort-wasm-simd-threaded.wasm'),
   'models/emotion.onnx': join(REPO_ROOT, 'models/emotion/emotion.onnx'),
   'models/emotion.json': join(REPO_ROOT, 'models/emotion/emotion.json'),
-  'models/haarcascade_frontalface_default.xml': join(REPO_ROOT, 'models/haar/haarcascade_frontalface_default.xml'),
+  'models/haarcascade_frontalface_default.xml': join(
+    REPO_ROOT,
+    'models/haar/haarcascade_frontalface_default.xml',
+  ),
 };
 
 const CROSS_ORIGIN_ISOLATION = {

@@ -160,7 +160,12 @@ export class OnnxRuntimeBackend implements InferenceBackend {
 }
 
 /** Checks the model has the named float32 input and output; returns the input's shape after the batch. */
-function checkSignature(session: OrtSession, source: string, inputName: string, outputName: string): number[] {
+function checkSignature(
+  session: OrtSession,
+  source: string,
+  inputName: string,
+  outputName: string,
+): number[] {
   const input = session.inputMetadata.find((m) => m.name === inputName);
   if (input === undefined || !session.outputNames.includes(outputName)) {
     throw new MoodLensError(

@@ -3,7 +3,8 @@
  */
 
 /** Why the camera could not be opened. */
-export type CameraProblem = 'camera-denied' | 'no-camera' | 'camera-busy' | 'camera-unsupported' | 'camera-error';
+export type CameraProblem =
+  'camera-denied' | 'no-camera' | 'camera-busy' | 'camera-unsupported' | 'camera-error';
 
 export class CameraError extends Error {
   override readonly name = 'CameraError';
@@ -26,7 +27,9 @@ export const CAMERA_CONSTRAINTS: MediaStreamConstraints = {
  * Asks for the camera. Resolves to its stream, or rejects with a CameraError whose `problem` says what
  * the person can do about it.
  */
-export async function openCamera(constraints: MediaStreamConstraints = CAMERA_CONSTRAINTS): Promise<MediaStream> {
+export async function openCamera(
+  constraints: MediaStreamConstraints = CAMERA_CONSTRAINTS,
+): Promise<MediaStream> {
   // navigator.mediaDevices exists only in secure contexts (https, or http://localhost / 127.0.0.1).
   const devices = navigator.mediaDevices as MediaDevices | undefined;
   if (devices === undefined || typeof devices.getUserMedia !== 'function') {
@@ -76,9 +79,13 @@ export function classifyCameraError(cause: unknown): CameraError {
         { cause },
       );
     default:
-      return new CameraError('camera-error', `The camera could not be opened${detail || `: ${String(cause)}`}.`, {
-        cause,
-      });
+      return new CameraError(
+        'camera-error',
+        `The camera could not be opened${detail || `: ${String(cause)}`}.`,
+        {
+          cause,
+        },
+      );
   }
 }
 

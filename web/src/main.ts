@@ -8,21 +8,14 @@ import type { FrameRecord } from '../../src/core.js';
 import { CameraError, closeCamera, openCamera, type CameraProblem } from './camera.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
 import type { FrameTimings, ModelSummary, WorkerMessage, WorkerRequest } from './protocol.js';
-import { screeningFacts, screeningText, type ModelCard } from './screening.js';
+import { screeningFacts, screeningText } from './screening.js';
 import { downloadText, Session } from './session.js';
 import { settingsFromUrl, type AppSettings } from './settings.js';
 import { LiveTimeline, renderLegend } from './timeline.js';
 
 /** What the page is doing; `body[data-state]` and the status box show it (tests read them too). */
 export type AppState =
-  | 'loading'
-  | 'ready'
-  | 'starting'
-  | 'running'
-  | 'stopped'
-  | 'model-error'
-  | 'unsupported'
-  | CameraProblem;
+  'loading' | 'ready' | 'starting' | 'running' | 'stopped' | 'model-error' | 'unsupported' | CameraProblem;
 
 /** Measurements the page keeps for `npm run bench:web` and for the curious (`window.moodlensStats`). */
 export interface LiveStats {
@@ -87,7 +80,7 @@ window.moodlensSession = [];
 
 const timeline = new LiveTimeline(ui.people);
 renderLegend(ui.legend);
-ui.screening.textContent = screeningText(screeningFacts(card as ModelCard));
+ui.screening.textContent = screeningText(screeningFacts(card));
 
 function setState(state: AppState, message: string): void {
   window.moodlensState = state;
@@ -95,9 +88,14 @@ function setState(state: AppState, message: string): void {
   ui.status.dataset.kind = state;
   ui.status.textContent = message;
   ui.status.hidden = state === 'running';
-  ui.start.disabled = !['ready', 'stopped', 'camera-denied', 'no-camera', 'camera-busy', 'camera-error'].includes(
-    state,
-  );
+  ui.start.disabled = ![
+    'ready',
+    'stopped',
+    'camera-denied',
+    'no-camera',
+    'camera-busy',
+    'camera-error',
+  ].includes(state);
   ui.stop.disabled = state !== 'running';
 }
 
@@ -122,8 +120,12 @@ const missing = [
   typeof createImageBitmap === 'undefined' && 'createImageBitmap',
 ].filter((name): name is string => typeof name === 'string');
 
-const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'moodlens-analysis' });
-const send = (request: WorkerRequest, transfer: Transferable[] = []): void => worker.postMessage(request, transfer);
+const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+  type: 'module',
+  name: 'moodlens-analysis',
+});
+const send = (request: WorkerRequest, transfer: Transferable[] = []): void =>
+  worker.postMessage(request, transfer);
 
 // One session at a time; answers of an earlier session's frames are told apart by `sessionId`.
 let session: Session | undefined;
@@ -139,7 +141,10 @@ const grabbedAt = new Map<number, number>();
 let freshFrame = false;
 
 if (missing.length > 0) {
-  setState('unsupported', `This browser lacks ${missing.join(', ')}, which the analysis needs. Try a current Chrome, Edge, Firefox or Safari.`);
+  setState(
+    'unsupported',
+    `This browser lacks ${missing.join(', ')}, which the analysis needs. Try a current Chrome, Edge, Firefox or Safari.`,
+  );
 } else {
   setState('loading', 'Loading the face detector and the emotion model…');
   send({
@@ -155,7 +160,10 @@ if (missing.length > 0) {
 }
 
 worker.onerror = (event) => {
-  setState('model-error', `The analysis worker could not start: ${event.message || 'its script failed to load'}.`);
+  setState(
+    'model-error',
+    `The analysis worker could not start: ${event.message || 'its script failed to load'}.`,
+  );
 };
 
 worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
@@ -172,13 +180,17 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       setState('ready', 'Ready. Press Start to analyse the camera, on this device.');
       return;
     case 'init-error':
-      setState('model-error', `The models could not be loaded, so nothing can be analysed. ${message.message}`);
+      setState(
+        'model-error',
+        `The models could not be loaded, so nothing can be analysed. ${message.message}`,
+      );
       return;
     case 'result': {
       inFlight--;
       const sent = grabbedAt.get(message.frame);
       grabbedAt.delete(message.frame);
-      if (message.session !== sessionId || session === undefined) return;
+      // After Stop, answers still on their way are dropped: the session is what was shown.
+      if (message.session !== sessionId || session === undefined || !running) return;
       const now = performance.now();
       session.add(message.records);
       timeline.add(message.records);
@@ -188,7 +200,7 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       if (sent !== undefined) push(stats.latencyMs, now - sent);
       updateRates(now, message.timings);
       ui.exportCsv.disabled = ui.exportJson.disabled = false;
-      if (running) drawOverlay(ui.overlay, message.width, message.height, message.faces);
+      drawOverlay(ui.overlay, message.width, message.height, message.faces);
       scheduleGrab();
       return;
     }

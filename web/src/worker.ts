@@ -137,7 +137,12 @@ function readPixels(bitmap: ImageBitmap): { width: number; height: number; chann
   }
   context.drawImage(bitmap, 0, 0);
   const pixels = context.getImageData(0, 0, width, height).data;
-  return { width, height, channels: 4, data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) };
+  return {
+    width,
+    height,
+    channels: 4,
+    data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length),
+  };
 }
 
 /** A record's box in video pixels (analysis pixels times `scale`, rounded as frames.csv holds integers). */

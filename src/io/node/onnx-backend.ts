@@ -43,7 +43,8 @@ export class OnnxNodeBackend extends OnnxRuntimeBackend {
     source: string,
     options: OnnxNodeBackendOptions = {},
   ): Promise<OnnxNodeBackend> {
-    const intraOpNumThreads = options.intraOpNumThreads ?? DEFAULT_ONNX_NODE_BACKEND_OPTIONS.intraOpNumThreads;
+    const intraOpNumThreads =
+      options.intraOpNumThreads ?? DEFAULT_ONNX_NODE_BACKEND_OPTIONS.intraOpNumThreads;
     if (!Number.isInteger(intraOpNumThreads) || intraOpNumThreads < 1) {
       throw new RangeError(
         `Expected a positive integer for intraOpNumThreads but received ${String(intraOpNumThreads)}`,

@@ -11,7 +11,11 @@ export type FetchLike = (url: string) => Promise<Response>;
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the file, its URL and what arrived instead: no
  *   answer at all, or an HTTP error status with what its body is (typically a server's HTML 404 page).
  */
-export async function fetchAsset(url: string, what: string, fetchImpl: FetchLike = fetch): Promise<Uint8Array> {
+export async function fetchAsset(
+  url: string,
+  what: string,
+  fetchImpl: FetchLike = fetch,
+): Promise<Uint8Array> {
   let response: Response;
   let bytes: Uint8Array;
   try {
@@ -45,6 +49,9 @@ export function describeBody(bytes: Uint8Array, response: Pick<Response, 'header
 
 /** Whether bytes start like an HTML page (what a server or an app shell answers for a missing file). */
 export function looksLikeHtml(bytes: Uint8Array): boolean {
-  const head = new TextDecoder().decode(bytes.subarray(0, 256)).replace(/^\uFEFF/, '').trimStart();
+  const head = new TextDecoder()
+    .decode(bytes.subarray(0, 256))
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   return /^<(!doctype html|html|head|body)/i.test(head);
 }

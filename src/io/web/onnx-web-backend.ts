@@ -1,8 +1,4 @@
-import {
-  OnnxRuntimeBackend,
-  type OrtModule,
-  type OrtSignature,
-} from '../../emotion/onnx-runtime-backend.js';
+import { OnnxRuntimeBackend, type OrtModule, type OrtSignature } from '../../emotion/onnx-runtime-backend.js';
 import { fetchAsset, type FetchLike } from './fetch-asset.js';
 
 /** onnxruntime-web as the web backend uses it: the common API plus its wasm settings (`ort.env.wasm`). */
@@ -40,7 +36,9 @@ export const DEFAULT_ORT_WASM_THREADS = 1;
 export function configureOrtWasm(ort: OrtWebModule, settings: OrtWasmSettings): void {
   const { wasmPaths, numThreads = DEFAULT_ORT_WASM_THREADS } = settings;
   if (typeof wasmPaths !== 'string' || !wasmPaths.endsWith('/')) {
-    throw new TypeError(`Expected a folder URL ending in '/' for wasmPaths but received ${String(wasmPaths)}`);
+    throw new TypeError(
+      `Expected a folder URL ending in '/' for wasmPaths but received ${String(wasmPaths)}`,
+    );
   }
   if (!Number.isInteger(numThreads) || numThreads < 1) {
     throw new RangeError(`Expected a positive integer for numThreads but received ${String(numThreads)}`);
