@@ -20,7 +20,10 @@ export interface AppSettings {
   readonly smoothingAlpha: number;
   /** ONNX Runtime threads per inference (1 was fastest for this small model). */
   readonly threads: number;
-  /** Frames sent to the worker before its answer to the first arrives (2 keeps it busy; 1 is lowest latency). */
+  /**
+   * Frames sent to the worker before the answer to the first arrives. 1: on 2 cores a second frame in
+   * flight only competed with the worker for the CPU (fewer frames per second, twice the latency).
+   */
   readonly inflight: number;
 }
 
@@ -30,7 +33,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   detectEvery: 1,
   smoothingAlpha: DEFAULT_SMOOTHING_ALPHA,
   threads: 1,
-  inflight: 2,
+  inflight: 1,
 };
 
 /** The settings with the page URL's overrides; throws RangeError naming a bad parameter. */

@@ -1,6 +1,7 @@
 import { MoodLensError } from '../../core/errors.js';
 import { HaarFaceDetector } from '../../detect/detector.js';
 import { EmotionClassifier } from '../../emotion/classifier.js';
+import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import { EmotionPipeline, type PipelineOptions } from '../../pipeline/pipeline.js';
 import { describeBody, fetchAsset, looksLikeHtml, type FetchLike } from './fetch-asset.js';
 import {
@@ -55,11 +56,12 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
     );
   }
   const detector = HaarFaceDetector.fromXml(new TextDecoder().decode(cascadeBytes), cascadeUrl);
+  readOnnxMetadata(modelBytes, modelUrl); // bytes that are no model are named here, before the runtime
   let backend: OnnxWebBackend;
   try {
     backend = await OnnxWebBackend.fromBytes(ort, modelBytes, modelUrl);
   } catch (error) {
-    // The model's bytes were checked first, so a failure here is usually ONNX Runtime not starting:
+    // The model's bytes were checked above, so a failure here is usually ONNX Runtime not starting:
     // name the wasm file that is missing or wrong rather than quoting the runtime's message alone.
     const wasmProblem = await diagnoseOrtWasmFiles(wasm.wasmPaths, fetchImpl);
     if (wasmProblem !== undefined) {
