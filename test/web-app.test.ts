@@ -1,7 +1,7 @@
 /**
  * The web app in a real browser (Debian's Chromium through playwright-core), served by `moodlens serve`'s
  * server, with a real face clip as the camera: faces with labels land in `window.moodlensSession` where
- * the clip's faces are, the overlay is drawn, the page is cross-origin isolated and loads nothing from
+ * the clip's faces are (and empty records where it has none), the overlay is drawn, the page is cross-origin isolated and loads nothing from
  * elsewhere, and the exported session parses as frames.csv and JSON. Then the failure states: a camera
  * refused, no camera, the model or ONNX Runtime's wasm answered by an HTML 404 page, and a phone-sized
  * screen. Chromium MUST be present in CI; elsewhere the test skips with the reason.
@@ -69,20 +69,32 @@ const statusOf = (page: Page): Promise<{ state: string | undefined; text: string
     startDisabled: (document.getElementById('start') as HTMLButtonElement).disabled,
   }));
 
-/** Pixels of the overlay canvas that are drawn (alpha > 0), and how many have the given colour. */
-const overlayPixels = (page: Page, rgb: readonly number[]): Promise<{ drawn: number; colored: number }> =>
-  page.evaluate((color) => {
-    const canvas = document.getElementById('overlay') as HTMLCanvasElement;
-    const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
-    let drawn = 0;
-    let colored = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3] === 0) continue;
-      drawn++;
-      if (data[i] === color[0] && data[i + 1] === color[1] && data[i + 2] === color[2]) colored++;
-    }
-    return { drawn, colored };
-  }, rgb);
+/**
+ * Waits for the overlay canvas to show a face (the clip has faceless frames): resolves to its drawn
+ * pixels (alpha > 0) and how many have the given colour.
+ */
+async function overlayWithFace(
+  page: Page,
+  rgb: readonly number[],
+): Promise<{ drawn: number; colored: number }> {
+  const handle = await page.waitForFunction(
+    (color) => {
+      const canvas = document.getElementById('overlay') as HTMLCanvasElement;
+      const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+      let drawn = 0;
+      let colored = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] === 0) continue;
+        drawn++;
+        if (data[i] === color[0] && data[i + 1] === color[1] && data[i + 2] === color[2]) colored++;
+      }
+      return drawn > 0 ? { drawn, colored } : false;
+    },
+    rgb,
+    { timeout: 10_000, polling: 50 },
+  );
+  return (await handle.jsonValue()) as { drawn: number; colored: number };
+}
 
 void test('live session: labelled faces where the clip has them, overlay drawn, isolated, nothing from elsewhere, exports parse', async (t) => {
   if (!proceed(t)) return;
@@ -116,13 +128,13 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
     () => {
       const records = (window as unknown as MoodLensWindow).moodlensSession;
       const tracks = new Set(records.filter((r) => r.label !== null).map((r) => r.track));
-      return records.length >= 40 && tracks.size >= 2;
+      return records.length >= 40 && tracks.size >= 2 && records.some((r) => r.track === null);
     },
     null,
     { timeout: 60_000 },
   );
   // The overlay: boxes and tags in the colour of the shown label (the astronaut smiles: happy).
-  const overlay = await overlayPixels(page, EMOTION_COLORS.happy);
+  const overlay = await overlayWithFace(page, EMOTION_COLORS.happy);
   assert.ok(overlay.drawn > 500, `overlay pixels drawn: ${overlay.drawn}`);
   assert.ok(overlay.colored > 200, `overlay pixels in the happy colour: ${overlay.colored}`);
   assert.match(await page.locator('#fps').innerText(), /^\d+(\.\d)? fps$/);
@@ -137,6 +149,13 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
     frames,
     frames.map((_, i) => i),
   );
+  // The clip's faceless stretch gives frames without a face: one empty record each.
+  const empty = session.filter((r) => r.track === null);
+  assert.ok(empty.length > 0, 'frames without a face are recorded too');
+  for (const r of empty) {
+    assert.equal(session.filter((other) => other.frame === r.frame).length, 1, `frame ${r.frame}`);
+    assert.equal(r.label, null);
+  }
   const faces = session.filter((r) => r.track !== null);
   assert.ok(faces.length >= 40);
   for (const r of faces) {

@@ -71,6 +71,8 @@ export const FACE_CLIP = {
   height: 480,
   fps: 30,
   seconds: 2,
+  /** From this second of each loop to its end the faces are gone: frames without a face. */
+  hiddenFrom: 1.6,
   /** Head and shoulders of the astronaut photo (512x512), without the model shuttle beside her. */
   crop: { x: 60, y: 0, width: 280, height: 300 },
   people: [
@@ -82,10 +84,10 @@ export const FACE_CLIP = {
 /**
  * Writes the clip as a .y4m (what Chromium's fake camera plays, looping) with the ffmpeg of
  * @ffmpeg-installer/ffmpeg: two copies of the real astronaut photo (NASA, public domain), one mirrored,
- * moving over a plain background. 2 s at 640x480 is 28 MB: make it in a temporary folder.
+ * moving over a plain background, gone for the last part of each loop. 2 s at 640x480 is 28 MB: make it in a temporary folder.
  */
 export async function writeFaceClip(path: string): Promise<void> {
-  const { width, height, fps, seconds, crop, people } = FACE_CLIP;
+  const { width, height, fps, seconds, crop, people, hiddenFrom } = FACE_CLIP;
   const sin = (a: number, period: number): string => `${a}*sin(2*PI*t/${period})`;
   const chains = [
     `[0:v]crop=${crop.width}:${crop.height}:${crop.x}:${crop.y},split=${people.length}${people.map((_, i) => `[c${i}]`).join('')}`,
@@ -100,6 +102,7 @@ export async function writeFaceClip(path: string): Promise<void> {
     const last = i === people.length - 1;
     chains.push(
       `[s${i}][p${i}]overlay=x='${p.x0}+${sin(p.ax, p.periodX)}':y='${p.y0}+${sin(p.ay, p.periodY)}'` +
+        `:enable='lt(t,${hiddenFrom})'` +
         `${last ? ':shortest=1,format=yuv420p' : `[s${i + 1}]`}`,
     );
   });
