@@ -78,3 +78,21 @@ export {
   recordScores,
 } from './report/records.js';
 export type { FrameRecord } from './report/records.js';
+export {
+  DEFAULT_MIN_TRACK_SECONDS,
+  frameTimeline,
+  MAX_FRAME_INTERVALS,
+  NEGATIVE_EMOTIONS,
+  summarizeSession,
+  trackTimeline,
+} from './report/summary.js';
+export type { SessionSummary, SummaryOptions, TimelineBin, TrackSummary } from './report/summary.js';
+export { buildReport, modelQualityFromCard, weakestClasses } from './report/report.js';
+export type {
+  BuildReportOptions,
+  ClassQuality,
+  ModelQuality,
+  ReportSource,
+  SessionReport,
+} from './report/report.js';
+export { formatClock, formatSeconds, renderReportHtml, timelineSvg } from './report/html.js';
