@@ -8,7 +8,7 @@ import type { FrameRecord } from '../../src/core.js';
 import { CameraError, closeCamera, openCamera, type CameraProblem } from './camera.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
 import type { FrameTimings, ModelSummary, WorkerMessage, WorkerRequest } from './protocol.js';
-import { screeningFacts, screeningText } from './screening.js';
+import { modelQuality, modelText, SCREENING_NOTICE } from './screening.js';
 import { downloadText, Session } from './session.js';
 import { settingsFromUrl, type AppSettings } from './settings.js';
 import { LiveTimeline, renderLegend } from './timeline.js';
@@ -63,6 +63,8 @@ const ui = {
   people: element<HTMLElement>('people'),
   legend: element<HTMLElement>('legend'),
   screening: element<HTMLElement>('screening-text'),
+  modelText: element<HTMLElement>('model-text'),
+  exportReport: element<HTMLButtonElement>('export-report'),
   engine: element<HTMLElement>('engine'),
 };
 
@@ -78,9 +80,10 @@ const stats: LiveStats = {
 window.moodlensStats = stats;
 window.moodlensSession = [];
 
-const timeline = new LiveTimeline(ui.people);
+const quality = modelQuality(card);
 renderLegend(ui.legend);
-ui.screening.textContent = screeningText(screeningFacts(card));
+ui.screening.textContent = SCREENING_NOTICE;
+ui.modelText.textContent = modelText(quality);
 
 function setState(state: AppState, message: string): void {
   window.moodlensState = state;
@@ -129,6 +132,7 @@ const send = (request: WorkerRequest, transfer: Transferable[] = []): void =>
 
 // One session at a time; answers of an earlier session's frames are told apart by `sessionId`.
 let session: Session | undefined;
+const timeline = new LiveTimeline(ui.people, () => session?.records ?? []);
 let sessionId = 0;
 let sessionStart = 0;
 let stream: MediaStream | undefined;
@@ -193,13 +197,13 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       if (message.session !== sessionId || session === undefined || !running) return;
       const now = performance.now();
       session.add(message.records);
-      timeline.add(message.records);
+      timeline.update();
       stats.frames = session.frames;
       push(stats.timings, message.timings);
       push(stats.answeredAt, now);
       if (sent !== undefined) push(stats.latencyMs, now - sent);
       updateRates(now, message.timings);
-      ui.exportCsv.disabled = ui.exportJson.disabled = false;
+      ui.exportCsv.disabled = ui.exportJson.disabled = ui.exportReport.disabled = false;
       drawOverlay(ui.overlay, message.width, message.height, message.faces);
       scheduleGrab();
       return;
@@ -309,6 +313,8 @@ async function start(): Promise<void> {
     frameWidth: video.videoWidth,
     frameHeight: video.videoHeight,
     model: stats.model && { arch: stats.model.arch, valAccuracy: stats.model.valAccuracy },
+    detectEvery: settings.detectEvery,
+    smoothingAlpha: settings.smoothingAlpha,
   });
   window.moodlensSession = session.records;
   send({ type: 'reset' });
@@ -321,7 +327,7 @@ async function start(): Promise<void> {
   sessionStart = performance.now();
   running = true;
   freshFrame = true;
-  ui.exportCsv.disabled = ui.exportJson.disabled = true;
+  ui.exportCsv.disabled = ui.exportJson.disabled = ui.exportReport.disabled = true;
   setState('running', '');
   watchVideoFrames(video);
   scheduleGrab();
@@ -333,6 +339,7 @@ function stop(reason?: string): void {
   stream = undefined;
   ui.video.srcObject = null;
   clearOverlay(ui.overlay);
+  timeline.flush();
   const frames = session?.frames ?? 0;
   setState(
     'stopped',
@@ -349,4 +356,7 @@ ui.exportCsv.addEventListener('click', () => {
 });
 ui.exportJson.addEventListener('click', () => {
   if (session) downloadText(session.fileName('json'), session.toJson(), 'application/json');
+});
+ui.exportReport.addEventListener('click', () => {
+  if (session) downloadText(session.fileName('html'), session.toReportHtml(quality), 'text/html');
 });

@@ -3,6 +3,9 @@
  * `moodlens report` reads: frames.csv and JSON with a `records` array.
  */
 import { formatFramesCsv, type FrameRecord } from '../../src/core.js';
+import { renderReportHtml } from '../../src/report/html.js';
+import { buildReport, type ModelQuality } from '../../src/report/report.js';
+import { timelineBins } from './timeline.js';
 
 export interface SessionInfo {
   /** Size of the camera frames; record boxes are in these pixels. */
@@ -10,6 +13,9 @@ export interface SessionInfo {
   frameHeight: number;
   /** What analysed the frames (model architecture and its measured accuracy). */
   model: { arch: string | undefined; valAccuracy: number | undefined } | undefined;
+  /** The detector ran on every Nth frame; the smoothing weight of the newest frame. */
+  detectEvery: number;
+  smoothingAlpha: number;
 }
 
 export class Session {
@@ -46,8 +52,27 @@ export class Session {
     )}\n`;
   }
 
+  /** The session report, the page `moodlens report` writes for these records (built here, on the device). */
+  toReportHtml(model: ModelQuality | undefined): string {
+    return renderReportHtml(
+      buildReport(this.records, {
+        model,
+        timelineBins: timelineBins(this.frames),
+        source: {
+          file: `web app session of ${this.startedAt.toISOString().slice(0, 19).replace('T', ' ')} (UTC)`,
+          generatedAt: new Date().toISOString().slice(0, 19).replace('T', ' '),
+          width: this.info.frameWidth,
+          height: this.info.frameHeight,
+          detectEvery: this.info.detectEvery,
+          smoothingAlpha: this.info.smoothingAlpha,
+          generator: 'MoodLens web app',
+        },
+      }),
+    );
+  }
+
   /** A file name for an export, e.g. `moodlens-session-2026-11-24T20-51-03.csv`. */
-  fileName(extension: 'csv' | 'json'): string {
+  fileName(extension: 'csv' | 'json' | 'html'): string {
     const stamp = this.startedAt.toISOString().slice(0, 19).replace(/:/g, '-');
     return `moodlens-session-${stamp}.${extension}`;
   }

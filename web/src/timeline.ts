@@ -1,143 +1,124 @@
 /**
- * The live per-person timeline: one row per tracked face with a band of its labels over the session's
- * time (colour = emotion, height = confidence), its dominant emotion and its share of negative affect.
- * Rebuilt at most once per animation frame from the records it is given.
+ * The live per-person timeline: the session report's own summary and plot (src/report), recomputed from
+ * the session's records a few times a second. Each person gets the figures `moodlens report` gives
+ * (dominant expression and its share of time, negative affect, longest negative stretch, changes per
+ * minute) and the same stacked-probability timeline; brief tracks (often a false detection) are listed apart.
  */
-import { EMOTION_COLORS, EMOTION_LABELS, type Emotion, type FrameRecord } from '../../src/core.js';
+import { EMOTION_COLORS, EMOTION_LABELS, type FrameRecord } from '../../src/core.js';
+import { formatClock, formatSeconds, timelineSvg } from '../../src/report/html.js';
+import { summarizeSession, trackTimeline, type TrackSummary } from '../../src/report/summary.js';
 
-/** The negative-affect emotions of the screening report. */
-export const NEGATIVE_EMOTIONS: readonly Emotion[] = ['angry', 'disgust', 'fear', 'sad'];
+/** Milliseconds between two redraws (the summary is recomputed from every record each time). */
+const REFRESH_MS = 500;
+/** Time bins of each live plot, at most. */
+const MAX_BINS = 200;
+/**
+ * Analysed frames per bin, at least: webcam frames come at uneven times, so with one bin per frame some
+ * bins would hold none and show as gaps where the person was in fact seen.
+ */
+const FRAMES_PER_BIN = 3;
 
-/** A gap longer than this (seconds) between two samples of a person is drawn as absence. */
-const MAX_GAP_SECONDS = 1;
-
-interface Sample {
-  readonly time: number;
-  readonly label: Emotion;
-  readonly confidence: number;
+/** Bins for a session of `frames` analysed frames (shared with the saved report). */
+export function timelineBins(frames: number): number {
+  return Math.max(1, Math.min(MAX_BINS, Math.floor(frames / FRAMES_PER_BIN)));
 }
 
-interface Person {
-  readonly track: number;
-  readonly samples: Sample[];
-  readonly counts: Record<Emotion, number>;
-  row: HTMLElement | undefined;
-}
-
-const css = (rgb: readonly number[]): string => `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
+const pct = (value: number, digits = 0): string => `${(value * 100).toFixed(digits)}%`;
 
 export class LiveTimeline {
-  private people = new Map<number, Person>();
-  private duration = 0;
-  private pending = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastRender = 0;
 
-  constructor(private readonly container: HTMLElement) {
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly records: () => readonly FrameRecord[],
+  ) {
     this.clear();
   }
 
   /** Starts over (a new session). */
   clear(): void {
-    this.people.clear();
-    this.duration = 0;
-    this.container.replaceChildren(emptyNote());
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.container.replaceChildren(note('No face yet: each person the camera sees gets a row here.'));
   }
 
-  /** Adds one frame's records and schedules a redraw. */
-  add(records: readonly FrameRecord[]): void {
-    for (const record of records) {
-      this.duration = Math.max(this.duration, record.time);
-      if (record.track === null || record.label === null || record.confidence === null) continue;
-      let person = this.people.get(record.track);
-      if (person === undefined) {
-        person = { track: record.track, samples: [], counts: zeroCounts(), row: undefined };
-        this.people.set(record.track, person);
-      }
-      person.samples.push({ time: record.time, label: record.label, confidence: record.confidence });
-      person.counts[record.label]++;
-    }
-    if (!this.pending) {
-      this.pending = true;
-      requestAnimationFrame(() => {
-        this.pending = false;
-        this.render();
-      });
-    }
+  /** New records arrived: redraws now, or at most REFRESH_MS after the last redraw. */
+  update(): void {
+    if (this.timer !== undefined) return;
+    const wait = Math.max(0, this.lastRender + REFRESH_MS - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.lastRender = performance.now();
+      this.render();
+    }, wait);
+  }
+
+  /** Redraws from the records now (e.g. when the session stops). */
+  flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.render();
   }
 
   private render(): void {
-    if (this.people.size === 0) return;
-    if (this.container.querySelector('.timeline-empty')) this.container.replaceChildren();
-    for (const person of this.people.values()) {
-      person.row ??= this.container.appendChild(createRow(person.track));
-      this.renderRow(person, person.row);
+    const records = this.records();
+    if (!records.some((r) => r.track !== null)) return;
+    const summary = summarizeSession(records);
+    const end = Math.max(summary.duration, 1e-6);
+    const people = summary.tracks.filter((t) => !t.brief);
+    const brief = summary.tracks.filter((t) => t.brief);
+    const bins = timelineBins(summary.frames);
+    const rows = people.map((track) =>
+      personRow(track, timelineSvg(trackTimeline(records, track.track, bins), 0, end, track.track)),
+    );
+    if (people.length === 0) rows.push(note('A face was seen, but not yet for a second.'));
+    if (brief.length > 0) {
+      rows.push(
+        note(
+          `Brief tracks (seen for less than ${summary.minTrackSeconds} s, often a false detection): ` +
+            brief.map((t) => `#${t.track}`).join(', '),
+        ),
+      );
     }
-  }
-
-  private renderRow(person: Person, row: HTMLElement): void {
-    const total = person.samples.length;
-    const dominant = EMOTION_LABELS.reduce((a, b) => (person.counts[b] > person.counts[a] ? b : a));
-    const negative = NEGATIVE_EMOTIONS.reduce((sum, e) => sum + person.counts[e], 0) / total;
-    const summary = row.querySelector<HTMLElement>('.person-summary');
-    if (summary) {
-      summary.textContent =
-        `mostly ${dominant} (${Math.round((100 * person.counts[dominant]) / total)}%) · ` +
-        `negative affect ${Math.round(100 * negative)}% · ${total} frames`;
-    }
-    const canvas = row.querySelector('canvas');
-    if (!canvas) return;
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-    if (canvas.width !== width || canvas.height !== height) {
-      canvas.width = width;
-      canvas.height = height;
-    }
-    const ctx = canvas.getContext('2d');
-    if (!ctx) return;
-    ctx.clearRect(0, 0, width, height);
-    const span = Math.max(this.duration, 1);
-    const x = (time: number): number => (time / span) * width;
-    const samples = person.samples;
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i];
-      const next = samples[i + 1];
-      const end = next !== undefined && next.time - s.time <= MAX_GAP_SECONDS ? next.time : s.time + 0.1;
-      const barHeight = Math.max(2, s.confidence * height);
-      ctx.fillStyle = css(EMOTION_COLORS[s.label]);
-      ctx.fillRect(x(s.time), height - barHeight, Math.max(1, x(end) - x(s.time)), barHeight);
-    }
+    this.container.replaceChildren(...rows);
   }
 }
 
-function zeroCounts(): Record<Emotion, number> {
-  return Object.fromEntries(EMOTION_LABELS.map((e) => [e, 0])) as Record<Emotion, number>;
+function note(text: string): HTMLElement {
+  const p = document.createElement('p');
+  p.className = 'timeline-note';
+  p.textContent = text;
+  return p;
 }
 
-function emptyNote(): HTMLElement {
-  const note = document.createElement('p');
-  note.className = 'timeline-empty';
-  note.textContent = 'No face yet: each person the camera sees gets a row here.';
-  return note;
-}
-
-function createRow(track: number): HTMLElement {
+function personRow(track: TrackSummary, svg: string): HTMLElement {
   const row = document.createElement('div');
   row.className = 'person';
-  row.dataset.track = String(track);
+  row.dataset.track = String(track.track);
   const head = document.createElement('div');
   head.className = 'person-head';
   const name = document.createElement('strong');
-  name.textContent = `Person #${track}`;
-  const summary = document.createElement('span');
-  summary.className = 'person-summary';
-  head.append(name, summary);
-  const canvas = document.createElement('canvas');
-  canvas.className = 'person-band';
-  canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', `Emotions of person ${track} over time`);
-  row.append(head, canvas);
+  name.textContent = `Person #${track.track}`;
+  const figures = document.createElement('span');
+  figures.className = 'person-summary';
+  const longest =
+    track.longestNegativeSeconds > 0 && track.longestNegativeStart !== null
+      ? `${formatSeconds(track.longestNegativeSeconds)} from ${formatClock(track.longestNegativeStart)}`
+      : 'none';
+  figures.textContent =
+    `mostly ${track.dominant} (${pct(track.timeShare[track.dominant])} of the time) · ` +
+    `negative affect ${pct(track.negativeShare, 1)} · longest negative stretch ${longest} · ` +
+    `${track.changesPerMinute.toFixed(1)} changes/min · seen ${formatSeconds(track.seconds)}`;
+  head.append(name, figures);
+  const plot = document.createElement('div');
+  plot.className = 'person-plot';
+  plot.innerHTML = svg; // built by the report module from numbers and labels only
+  row.append(head, plot);
   return row;
 }
+
+const css = (rgb: readonly number[]): string => `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
 
 /** The colour legend under the timeline. */
 export function renderLegend(container: HTMLElement): void {
