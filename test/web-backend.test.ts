@@ -15,6 +15,8 @@ import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { DEFAULT_CASCADE_PATH, loadFaceDetector } from '../src/io/node/cascade-file.js';
 import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
 import {
+  CameraError,
+  classifyCameraError,
   configureOrtWasm,
   diagnoseOrtWasmFiles,
   fetchAsset,
@@ -186,4 +188,24 @@ void test('configureOrtWasm checks its settings and points ONNX Runtime at them'
     name: 'RangeError',
     message: 'Expected a positive integer for numThreads but received 0',
   });
+});
+
+void test('camera failures become the states the page explains', () => {
+  const cases: [string, string, RegExp][] = [
+    ['NotAllowedError', 'camera-denied', /^Camera access was denied\. Allow the camera/],
+    ['SecurityError', 'camera-denied', /denied/],
+    ['NotFoundError', 'no-camera', /^No camera was found\. .*\(NotFoundError: x\)/],
+    ['OverconstrainedError', 'no-camera', /No camera/],
+    ['NotReadableError', 'camera-busy', /another application may be using it/],
+    ['AbortError', 'camera-busy', /could not be started/],
+    ['TypeError', 'camera-error', /^The camera could not be opened \(TypeError: x\)\.$/],
+  ];
+  for (const [name, problem, message] of cases) {
+    const error = classifyCameraError(new DOMException('x', name));
+    assert.ok(error instanceof CameraError);
+    assert.equal(error.problem, problem, name);
+    assert.match(error.message, message, name);
+    assert.equal((error.cause as DOMException).name, name);
+  }
+  assert.equal(classifyCameraError('weird').problem, 'camera-error');
 });

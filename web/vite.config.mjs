@@ -63,6 +63,7 @@ function localAssets() {
             ? 'text/javascript'
             : 'application/octet-stream';
         response.setHeader('Content-Type', type);
+        for (const [name, value] of Object.entries(CROSS_ORIGIN_ISOLATION)) response.setHeader(name, value);
         createReadStream(from).pipe(response);
       });
     },

@@ -5,7 +5,7 @@
 import './style.css';
 import card from '../../models/emotion/emotion.json';
 import type { FrameRecord } from '../../src/core.js';
-import { CameraError, closeCamera, openCamera, type CameraProblem } from './camera.js';
+import { CameraError, closeCamera, openCamera, type CameraProblem } from '../../src/io/web/camera.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
 import type { FrameTimings, ModelSummary, WorkerMessage, WorkerRequest } from './protocol.js';
 import { modelQuality, modelText, SCREENING_NOTICE } from './screening.js';

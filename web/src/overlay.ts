@@ -15,7 +15,7 @@ export function faceTag(face: Pick<OverlayFace, 'track' | 'label' | 'confidence'
 
 /**
  * Clears `canvas` to the frame's size and draws the faces (in that frame's pixels). Line width and text
- * size follow the frame, so they look the same whatever size the page shows it at.
+ * size follow the frame, with a floor in screen pixels for small screens.
  */
 export function drawOverlay(
   canvas: HTMLCanvasElement,
@@ -31,8 +31,11 @@ export function drawOverlay(
   if (ctx === null) return;
   ctx.clearRect(0, 0, width, height);
   const side = Math.min(width, height);
-  const line = Math.max(2, Math.round(side / 160));
-  const fontSize = Math.max(12, Math.round(side / 26));
+  // Frame pixels per CSS pixel as shown (a phone shows a 640 px frame about 350 px wide): text and lines
+  // are kept at least 13 and 2 CSS pixels, so tags stay readable on small screens.
+  const shrink = canvas.clientWidth > 0 ? width / canvas.clientWidth : 1;
+  const line = Math.max(2 * shrink, Math.round(side / 160));
+  const fontSize = Math.round(Math.max(13 * shrink, side / 26));
   ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
   ctx.textBaseline = 'top';
   for (const face of faces) {

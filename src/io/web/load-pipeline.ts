@@ -11,14 +11,14 @@ import {
   type OrtWebModule,
 } from './onnx-web-backend.js';
 
-/** The files ONNX Runtime Web (`onnxruntime-web/wasm`) loads from `wasmPaths`, with their first bytes. */
+/** The files ONNX Runtime Web (`onnxruntime-web/wasm`) loads from `wasmPaths`, and what kind of file each must be. */
 export const ORT_WASM_FILES = [
   { name: 'ort-wasm-simd-threaded.wasm', kind: 'WebAssembly module' },
   { name: 'ort-wasm-simd-threaded.mjs', kind: 'JavaScript module' },
 ] as const;
 
 export interface WebPipelineOptions {
-  /** The onnxruntime-web module (`import * as ort from 'onnxruntime-web/wasm'`). */
+  /** The onnxruntime-web module, as the page imports it (its `onnxruntime-web/wasm` entry). */
   readonly ort: OrtWebModule;
   /** Absolute URL of the emotion model (.onnx with MoodLens metadata). */
   readonly modelUrl: string;
