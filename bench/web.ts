@@ -23,8 +23,9 @@ import type { BenchOptions, BenchSection, Cell, SectionReport } from './run.js';
 
 /** Seconds of analysis before the measured window (ONNX Runtime and the JIT warm up). */
 const WARMUP_SECONDS = 2;
-/** Seconds in one measured window; the `repeat` option runs that many windows, reported by median. */
+/** Seconds in one measured window; the `repeat` option runs that many windows (at most MAX_WINDOWS), reported by median. */
 const WINDOW_SECONDS = 5;
+const MAX_WINDOWS = 3;
 
 /** The settings compared: the page's defaults first, then one change each (URL parameters). */
 export const WEB_BENCH_SETTINGS: readonly { readonly name: string; readonly query: string }[] = [
@@ -73,6 +74,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     await writeFaceClip(clip);
     const browser = await launchBrowser({ kind: 'clip', clip });
     const results: WebBenchResult[] = [];
+    const windowCount = Math.min(options.repeat, MAX_WINDOWS);
     let userAgent = '';
     let isolated = false;
     try {
@@ -86,7 +88,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         await page.click('#start');
         await page.waitForTimeout(WARMUP_SECONDS * 1000);
         const windows: Window[] = [];
-        for (let i = 0; i < options.repeat; i++) {
+        for (let i = 0; i < windowCount; i++) {
           const from = await page.evaluate(() => performance.now());
           await page.waitForTimeout(WINDOW_SECONDS * 1000);
           windows.push(
@@ -159,7 +161,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       ],
       rows,
       notes: [
-        `${browserName}; crossOriginIsolated: ${isolated}; medians over ${options.repeat} window(s) of ${WINDOW_SECONDS} s after ${WARMUP_SECONDS} s;`,
+        `${browserName}; crossOriginIsolated: ${isolated}; medians over ${Math.min(options.repeat, MAX_WINDOWS)} window(s) of ${WINDOW_SECONDS} s after ${WARMUP_SECONDS} s;`,
         `load average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${availableParallelism()} cores.`,
         'loop fps: answers per second of the whole loop (grab, transfer to the worker, analyse, draw), at most the',
         `camera's ${FACE_CLIP.fps}. detect+classify fps: 1000 / the worker's mean ms per frame (read pixels, detect,`,

@@ -32,6 +32,8 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // Containers often give /dev/shm only 64 MB; Chromium then crashes on large frames. Use /tmp instead.
+  '--disable-dev-shm-usage',
 ] as const;
 
 /** Why browser tests cannot run here (no Chromium, no web build), or undefined when they can. */
