@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { openCvAvailability } from '../test/support/opencv.js';
 import { detectSection } from './detect.js';
 import { emotionSection } from './emotion.js';
+import { videoSection } from './video.js';
 
 export interface BenchOptions {
   /** Timed runs per measurement; medians are reported. */
@@ -37,7 +38,7 @@ export interface BenchSection {
 }
 
 /** Add later benchmarks (emotion model, video pipeline, ...) here. */
-export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection];
+export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection, videoSection];
 
 export interface Machine {
   readonly cpu: string;
