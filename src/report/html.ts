@@ -55,7 +55,8 @@ function niceStep(span: number, ticks: number): number {
 /** Stacked areas of the seven smoothed probabilities over time; gaps where the person was not seen. */
 export function timelineSvg(bins: readonly TimelineBin[], start: number, end: number, track: number): string {
   const span = Math.max(end - start, 1e-9);
-  const plotW = PLOT_WIDTH - PLOT_LEFT - 10;
+  // Room on the right for the last tick's label.
+  const plotW = PLOT_WIDTH - PLOT_LEFT - 26;
   const plotH = PLOT_HEIGHT - PLOT_BOTTOM - 6;
   const x = (t: number): number => PLOT_LEFT + ((t - start) / span) * plotW;
   const y = (p: number): number => 6 + (1 - p) * plotH;

@@ -223,30 +223,32 @@ export interface TimelineBin {
 }
 
 /**
- * A track's timeline in at most `maxBins` equal bins over the session (for plots): each bin holds the
- * mean smoothed scores of the frames in which the track was seen, or null when it was not seen.
+ * A track's timeline in at most `maxBins` bins over the session (for plots): each bin holds the same
+ * number of consecutive recorded frames (so equal time at a constant frame rate, and never an empty bin
+ * from rounded timestamps) and the mean smoothed scores of those in which the track was seen, or null
+ * when it was seen in none.
  */
 export function trackTimeline(records: readonly FrameRecord[], track: number, maxBins = 400): TimelineBin[] {
-  const { times, durations } = frameTimeline(records);
-  if (times.length === 0) return [];
-  const start = times[0];
-  const end = times[times.length - 1] + durations[durations.length - 1];
-  const span = Math.max(end - start, 1e-9);
-  const bins = Math.max(1, Math.min(maxBins, times.length));
+  const { frames, times, durations } = frameTimeline(records);
+  const n = frames.length;
+  if (n === 0) return [];
+  const bins = Math.max(1, Math.min(maxBins, n));
+  const binOf = new Map(frames.map((frame, position) => [frame, Math.floor((position * bins) / n)]));
   const sums = Array.from({ length: bins }, () => ({ n: 0, scores: zeroScores() }));
   for (const record of records) {
     if (record.track !== track) continue;
-    const b = Math.min(bins - 1, Math.floor(((record.time - start) / span) * bins));
-    const bin = sums[b];
+    const bin = sums[binOf.get(record.frame) ?? 0];
     bin.n++;
     for (const label of EMOTION_LABELS) bin.scores[label] += record[label] ?? 0;
   }
   return sums.map((bin, b) => {
-    const binStart = start + (b * span) / bins;
-    const binEnd = start + ((b + 1) * span) / bins;
-    if (bin.n === 0) return { start: binStart, end: binEnd, scores: null };
+    const first = Math.ceil((b * n) / bins);
+    const last = Math.ceil(((b + 1) * n) / bins) - 1;
+    const start = times[first];
+    const end = times[last] + durations[last];
+    if (bin.n === 0) return { start, end, scores: null };
     const scores = zeroScores();
     for (const label of EMOTION_LABELS) scores[label] = bin.scores[label] / bin.n;
-    return { start: binStart, end: binEnd, scores };
+    return { start, end, scores };
   });
 }
