@@ -9,10 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import ffmpeg from '@ffmpeg-installer/ffmpeg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Box } from '../../src/core/image.js';
 import type { FrameRecord } from '../../src/report/records.js';
+import { locateFfmpeg } from '../../src/io/node/ffmpeg/locate.js';
 import { buildServer, type MoodLensServer } from '../../src/server/app.js';
 import { DEFAULT_WEB_ROOT, webAppBuilt } from '../../src/server/static-files.js';
 import { astronautPath } from './fer-scenes.js';
@@ -84,8 +84,8 @@ export const FACE_CLIP = {
 } as const;
 
 /**
- * Writes the clip as a .y4m (what Chromium's fake camera plays, looping) with the ffmpeg of
- * @ffmpeg-installer/ffmpeg: two copies of the real astronaut photo (NASA, public domain), one mirrored,
+ * Writes the clip as a .y4m (what Chromium's fake camera plays, looping) with the ffmpeg MoodLens uses
+ * (`locateFfmpeg`: FFMPEG_PATH, else the one inside @ffmpeg-installer/ffmpeg): two copies of the real astronaut photo (NASA, public domain), one mirrored,
  * moving over a plain background, gone for the last part of each loop. 2 s at 640x480 is 28 MB: make it in a temporary folder.
  */
 export async function writeFaceClip(path: string): Promise<void> {
@@ -109,7 +109,7 @@ export async function writeFaceClip(path: string): Promise<void> {
     );
   });
   await execFileAsync(
-    ffmpeg.path,
+    (await locateFfmpeg()).path,
     ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-i', astronautPath()].concat([
       '-filter_complex',
       chains.join(';'),

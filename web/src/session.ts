@@ -5,7 +5,6 @@
 import { formatFramesCsv, type FrameRecord } from '../../src/core.js';
 import { renderReportHtml } from '../../src/report/html.js';
 import { buildReport, type ModelQuality } from '../../src/report/report.js';
-import { timelineBins } from './timeline.js';
 
 export interface SessionInfo {
   /** Size of the camera frames; record boxes are in these pixels. */
@@ -57,7 +56,6 @@ export class Session {
     return renderReportHtml(
       buildReport(this.records, {
         model,
-        timelineBins: timelineBins(this.frames),
         source: {
           file: `web app session of ${this.startedAt.toISOString().slice(0, 19).replace('T', ' ')} (UTC)`,
           generatedAt: new Date().toISOString().slice(0, 19).replace('T', ' '),

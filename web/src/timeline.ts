@@ -10,18 +10,8 @@ import { summarizeSession, trackTimeline, type TrackSummary } from '../../src/re
 
 /** Milliseconds between two redraws (the summary is recomputed from every record each time). */
 const REFRESH_MS = 500;
-/** Time bins of each live plot, at most. */
+/** Time bins of each live plot, at most (the report's bins each hold the same number of frames). */
 const MAX_BINS = 200;
-/**
- * Analysed frames per bin, at least: webcam frames come at uneven times, so with one bin per frame some
- * bins would hold none and show as gaps where the person was in fact seen.
- */
-const FRAMES_PER_BIN = 3;
-
-/** Bins for a session of `frames` analysed frames (shared with the saved report). */
-export function timelineBins(frames: number): number {
-  return Math.max(1, Math.min(MAX_BINS, Math.floor(frames / FRAMES_PER_BIN)));
-}
 
 const pct = (value: number, digits = 0): string => `${(value * 100).toFixed(digits)}%`;
 
@@ -68,9 +58,8 @@ export class LiveTimeline {
     const end = Math.max(summary.duration, 1e-6);
     const people = summary.tracks.filter((t) => !t.brief);
     const brief = summary.tracks.filter((t) => t.brief);
-    const bins = timelineBins(summary.frames);
     const rows = people.map((track) =>
-      personRow(track, timelineSvg(trackTimeline(records, track.track, bins), 0, end, track.track)),
+      personRow(track, timelineSvg(trackTimeline(records, track.track, MAX_BINS), 0, end, track.track)),
     );
     if (people.length === 0) rows.push(note('A face was seen, but not yet for a second.'));
     if (brief.length > 0) {
