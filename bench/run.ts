@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import { openCvAvailability } from '../test/support/opencv.js';
 import { detectSection } from './detect.js';
 import { emotionSection } from './emotion.js';
+import { videoSection } from './video.js';
+import { webSection } from './web.js';
 
 export interface BenchOptions {
   /** Timed runs per measurement; medians are reported. */
@@ -37,7 +39,7 @@ export interface BenchSection {
 }
 
 /** Add later benchmarks (emotion model, video pipeline, ...) here. */
-export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection];
+export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection, videoSection, webSection];
 
 export interface Machine {
   readonly cpu: string;

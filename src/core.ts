@@ -104,3 +104,43 @@ export { measureText } from './draw/font.js';
 export { boxIou, DEFAULT_TRACKER_OPTIONS, FaceTracker } from './video/tracker.js';
 export type { FaceTrackerOptions, Track } from './video/tracker.js';
 export { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './video/smoothing.js';
+export { DEFAULT_FRAME_ANALYZER_OPTIONS, FrameAnalyzer, toFrameRecord } from './video/frame-analyzer.js';
+export type {
+  FrameAnalysis,
+  FrameAnalyzerOptions,
+  FrameAnalyzerStats,
+  TrackedFaceResult,
+} from './video/frame-analyzer.js';
+export {
+  CSV_SCORE_DECIMALS,
+  CSV_TIME_DECIMALS,
+  emptyFrameRecord,
+  FRAME_CSV_COLUMNS,
+  FRAME_CSV_HEADER,
+  formatFrameCsvRow,
+  formatFramesCsv,
+  isFaceRecord,
+  parseFrames,
+  parseFramesCsv,
+  parseFramesJson,
+  recordScores,
+} from './report/records.js';
+export type { FrameRecord } from './report/records.js';
+export {
+  DEFAULT_MIN_TRACK_SECONDS,
+  frameTimeline,
+  MAX_FRAME_INTERVALS,
+  NEGATIVE_EMOTIONS,
+  summarizeSession,
+  trackTimeline,
+} from './report/summary.js';
+export type { SessionSummary, SummaryOptions, TimelineBin, TrackSummary } from './report/summary.js';
+export { buildReport, modelQualityFromCard, weakestClasses } from './report/report.js';
+export type {
+  BuildReportOptions,
+  ClassQuality,
+  ModelQuality,
+  ReportSource,
+  SessionReport,
+} from './report/report.js';
+export { formatClock, formatSeconds, renderReportHtml, timelineSvg } from './report/html.js';

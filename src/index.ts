@@ -36,3 +36,13 @@ export {
   ServerError,
 } from './server/index.js';
 export type { ModelDescription, MoodLensServer, ServerErrorCode, ServerOptions } from './server/index.js';
+export * from './io/node/ffmpeg/index.js';
+export { loadModelQuality, modelCardPath } from './io/node/model-card.js';
+export { analyzeVideo } from './io/node/video-analysis.js';
+export type {
+  AnalyzeVideoOptions,
+  StillsChoice,
+  VideoAnalysisResult,
+  VideoOutputs,
+  VideoStageTimings,
+} from './io/node/video-analysis.js';

@@ -55,6 +55,16 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./evaluate-command.js')).evaluateCommand,
   },
   {
+    name: 'video',
+    summary: 'Follow faces through a video: frames.csv, labelled.mp4, report.html, stills',
+    load: async () => (await import('./video-command.js')).videoCommand,
+  },
+  {
+    name: 'report',
+    summary: 'Per-person screening summary (HTML + JSON) from frames.csv or JSON records',
+    load: async () => (await import('./report-command.js')).reportCommand,
+  },
+  {
     name: 'serve',
     summary: 'Serve the HTTP API (analyze images, models, health, OpenAPI document)',
     load: async () => (await import('./serve-command.js')).serveCommand,

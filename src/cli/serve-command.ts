@@ -1,6 +1,7 @@
 import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
 import { buildServer, type MoodLensServer } from '../server/app.js';
+import { DEFAULT_WEB_ROOT, webAppBuilt } from '../server/static-files.js';
 import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_HOST,
@@ -20,7 +21,12 @@ import {
 
 const HELP = `Usage: moodlens serve [options]
 
-Serves the MoodLens HTTP API: POST /v1/analyze (one image, raw body or multipart),
+Serves the MoodLens web app at / : live webcam analysis that runs entirely in the
+browser (no frame leaves the device), with its model and ONNX Runtime's wasm files,
+offline, with the COOP/COEP headers that allow wasm threads. Build it once with
+\`npm run build:web\` (a clone does on \`npm ci\`).
+
+And the HTTP API: POST /v1/analyze (one image, raw body or multipart),
 POST /v1/analyze/batch (multipart, several images), GET /healthz, GET /v1/models and
 GET /openapi.json. Answers are the JSON of \`moodlens analyze --json\`; errors are
 {"error": {"code", "message"}} with a 4xx status for a client's mistake.
@@ -30,7 +36,8 @@ Options:
   --port N            TCP port, integer 0-65535, 0 for any free port (default ${DEFAULT_PORT})
   --host ADDR         Address to bind (default ${DEFAULT_HOST}: this machine only; give 0.0.0.0
                       or :: to accept other machines)
-  --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+  --model FILE        Emotion model of the API (ONNX with MoodLens metadata; default: the
+                      shipped model, which the web app always uses)
   --workers N         Inference worker threads, each with its own detector and model,
                       integer 1-64 (default: the cores available, here ${defaultWorkers()})
   --queue N           Requests that may wait for a worker, integer >= 0; beyond it the server
@@ -43,7 +50,7 @@ Options:
 Stops on SIGTERM or SIGINT: stops accepting, lets requests in progress finish, exits 0.
 
 Example:
-  moodlens serve --port 8080 &
+  moodlens serve --port 8080 &     # then open http://127.0.0.1:8080/ for the web app
   curl -s --data-binary @examples/astronaut.png -H 'Content-Type: image/png' \\
     'http://127.0.0.1:8080/v1/analyze?minNeighbors=5'
 `;
@@ -132,6 +139,14 @@ export async function serve(args: readonly string[], io: CliIo, stop: AbortSigna
     `moodlens serve: listening on ${url} (${workers} workers, queue ${queue}, ` +
       `model ${parsed.model ?? 'shipped'})\n`,
   );
+  if (webAppBuilt(DEFAULT_WEB_ROOT)) {
+    io.stdout(`moodlens serve: web app at ${url}/ (runs in the browser; no frame leaves the device)\n`);
+  } else {
+    io.stderr(
+      `moodlens serve: the web app is not built (no ${DEFAULT_WEB_ROOT}index.html): run \`npm run build:web\`, ` +
+        'then restart; the API works without it\n',
+    );
+  }
 
   await new Promise<void>((resolve) => {
     if (stop.aborted) resolve();

@@ -37,6 +37,31 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     hint: 'Reinstall the package: a shipped model file is missing or damaged.',
   },
+  MOODLENS_ERR_INVALID_FRAMES: {
+    exitCode: 1,
+    httpStatus: 422,
+    hint: 'Give the frames.csv or JSON records written by moodlens video (header frame,time,track,x,y,width,height,label,confidence,angry,...,neutral).',
+  },
+  MOODLENS_ERR_FFMPEG_NOT_FOUND: {
+    exitCode: 1,
+    httpStatus: 500,
+    hint: 'Run npm ci (it installs @ffmpeg-installer/ffmpeg), install ffmpeg (apt-get install ffmpeg), or give --ffmpeg PATH or FFMPEG_PATH.',
+  },
+  MOODLENS_ERR_NOT_A_VIDEO: {
+    exitCode: 1,
+    httpStatus: 415,
+    hint: 'Give a video file ffmpeg can read (mp4, webm, mkv, avi, mov, animated GIF) with a video stream.',
+  },
+  MOODLENS_ERR_CORRUPT_VIDEO: {
+    exitCode: 1,
+    httpStatus: 422,
+    hint: 'The video could not be decoded to the end (truncated or damaged); frames decoded before the damage were kept.',
+  },
+  MOODLENS_ERR_FFMPEG_FAILED: {
+    exitCode: 1,
+    httpStatus: 500,
+    hint: 'ffmpeg failed while encoding the output: check free disk space and that the ffmpeg build has libx264.',
+  },
   // The HTTP service's own failures (exit code 1 when met by a command such as serve).
   MOODLENS_ERR_ROUTE_NOT_FOUND: {
     exitCode: 1,

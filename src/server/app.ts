@@ -20,6 +20,7 @@ import { ServerError, toHttpError } from './errors.js';
 import { loadModels } from './models.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { AnalyzePool, type Admission } from './pool.js';
+import { openStaticFile, resolveStaticFile, webAppBuilt, webAppMissingPage } from './static-files.js';
 import { isFailedImage, type AnalyzeOptions, type UploadedImage } from './protocol.js';
 import {
   AnalyzedImageSchema,
@@ -152,7 +153,8 @@ async function createApp(
     }
     void reply.code(http.status).headers(http.headers).send(http.body);
   });
-  app.setNotFoundHandler((request, reply) => {
+  // No route (or, for GET, no file of the web app): 405 with Allow on a known path, else 404.
+  const answerUnrouted = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const path = request.url.split('?')[0];
     const methods = methodsByPath.get(path);
     if (methods !== undefined && !methods.has(request.method)) {
@@ -170,7 +172,8 @@ async function createApp(
       reply,
       new ServerError('MOODLENS_ERR_ROUTE_NOT_FOUND', `No route ${request.method} ${path}`),
     );
-  });
+  };
+  app.setNotFoundHandler(answerUnrouted);
 
   // Bodies: raw images (read whole, up to bodyLimit) and multipart; nothing else (no JSON parser).
   app.removeAllContentTypeParsers();
@@ -355,8 +358,44 @@ async function createApp(
     () => app.swagger(),
   );
 
+  if (opts.webRoot !== false) registerWebApp(app, opts.webRoot, answerUnrouted);
+
   await app.ready();
   return app;
+}
+
+/**
+ * The built web app at `/` (GET and HEAD; hidden from the OpenAPI document): its files with their
+ * types and the cross-origin isolation headers, or, when it has not been built, a page saying how to
+ * build it (503). A path that is no file falls through to the API's 404/405 answers.
+ */
+function registerWebApp(
+  app: MoodLensServer,
+  root: string,
+  answerUnrouted: (request: FastifyRequest, reply: FastifyReply) => FastifyReply,
+): void {
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const path = request.url.split('?')[0];
+    if (!webAppBuilt(root)) {
+      if (path !== '/' && path !== '/index.html') return answerUnrouted(request, reply);
+      return reply
+        .code(503)
+        .headers({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .send(webAppMissingPage());
+    }
+    const found = await resolveStaticFile(root, path, request.headers['if-none-match']);
+    if (found.kind === 'bad-path') {
+      return sendError(reply, new ServerError('MOODLENS_ERR_MALFORMED_REQUEST', `Bad path: ${found.reason}`));
+    }
+    if (found.kind === 'missing') return answerUnrouted(request, reply);
+    const { file } = found;
+    void reply.headers(file.headers);
+    if (file.notModified) return reply.code(304).send();
+    return reply.header('content-length', file.size).send(openStaticFile(file));
+  };
+  const options = { schema: { hide: true } } as const;
+  app.get('/', options, handler);
+  app.get('/*', options, handler);
 }
 
 function sendError(reply: FastifyReply, error: unknown): FastifyReply {

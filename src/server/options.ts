@@ -4,6 +4,7 @@ import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_CASCADE_PATH } from '../io/node/cascade-file.js';
 import { DEFAULT_EMOTION_MODEL_PATH } from '../io/node/emotion-model.js';
 import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
+import { DEFAULT_WEB_ROOT } from './static-files.js';
 
 /** Options of {@link buildServer}, each documented with its default (all defaults live in this file). */
 export interface ServerOptions {
@@ -32,6 +33,11 @@ export interface ServerOptions {
    * image does not hold memory for good. Default 160 MiB (images above about 20 megapixels).
    */
   readonly recycleAboveBytes?: number;
+  /**
+   * Folder of the built web app (`npm run build:web`), served at `/` with the cross-origin isolation
+   * headers; false serves no web app (the API only). Default: the package's `dist/web`.
+   */
+  readonly webRoot?: string | false;
   /** Fastify's logger option (pino). Default false: no logging. */
   readonly logger?: FastifyServerOptions['logger'];
 }
@@ -71,6 +77,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       0,
       Number.MAX_SAFE_INTEGER,
     ),
+    webRoot: options.webRoot === false ? false : path('webRoot', options.webRoot ?? DEFAULT_WEB_ROOT),
     logger: options.logger ?? false,
   };
 }

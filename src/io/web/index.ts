@@ -1,0 +1,12 @@
+/**
+ * MoodLens's browser adapters (`moodlens/web`): onnxruntime-web as the core's InferenceBackend, the
+ * whole pipeline loaded from URLs, and the camera with its failures sorted into states a page can explain. Browser-safe: no Node module; onnxruntime-web is passed in by the page.
+ */
+export { CAMERA_CONSTRAINTS, CameraError, classifyCameraError, closeCamera, openCamera } from './camera.js';
+export type { CameraProblem } from './camera.js';
+export { describeBody, fetchAsset, looksLikeHtml } from './fetch-asset.js';
+export type { FetchLike } from './fetch-asset.js';
+export { configureOrtWasm, DEFAULT_ORT_WASM_THREADS, OnnxWebBackend } from './onnx-web-backend.js';
+export type { OrtWasmSettings, OrtWebModule } from './onnx-web-backend.js';
+export { diagnoseOrtWasmFiles, loadWebPipeline, ORT_WASM_FILES } from './load-pipeline.js';
+export type { WebPipelineOptions } from './load-pipeline.js';

@@ -1,0 +1,115 @@
+import { MoodLensError } from '../../core/errors.js';
+import { HaarFaceDetector } from '../../detect/detector.js';
+import { EmotionClassifier } from '../../emotion/classifier.js';
+import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
+import { EmotionPipeline, type PipelineOptions } from '../../pipeline/pipeline.js';
+import { describeBody, fetchAsset, looksLikeHtml, type FetchLike } from './fetch-asset.js';
+import {
+  configureOrtWasm,
+  OnnxWebBackend,
+  type OrtWasmSettings,
+  type OrtWebModule,
+} from './onnx-web-backend.js';
+
+/** The files ONNX Runtime Web (`onnxruntime-web/wasm`) loads from `wasmPaths`, and what kind of file each must be. */
+export const ORT_WASM_FILES = [
+  { name: 'ort-wasm-simd-threaded.wasm', kind: 'WebAssembly module' },
+  { name: 'ort-wasm-simd-threaded.mjs', kind: 'JavaScript module' },
+] as const;
+
+export interface WebPipelineOptions {
+  /** The onnxruntime-web module, as the page imports it (its `onnxruntime-web/wasm` entry). */
+  readonly ort: OrtWebModule;
+  /** Absolute URL of the emotion model (.onnx with MoodLens metadata). */
+  readonly modelUrl: string;
+  /** Absolute URL of the OpenCV Haar cascade XML. */
+  readonly cascadeUrl: string;
+  /** Where ONNX Runtime's wasm files are served, and its threads. */
+  readonly wasm: OrtWasmSettings;
+  /** Detection and crop options of the pipeline (default: OpenCV's detection defaults). */
+  readonly pipeline?: PipelineOptions;
+  /** Faces per inference call (default 32). */
+  readonly batchSize?: number;
+  /** Injectable `fetch` (default: the global one). */
+  readonly fetch?: FetchLike;
+}
+
+/**
+ * Loads the whole detect-and-classify pipeline in a browser (page or worker): the cascade and the model
+ * fetched from URLs, the model run by onnxruntime-web from locally served wasm files.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the file that failed and what arrived instead
+ *   (an HTML 404 page where the model, cascade or a wasm file should be...), `MOODLENS_ERR_INVALID_CASCADE`
+ *   for an XML file that is not a cascade.
+ */
+export async function loadWebPipeline(options: WebPipelineOptions): Promise<EmotionPipeline> {
+  const { ort, modelUrl, cascadeUrl, wasm, fetch: fetchImpl } = options;
+  configureOrtWasm(ort, wasm);
+  const [cascadeBytes, modelBytes] = await Promise.all([
+    fetchAsset(cascadeUrl, 'face cascade', fetchImpl),
+    fetchAsset(modelUrl, 'emotion model', fetchImpl),
+  ]);
+  if (looksLikeHtml(cascadeBytes)) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_MODEL_LOAD',
+      `Cannot load the face cascade ${cascadeUrl}: the server sent an HTML page (${cascadeBytes.length} bytes) ` +
+        'instead of the cascade XML',
+    );
+  }
+  const detector = HaarFaceDetector.fromXml(new TextDecoder().decode(cascadeBytes), cascadeUrl);
+  readOnnxMetadata(modelBytes, modelUrl); // bytes that are no model are named here, before the runtime
+  let backend: OnnxWebBackend;
+  try {
+    backend = await OnnxWebBackend.fromBytes(ort, modelBytes, modelUrl);
+  } catch (error) {
+    // The model's bytes were checked above, so a failure here is usually ONNX Runtime not starting:
+    // name the wasm file that is missing or wrong rather than quoting the runtime's message alone.
+    const wasmProblem = await diagnoseOrtWasmFiles(wasm.wasmPaths, fetchImpl);
+    if (wasmProblem !== undefined) {
+      throw new MoodLensError('MOODLENS_ERR_MODEL_LOAD', `ONNX Runtime cannot start: ${wasmProblem}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  try {
+    const classifier = await EmotionClassifier.create({
+      backend,
+      metadata: backend.model.metadata,
+      source: modelUrl,
+      batchSize: options.batchSize,
+    });
+    return new EmotionPipeline(detector, classifier, options.pipeline);
+  } catch (error) {
+    await backend.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Checks ONNX Runtime's wasm files at `wasmPaths`: undefined when each answers 200 with the right kind
+ * of file, else what is wrong with the first that does not (its URL, the status, what arrived).
+ */
+export async function diagnoseOrtWasmFiles(
+  wasmPaths: string,
+  fetchImpl: FetchLike = fetch,
+): Promise<string | undefined> {
+  for (const { name, kind } of ORT_WASM_FILES) {
+    const url = new URL(name, wasmPaths).href;
+    let response: Response;
+    let bytes: Uint8Array;
+    try {
+      response = await fetchImpl(url);
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (cause) {
+      return `its ${kind} ${url} cannot be downloaded (${cause instanceof Error ? cause.message : String(cause)})`;
+    }
+    if (!response.ok) {
+      return `its ${kind} ${url} answered HTTP ${response.status} with ${describeBody(bytes, response)}`;
+    }
+    const isWasm = bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+    if (name.endsWith('.wasm') ? !isWasm : looksLikeHtml(bytes) || isWasm) {
+      return `its ${kind} ${url} is ${describeBody(bytes, response)}, not the ${kind}`;
+    }
+  }
+  return undefined;
+}

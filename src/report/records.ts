@@ -1,0 +1,317 @@
+/**
+ * The per-frame record of a video or webcam session, and its two file forms: `frames.csv` (what
+ * `moodlens video` writes) and JSON (`moodlens video --json`, the web app's `window.moodlensSession`).
+ * One record per face per frame; a frame without a face still gets one record, with track, box, label
+ * and scores null, so every decoded frame appears. Browser-safe and pure: text in, records out.
+ */
+import { MoodLensError } from '../core/errors.js';
+import { EMOTION_LABELS, isEmotion, type Emotion } from '../emotion/labels.js';
+
+/** The columns of frames.csv, in order (the emotion columns in EMOTION_LABELS order). */
+export const FRAME_CSV_COLUMNS = [
+  'frame',
+  'time',
+  'track',
+  'x',
+  'y',
+  'width',
+  'height',
+  'label',
+  'confidence',
+  'angry',
+  'disgust',
+  'fear',
+  'happy',
+  'sad',
+  'surprise',
+  'neutral',
+] as const;
+
+/** Decimals written to frames.csv: times in seconds (millisecond resolution) and probabilities. */
+export const CSV_TIME_DECIMALS = 3;
+export const CSV_SCORE_DECIMALS = 4;
+
+/** One face in one frame (or, with everything from `track` on null, a frame without a face). */
+export interface FrameRecord {
+  /** Frame index in the video, from 0 (decoding order). */
+  frame: number;
+  /** Presentation time of the frame in seconds from the start. */
+  time: number;
+  /** Stable face id from the tracker (1, 2, ...); null for a frame without a face. */
+  track: number | null;
+  x: number | null;
+  y: number | null;
+  width: number | null;
+  height: number | null;
+  /** The largest smoothed score's emotion. */
+  label: Emotion | null;
+  /** The smoothed probability of `label`, 0-1. */
+  confidence: number | null;
+  /** Smoothed probability of each emotion (they sum to 1). */
+  angry: number | null;
+  disgust: number | null;
+  fear: number | null;
+  happy: number | null;
+  sad: number | null;
+  surprise: number | null;
+  neutral: number | null;
+  /** The classifier's unsmoothed probabilities for this frame (JSON only; not a CSV column). */
+  raw?: Record<Emotion, number>;
+}
+
+/** A record for a frame in which no face was seen. */
+export function emptyFrameRecord(frame: number, time: number): FrameRecord {
+  return {
+    frame,
+    time,
+    track: null,
+    x: null,
+    y: null,
+    width: null,
+    height: null,
+    label: null,
+    confidence: null,
+    angry: null,
+    disgust: null,
+    fear: null,
+    happy: null,
+    sad: null,
+    surprise: null,
+    neutral: null,
+  };
+}
+
+/** Whether the record is a face (a track with box, label and scores) rather than an empty frame. */
+export function isFaceRecord(record: FrameRecord): record is FrameRecord & {
+  track: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  label: Emotion;
+  confidence: number;
+} & Record<Emotion, number> {
+  return record.track !== null;
+}
+
+/** The seven smoothed scores of a face record, or undefined for an empty frame. */
+export function recordScores(record: FrameRecord): Record<Emotion, number> | undefined {
+  if (record.track === null) return undefined;
+  const out = {} as Record<Emotion, number>;
+  for (const label of EMOTION_LABELS) out[label] = record[label] ?? 0;
+  return out;
+}
+
+function formatCell(column: (typeof FRAME_CSV_COLUMNS)[number], record: FrameRecord): string {
+  const value = record[column];
+  if (value === null || value === undefined) return '';
+  if (column === 'time') return (value as number).toFixed(CSV_TIME_DECIMALS);
+  if (column === 'label') return value as string;
+  if (column === 'confidence' || isEmotion(column)) return (value as number).toFixed(CSV_SCORE_DECIMALS);
+  return String(value);
+}
+
+/** frames.csv text: the header, then one line per record (empty cells for nulls), each ending in `\n`. */
+export function formatFramesCsv(records: Iterable<FrameRecord>): string {
+  const lines = [FRAME_CSV_COLUMNS.join(',')];
+  for (const record of records) lines.push(formatFrameCsvRow(record));
+  return `${lines.join('\n')}\n`;
+}
+
+/** One line of frames.csv (without the newline), for writers that stream rows. */
+export function formatFrameCsvRow(record: FrameRecord): string {
+  return FRAME_CSV_COLUMNS.map((column) => formatCell(column, record)).join(',');
+}
+
+/** The header line of frames.csv (without the newline). */
+export const FRAME_CSV_HEADER = FRAME_CSV_COLUMNS.join(',');
+
+function invalid(where: string, message: string): MoodLensError {
+  return new MoodLensError('MOODLENS_ERR_INVALID_FRAMES', `${where}: ${message}`);
+}
+
+type NumberKind = 'integer' | 'number' | 'probability';
+
+/** Checks one numeric field; `where` names the line or record, `field` the column. */
+function checkNumber(value: unknown, where: string, field: string, kind: NumberKind, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw invalid(where, `expected a number for ${field} but received ${describe(value)}`);
+  }
+  if (kind === 'integer' && !Number.isInteger(value)) {
+    throw invalid(where, `expected an integer for ${field} but received ${value}`);
+  }
+  if (kind === 'probability' && !(value >= 0 && value <= 1)) {
+    throw invalid(where, `expected a probability from 0 to 1 for ${field} but received ${value}`);
+  }
+  if (value < min) throw invalid(where, `expected ${field} >= ${min} but received ${value}`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
+  const json = JSON.stringify(value) as string | undefined;
+  return json ?? typeof value;
+}
+
+/**
+ * Builds a checked record from loose fields (numbers or nulls, as parsed from CSV cells or JSON).
+ * A face needs every field from `track` to `neutral`; an empty frame needs all of them null.
+ */
+function checkRecord(fields: Record<string, unknown>, where: string, raw?: unknown): FrameRecord {
+  const frame = checkNumber(fields.frame, where, 'frame', 'integer');
+  const time = checkNumber(fields.time, where, 'time', 'number');
+  const faceFields = FRAME_CSV_COLUMNS.slice(2);
+  if (fields.track === null || fields.track === undefined) {
+    const stray = faceFields.find((f) => fields[f] !== null && fields[f] !== undefined);
+    if (stray !== undefined) {
+      throw invalid(
+        where,
+        `${stray} is set but track is empty (a row without a face has only frame and time)`,
+      );
+    }
+    if (raw !== undefined && raw !== null) throw invalid(where, 'raw is set but track is empty');
+    return emptyFrameRecord(frame, time);
+  }
+  const missing = faceFields.find((f) => fields[f] === null || fields[f] === undefined);
+  if (missing !== undefined) throw invalid(where, `track is set but ${missing} is empty`);
+  const label = fields.label;
+  if (!isEmotion(label)) {
+    throw invalid(
+      where,
+      `expected one of ${EMOTION_LABELS.join(', ')} for label but received ${describe(label)}`,
+    );
+  }
+  const record: FrameRecord = {
+    frame,
+    time,
+    track: checkNumber(fields.track, where, 'track', 'integer', 1),
+    x: checkNumber(fields.x, where, 'x', 'integer', -Infinity),
+    y: checkNumber(fields.y, where, 'y', 'integer', -Infinity),
+    width: checkNumber(fields.width, where, 'width', 'integer', 1),
+    height: checkNumber(fields.height, where, 'height', 'integer', 1),
+    label,
+    confidence: checkNumber(fields.confidence, where, 'confidence', 'probability'),
+    angry: 0,
+    disgust: 0,
+    fear: 0,
+    happy: 0,
+    sad: 0,
+    surprise: 0,
+    neutral: 0,
+  };
+  for (const emotion of EMOTION_LABELS) {
+    record[emotion] = checkNumber(fields[emotion], where, emotion, 'probability');
+  }
+  if (raw !== undefined && raw !== null) {
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw invalid(where, `expected an object of seven scores for raw but received ${describe(raw)}`);
+    }
+    const scores = {} as Record<Emotion, number>;
+    for (const emotion of EMOTION_LABELS) {
+      scores[emotion] = checkNumber(
+        (raw as Record<string, unknown>)[emotion],
+        where,
+        `raw.${emotion}`,
+        'probability',
+      );
+    }
+    record.raw = scores;
+  }
+  return record;
+}
+
+/** Splits one CSV line; cells may be wrapped in double quotes (as spreadsheets save them). */
+function splitCsvLine(line: string): string[] {
+  return line.split(',').map((cell) => {
+    const trimmed = cell.trim();
+    return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
+      ? trimmed.slice(1, -1).trim()
+      : trimmed;
+  });
+}
+
+const NUMBER_CELL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Reads frames.csv text: the header must list FRAME_CSV_COLUMNS in order (extra columns after them are
+ * ignored); blank lines are skipped; `\r\n` line ends and a byte-order mark are accepted.
+ * @throws MoodLensError `MOODLENS_ERR_INVALID_FRAMES` naming the line and column of the first fault.
+ */
+export function parseFramesCsv(text: string): FrameRecord[] {
+  const lines = stripBom(text).split(/\r?\n/);
+  const headerIndex = lines.findIndex((line) => line.trim() !== '');
+  if (headerIndex < 0) throw invalid('frames CSV', 'the text is empty (expected a header line)');
+  const header = splitCsvLine(lines[headerIndex]).map((c) => c.toLowerCase());
+  const expected = FRAME_CSV_COLUMNS as readonly string[];
+  const mismatch = expected.findIndex((column, i) => header[i] !== column);
+  if (mismatch >= 0) {
+    throw invalid(
+      `line ${headerIndex + 1}`,
+      `expected the frames.csv header ${expected.join(',')} but column ${mismatch + 1} is ` +
+        `${describe(header[mismatch])} (expected '${expected[mismatch]}')`,
+    );
+  }
+  const records: FrameRecord[] = [];
+  for (let i = headerIndex + 1; i < lines.length; i++) {
+    if (lines[i].trim() === '') continue;
+    const where = `line ${i + 1}`;
+    const cells = splitCsvLine(lines[i]);
+    if (cells.length < expected.length) {
+      throw invalid(where, `expected ${expected.length} comma-separated cells but found ${cells.length}`);
+    }
+    const fields: Record<string, unknown> = {};
+    expected.forEach((column, c) => {
+      const cell = cells[c];
+      if (cell === '') fields[column] = null;
+      else if (column === 'label') fields[column] = cell.toLowerCase();
+      else if (NUMBER_CELL.test(cell)) fields[column] = Number(cell);
+      else throw invalid(where, `expected a number for ${column} but received ${describe(cell)}`);
+    });
+    records.push(checkRecord(fields, where));
+  }
+  return records;
+}
+
+/**
+ * Reads JSON records: either an array of FrameRecord objects or an object with a `records` array (what
+ * `moodlens video --json` prints and report.json holds). Missing face fields count as null; `raw` is
+ * optional.
+ * @throws MoodLensError `MOODLENS_ERR_INVALID_FRAMES` naming the record index and field of the first fault.
+ */
+export function parseFramesJson(text: string): FrameRecord[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stripBom(text));
+  } catch (error) {
+    throw invalid('frames JSON', `not valid JSON (${(error as Error).message})`);
+  }
+  const list = Array.isArray(parsed)
+    ? parsed
+    : parsed !== null &&
+        typeof parsed === 'object' &&
+        Array.isArray((parsed as { records?: unknown }).records)
+      ? (parsed as { records: unknown[] }).records
+      : undefined;
+  if (list === undefined) {
+    throw invalid('frames JSON', 'expected an array of records or an object with a "records" array');
+  }
+  return list.map((item, i) => {
+    const where = `record ${i}`;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      throw invalid(where, `expected an object but received ${describe(item)}`);
+    }
+    const fields = item as Record<string, unknown>;
+    return checkRecord(fields, where, fields.raw);
+  });
+}
+
+/** Reads frames in either form: JSON when the text starts with `[` or `{`, CSV otherwise. */
+export function parseFrames(text: string): FrameRecord[] {
+  const start = stripBom(text).trimStart();
+  return start.startsWith('[') || start.startsWith('{') ? parseFramesJson(text) : parseFramesCsv(text);
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}

@@ -1,0 +1,103 @@
+/**
+ * Messages between the page (main.ts) and the analysis worker (worker.ts). Frames travel as transferred
+ * ImageBitmaps, results as plain data; nothing leaves the browser.
+ */
+import type { Box, DetectOptions, Emotion, FrameRecord } from '../../src/core.js';
+
+export interface InitRequest {
+  readonly type: 'init';
+  /** Absolute URLs (the worker's own location is its script's, so the page resolves them). */
+  readonly modelUrl: string;
+  readonly cascadeUrl: string;
+  readonly wasmPaths: string;
+  /** ONNX Runtime threads per inference. */
+  readonly numThreads: number;
+  readonly detect: DetectOptions;
+  readonly detectEvery: number;
+  readonly smoothingAlpha: number;
+}
+
+export interface AnalyzeRequest {
+  readonly type: 'analyze';
+  /** Which camera session the frame belongs to (answers of an earlier one are dropped by the page). */
+  readonly session: number;
+  /** Index of the analysed frame in the session, from 0. */
+  readonly frame: number;
+  /** Seconds since the session started, when the frame was grabbed. */
+  readonly time: number;
+  /** The frame, at the analysis size (transferred). */
+  readonly bitmap: ImageBitmap;
+  /** Video pixels per analysis pixel: records carry boxes in video pixels. */
+  readonly scale: number;
+}
+
+export interface ResetRequest {
+  readonly type: 'reset';
+}
+
+export type WorkerRequest = InitRequest | AnalyzeRequest | ResetRequest;
+
+export interface ModelSummary {
+  readonly arch: string | undefined;
+  readonly valAccuracy: number | undefined;
+  readonly labels: readonly Emotion[];
+  /** Which engine scans for faces: the WebAssembly kernel or the TypeScript path. */
+  readonly detectorEngine: 'wasm' | 'js';
+  readonly crossOriginIsolated: boolean;
+  readonly numThreads: number;
+  readonly loadMs: number;
+}
+
+export interface ReadyMessage {
+  readonly type: 'ready';
+  readonly model: ModelSummary;
+}
+
+export interface InitErrorMessage {
+  readonly type: 'init-error';
+  /** A MoodLens error code when the failure has one. */
+  readonly code: string | undefined;
+  readonly message: string;
+}
+
+/** A face as the overlay draws it, in analysis pixels. */
+export interface OverlayFace {
+  readonly track: number;
+  readonly box: Box;
+  readonly label: Emotion;
+  readonly confidence: number;
+  /** False when the box was carried over from an earlier detection. */
+  readonly detected: boolean;
+}
+
+export interface FrameTimings {
+  /** Drawing the bitmap and reading its pixels. */
+  readonly readMs: number;
+  /** The whole FrameAnalyzer call (detect, track, classify, smooth). */
+  readonly analyzeMs: number;
+  readonly detectMs: number;
+  readonly classifyMs: number;
+}
+
+export interface ResultMessage {
+  readonly type: 'result';
+  readonly session: number;
+  readonly frame: number;
+  readonly time: number;
+  /** Analysis size of the frame (the overlay's coordinate system). */
+  readonly width: number;
+  readonly height: number;
+  readonly faces: OverlayFace[];
+  /** The frame's records, boxes in video pixels. */
+  readonly records: FrameRecord[];
+  readonly timings: FrameTimings;
+}
+
+export interface AnalyzeErrorMessage {
+  readonly type: 'analyze-error';
+  readonly session: number;
+  readonly frame: number;
+  readonly message: string;
+}
+
+export type WorkerMessage = ReadyMessage | InitErrorMessage | ResultMessage | AnalyzeErrorMessage;

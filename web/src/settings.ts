@@ -1,0 +1,67 @@
+/**
+ * The web app's settings, each with its default and why. A page URL may override them for measurements
+ * (`?minSize=48&detectEvery=2&threads=1&inflight=2`); `npm run bench:web` uses that.
+ */
+import { DEFAULT_SMOOTHING_ALPHA, resolveDetectOptions, type DetectOptions } from '../../src/core.js';
+
+export interface AppSettings {
+  /** Frames wider than this are scaled down before analysis (the camera is asked for 640x480). */
+  readonly maxWidth: number;
+  /**
+   * Face detection: OpenCV's scale step, with 5 neighbours rather than OpenCV's default 3 (fewer false
+   * faces, which would each start a person in the timeline; the tracker bridges a missed detection) and
+   * a smallest face of 64 px: a face at arm's length from a webcam fills far more, and the small scales
+   * are most of the scan's time (at 640x480: 78 ms with no minimum, 24 ms with 64 px, in Node).
+   */
+  readonly detect: Required<DetectOptions>;
+  /** Run the detector on every Nth frame; the tracker carries boxes in between (1: every frame). */
+  readonly detectEvery: number;
+  /** Weight of the newest frame in each person's moving average of scores. */
+  readonly smoothingAlpha: number;
+  /** ONNX Runtime threads per inference (1 was fastest for this small model). */
+  readonly threads: number;
+  /**
+   * Frames sent to the worker before the answer to the first arrives. 1: on 2 cores a second frame in
+   * flight only competed with the worker for the CPU (fewer frames per second, twice the latency).
+   */
+  readonly inflight: number;
+}
+
+export const DEFAULT_SETTINGS: AppSettings = {
+  maxWidth: 640,
+  detect: { scaleFactor: 1.1, minNeighbors: 5, minSize: 64, maxSize: 0 },
+  detectEvery: 1,
+  smoothingAlpha: DEFAULT_SMOOTHING_ALPHA,
+  threads: 1,
+  inflight: 1,
+};
+
+/** The settings with the page URL's overrides; throws RangeError naming a bad parameter. */
+export function settingsFromUrl(search: string): AppSettings {
+  const params = new URLSearchParams(search);
+  const number = (name: string, fallback: number, integer = true, min = 1): number => {
+    const raw = params.get(name);
+    if (raw === null || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min) {
+      throw new RangeError(
+        `Expected ${integer ? 'an integer' : 'a number'} >= ${min} for ?${name} but received ${raw}`,
+      );
+    }
+    return value;
+  };
+  const d = DEFAULT_SETTINGS;
+  return {
+    maxWidth: number('maxWidth', d.maxWidth, true, 64),
+    detect: resolveDetectOptions({
+      scaleFactor: number('scaleFactor', d.detect.scaleFactor, false),
+      minNeighbors: number('minNeighbors', d.detect.minNeighbors, true, 0),
+      minSize: number('minSize', d.detect.minSize, true, 0),
+      maxSize: number('maxSize', d.detect.maxSize, true, 0),
+    }),
+    detectEvery: number('detectEvery', d.detectEvery),
+    smoothingAlpha: number('smoothing', d.smoothingAlpha, false, 0),
+    threads: number('threads', d.threads),
+    inflight: number('inflight', d.inflight),
+  };
+}
