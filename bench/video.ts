@@ -193,7 +193,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         ms(t.writeMs, t.frames),
       ]);
     }
-    const reference = runs.find((r) => r.every === 1 && r.threads === 2)?.result.records ?? [];
+    const reference = [...(runs.find((r) => r.every === 1 && r.threads === 2)?.result.records ?? [])];
     const agreements: BoxAgreement[] = [];
     const detector = await ParallelFaceDetector.create({ threads: 2 });
     try {
@@ -202,7 +202,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         const result =
           runs.find((r) => r.every === every && r.threads === 2)?.result ??
           (await analyzeVideo({ ffmpeg, info, pipeline, detectEvery: every }));
-        agreements.push(compareBoxes(reference, result.records, every));
+        agreements.push(compareBoxes(reference, [...result.records], every));
       }
     } finally {
       await detector.close();
