@@ -8,7 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Box } from '../src/core/image.js';
+import type { Box, GrayImage } from '../src/core/image.js';
+import { toGray } from '../src/image/gray.js';
 import { loadEmotionClassifier } from '../src/io/node/emotion-model.js';
 import { VideoFrameReader } from '../src/io/node/ffmpeg/decode.js';
 import { VideoEncoder } from '../src/io/node/ffmpeg/encode.js';
@@ -125,6 +126,39 @@ async function encodeOnly(ffmpeg: FfmpegBinary, info: VideoInfo, dir: string): P
   return frames / (encodeMs / 1000);
 }
 
+/** Detection alone (1 thread) on every 6th frame of the clip, ms per frame, for several minimum face sizes. */
+async function detectByMinSize(
+  ffmpeg: FfmpegBinary,
+  info: VideoInfo,
+  repeat: number,
+): Promise<{ minSize: number; ms: number; found: number; frames: number }[]> {
+  const frames: GrayImage[] = [];
+  for await (const frame of VideoFrameReader.open(ffmpeg, info).frames()) {
+    if (frame.index % 6 === 0) frames.push(toGray(frame.image));
+  }
+  const detector = await ParallelFaceDetector.create({ threads: 1 });
+  try {
+    const out: { minSize: number; ms: number; found: number; frames: number }[] = [];
+    for (const minSize of [0, 48, 64, 80]) {
+      const runs: number[] = [];
+      let found = 0;
+      for (let r = 0; r < repeat; r++) {
+        found = 0;
+        const start = performance.now();
+        for (const gray of frames) {
+          const boxes = await detector.detect(gray, { minSize });
+          if (boxes.some((b) => b.width >= 110 && b.width <= 220)) found++;
+        }
+        runs.push((performance.now() - start) / frames.length);
+      }
+      out.push({ minSize, ms: median(runs), found, frames: frames.length });
+    }
+    return out;
+  } finally {
+    await detector.close();
+  }
+}
+
 const ms = (value: number, frames: number): number => Number((value / Math.max(1, frames)).toFixed(2));
 
 async function run(options: BenchOptions): Promise<SectionReport> {
@@ -170,7 +204,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
 
     const rows: Cell[][] = [];
     const runs: { every: number; threads: number; result: VideoAnalysisResult }[] = [];
-    for (const [every, threads] of [[1, 1], ...INTERVALS.map((e) => [e, 2])] as const) {
+    for (const [every, threads] of [[1, 1], [3, 1], ...INTERVALS.map((e) => [e, 2])] as const) {
       const result = await runPipeline(every, threads);
       runs.push({ every, threads, result });
       const t = result.timings;
@@ -193,7 +227,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         ms(t.writeMs, t.frames),
       ]);
     }
-    const reference = runs.find((r) => r.every === 1 && r.threads === 2)?.result.records ?? [];
+    const bySize = await detectByMinSize(ffmpeg, info, repeat);
+    const reference = [...(runs.find((r) => r.every === 1 && r.threads === 2)?.result.records ?? [])];
     const agreements: BoxAgreement[] = [];
     const detector = await ParallelFaceDetector.create({ threads: 2 });
     try {
@@ -202,7 +237,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         const result =
           runs.find((r) => r.every === every && r.threads === 2)?.result ??
           (await analyzeVideo({ ffmpeg, info, pipeline, detectEvery: every }));
-        agreements.push(compareBoxes(reference, result.records, every));
+        agreements.push(compareBoxes(reference, [...result.records], every));
       }
     } finally {
       await detector.close();
@@ -222,6 +257,12 @@ async function run(options: BenchOptions): Promise<SectionReport> {
           `${a.ids} track id(s)`,
       ),
     ];
+    notes.push(
+      'Detection alone, 1 thread, every 6th frame (the face is 125-190 px): ' +
+        bySize
+          .map((b) => `--min-size ${b.minSize}: ${b.ms.toFixed(1)} ms (face found on ${b.found}/${b.frames})`)
+          .join(', '),
+    );
     return {
       title: 'Video pipeline (moodlens video: decode, detect, track, classify, draw, encode, CSV)',
       columns: [
@@ -251,6 +292,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
           detections: r.result.detections,
         })),
         boxAgreement: agreements,
+        detectByMinSize: bySize,
       },
     };
   } finally {

@@ -133,6 +133,7 @@ export {
   NEGATIVE_EMOTIONS,
   summarizeSession,
   trackTimeline,
+  trackTimelines,
 } from './report/summary.js';
 export type { SessionSummary, SummaryOptions, TimelineBin, TrackSummary } from './report/summary.js';
 export { buildReport, modelQualityFromCard, weakestClasses } from './report/report.js';
@@ -144,3 +145,4 @@ export type {
   SessionReport,
 } from './report/report.js';
 export { formatClock, formatSeconds, renderReportHtml, timelineSvg } from './report/html.js';
+export { FrameRecordStore } from './report/record-store.js';

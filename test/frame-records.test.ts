@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isMoodLensError } from '../src/core/errors.js';
+import { FrameRecordStore } from '../src/report/record-store.js';
 import { EMOTION_LABELS, type Emotion } from '../src/emotion/labels.js';
 import {
   emptyFrameRecord,
@@ -151,5 +152,36 @@ void describe('frames JSON', () => {
       /record 1: .*raw\.angry/,
     );
     assertInvalid(() => parseFramesJson(JSON.stringify([{ frame: 1 }])), /record 0: .*time/);
+  });
+});
+
+void describe('FrameRecordStore', () => {
+  void test('keeps records compactly and gives them back equal (scores at float32 precision, no raw)', () => {
+    const store = new FrameRecordStore();
+    const many: FrameRecord[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const base = SAMPLE[i % SAMPLE.length];
+      many.push({
+        ...base,
+        frame: i,
+        time: i / 30,
+        ...(base.track === null ? {} : { raw: scores([1, 0, 0, 0, 0, 0, 0]) }),
+      });
+    }
+    for (const record of many) store.push(record);
+    assert.equal(store.length, many.length);
+    const back = [...store];
+    back.forEach((record, i) => {
+      const expected = many[i];
+      for (const column of FRAME_CSV_COLUMNS) {
+        const a = record[column];
+        const b = expected[column];
+        if (typeof a === 'number' && typeof b === 'number')
+          assert.ok(Math.abs(a - b) < 1e-6, `${i} ${column}`);
+        else assert.equal(a, b, `${i} ${column}`);
+      }
+      assert.equal('raw' in record, false);
+    });
+    assert.throws(() => store.at(3000), /index from 0 to 2999/);
   });
 });

@@ -7,7 +7,7 @@ import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
 import type { FrameRecord } from './records.js';
 import {
   summarizeSession,
-  trackTimeline,
+  trackTimelines,
   type SessionSummary,
   type SummaryOptions,
   type TimelineBin,
@@ -54,7 +54,7 @@ export interface ReportSource {
 
 export interface SessionReport {
   readonly summary: SessionSummary;
-  /** Per track id (as a string key, for JSON): the binned timeline of smoothed scores. */
+  /** Per track id (as a string key, for JSON) of each non-brief track: the binned timeline of smoothed scores. */
   readonly timelines: Readonly<Record<string, readonly TimelineBin[]>>;
   /** Absent when the model has no card (a custom model): the page then says so. */
   readonly model?: ModelQuality;
@@ -69,14 +69,13 @@ export interface BuildReportOptions extends SummaryOptions {
 }
 
 /** The summary plus timelines, ready for JSON or `renderReportHtml`. */
-export function buildReport(
-  records: readonly FrameRecord[],
-  options: BuildReportOptions = {},
-): SessionReport {
+export function buildReport(records: Iterable<FrameRecord>, options: BuildReportOptions = {}): SessionReport {
   const summary = summarizeSession(records, options);
+  // Plots are drawn for the people only, not for brief tracks (often false detections).
+  const people = summary.tracks.filter((t) => !t.brief).map((t) => t.track);
   const timelines: Record<string, TimelineBin[]> = {};
-  for (const track of summary.tracks) {
-    timelines[String(track.track)] = trackTimeline(records, track.track, options.timelineBins ?? 400);
+  for (const [track, bins] of trackTimelines(records, people, options.timelineBins ?? 400)) {
+    timelines[String(track)] = bins;
   }
   return {
     summary,

@@ -105,9 +105,12 @@ export function frameTimeline(records: Iterable<FrameRecord>): {
   return { frames, times, durations, interval };
 }
 
-/** The screening summary of a session's records (any order; one or more records per frame). */
+/**
+ * The screening summary of a session's records (any order; one or more records per frame). `records` is
+ * iterated more than once (an array or a FrameRecordStore).
+ */
 export function summarizeSession(
-  records: readonly FrameRecord[],
+  records: Iterable<FrameRecord>,
   options: SummaryOptions = {},
 ): SessionSummary {
   const minTrackSeconds = options.minTrackSeconds ?? DEFAULT_MIN_TRACK_SECONDS;
@@ -228,27 +231,50 @@ export interface TimelineBin {
  * from rounded timestamps) and the mean smoothed scores of those in which the track was seen, or null
  * when it was seen in none.
  */
-export function trackTimeline(records: readonly FrameRecord[], track: number, maxBins = 400): TimelineBin[] {
+export function trackTimeline(records: Iterable<FrameRecord>, track: number, maxBins = 400): TimelineBin[] {
+  return trackTimelines(records, [track], maxBins).get(track) ?? [];
+}
+
+/** The timelines of several tracks (see trackTimeline) in one pass over the records. */
+export function trackTimelines(
+  records: Iterable<FrameRecord>,
+  tracks: readonly number[],
+  maxBins = 400,
+): Map<number, TimelineBin[]> {
   const { frames, times, durations } = frameTimeline(records);
   const n = frames.length;
-  if (n === 0) return [];
+  const out = new Map<number, TimelineBin[]>();
+  if (n === 0) {
+    for (const track of tracks) out.set(track, []);
+    return out;
+  }
   const bins = Math.max(1, Math.min(maxBins, n));
   const binOf = new Map(frames.map((frame, position) => [frame, Math.floor((position * bins) / n)]));
-  const sums = Array.from({ length: bins }, () => ({ n: 0, scores: zeroScores() }));
+  const sums = new Map(
+    tracks.map((track) => [track, Array.from({ length: bins }, () => ({ n: 0, scores: zeroScores() }))]),
+  );
   for (const record of records) {
-    if (record.track !== track) continue;
-    const bin = sums[binOf.get(record.frame) ?? 0];
+    if (record.track === null) continue;
+    const trackSums = sums.get(record.track);
+    if (trackSums === undefined) continue;
+    const bin = trackSums[binOf.get(record.frame) ?? 0];
     bin.n++;
     for (const label of EMOTION_LABELS) bin.scores[label] += record[label] ?? 0;
   }
-  return sums.map((bin, b) => {
-    const first = Math.ceil((b * n) / bins);
-    const last = Math.ceil(((b + 1) * n) / bins) - 1;
-    const start = times[first];
-    const end = times[last] + durations[last];
-    if (bin.n === 0) return { start, end, scores: null };
-    const scores = zeroScores();
-    for (const label of EMOTION_LABELS) scores[label] = bin.scores[label] / bin.n;
-    return { start, end, scores };
-  });
+  for (const [track, trackSums] of sums) {
+    out.set(
+      track,
+      trackSums.map((bin, b) => {
+        const first = Math.ceil((b * n) / bins);
+        const last = Math.ceil(((b + 1) * n) / bins) - 1;
+        const start = times[first];
+        const end = times[last] + durations[last];
+        if (bin.n === 0) return { start, end, scores: null };
+        const scores = zeroScores();
+        for (const label of EMOTION_LABELS) scores[label] = bin.scores[label] / bin.n;
+        return { start, end, scores };
+      }),
+    );
+  }
+  return out;
 }

@@ -2,7 +2,8 @@
  * A whole video file through the pipeline: ffmpeg decodes frames into a pipe, FrameAnalyzer detects,
  * tracks, classifies and smooths, the labelled frames go back into ffmpeg (labelled.mp4), the records
  * stream into frames.csv, chosen frames become labelled PNG stills, and the report is built at the end.
- * Only a frame or two is in memory at a time; the records (no pixels) are kept for the report.
+ * Only a frame or two is in memory at a time; the records (no pixels, about 70 bytes each) are kept for
+ * the report.
  */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { annotateFaces, EMOTION_COLORS, type FaceAnnotation } from '../../draw/annotate.js';
 import type { EmotionPipeline } from '../../pipeline/pipeline.js';
 import { renderReportHtml } from '../../report/html.js';
-import { FRAME_CSV_HEADER, formatFrameCsvRow, type FrameRecord } from '../../report/records.js';
+import { FrameRecordStore } from '../../report/record-store.js';
+import { FRAME_CSV_HEADER, formatFrameCsvRow } from '../../report/records.js';
 import { buildReport, type ModelQuality, type SessionReport } from '../../report/report.js';
 import { FrameAnalyzer, type FrameAnalysis, type TrackedFaceResult } from '../../video/frame-analyzer.js';
 import type { FaceTrackerOptions } from '../../video/tracker.js';
@@ -78,8 +80,8 @@ export interface VideoOutputs {
 export interface VideoAnalysisResult {
   readonly info: VideoInfo;
   readonly outcome: DecodeOutcome;
-  /** Every record (without `raw`), in frame order. */
-  readonly records: readonly FrameRecord[];
+  /** Every record (without `raw`), in frame order, stored compactly. */
+  readonly records: FrameRecordStore;
   readonly report: SessionReport;
   readonly outputs: VideoOutputs;
   readonly timings: VideoStageTimings;
@@ -147,7 +149,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
   let encoder: VideoEncoder | undefined;
   const writeVideo = outDir !== undefined && options.writeVideo !== false;
   const isStill = stillPicker(outDir === undefined ? undefined : options.stills);
-  const records: FrameRecord[] = [];
+  const records = new FrameRecordStore();
   const reader = VideoFrameReader.open(ffmpeg, info, { stallTimeoutMs: options.stallTimeoutMs });
   const frames = reader.frames();
   try {
@@ -189,11 +191,9 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
       }
       t = performance.now();
       for (const record of analysis.records) {
-        // The report needs only the smoothed columns; the raw scores stay in the JSON stream.
-        const flat: FrameRecord = { ...record };
-        delete flat.raw;
-        records.push(flat);
-        if (csv !== undefined) await writeLine(csv, formatFrameCsvRow(flat));
+        // The report needs only the smoothed columns (the raw scores go to the JSON stream, if any).
+        records.push(record);
+        if (csv !== undefined) await writeLine(csv, formatFrameCsvRow(record));
       }
       timings.writeMs += performance.now() - t;
       timings.frames++;
