@@ -1,7 +1,11 @@
 import { basename, extname, join } from 'node:path';
 import { MoodLensError } from '../core/errors.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
+import type { FaceAligner } from '../align/aligner.js';
 import { loadEmotionClassifier } from '../io/node/emotion-model.js';
+import { loadFaceAligner, loadLandmarkDetector } from '../io/node/landmark-model.js';
+import type { LandmarkDetector } from '../landmarks/detector.js';
+import { resolveLandmarkModel } from './landmark-output.js';
 import { locateFfmpeg } from '../io/node/ffmpeg/locate.js';
 import { probeVideo } from '../io/node/ffmpeg/probe.js';
 import { loadModelQuality } from '../io/node/model-card.js';
@@ -71,6 +75,8 @@ Options:
                       (default ${DEFAULT_STILLS_EVERY_SECONDS}, unless --stills is given)
   --no-stills         No stills
   --no-video          Do not write labelled.mp4 (faster)
+  --no-align          Classify the plain box crop (default: each face is turned upright by its 68
+                      landmarks when the landmark model is installed, as in analyze)
   --json              Print {"file", "video", "records": [...], "complete", "summary"}
                       on stdout: records as in frames.csv plus "raw" (unsmoothed scores)
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
@@ -103,6 +109,7 @@ const OPTIONS = {
   'stills-every': { type: 'string' },
   'no-stills': { type: 'boolean' },
   'no-video': { type: 'boolean' },
+  'no-align': { type: 'boolean' },
   ffmpeg: { type: 'string' },
   model: { type: 'string' },
   ...DETECTOR_OPTIONS,
@@ -116,6 +123,8 @@ export interface VideoArgs extends DetectorFlags {
   readonly smoothingAlpha: number;
   readonly stills: StillsChoice;
   readonly writeVideo: boolean;
+  /** Turn each face upright by its landmarks before classifying (when the landmark model is installed). */
+  readonly align: boolean;
   readonly ffmpeg: string | undefined;
   readonly model: string | undefined;
 }
@@ -185,6 +194,7 @@ export function parseVideoArgs(args: readonly string[]): VideoArgs {
       ...(everySeconds === undefined ? {} : { everySeconds }),
     },
     writeVideo: values['no-video'] !== true,
+    align: values['no-align'] !== true,
     ffmpeg: values.ffmpeg,
     model: values.model,
     ...parseDetectorFlags(values),
@@ -228,9 +238,21 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
   }
   const classifier = await loadEmotionClassifier(parsed.model);
   let detector: ParallelFaceDetector | undefined;
+  let landmarker: LandmarkDetector | undefined;
   try {
+    // Alignment as in analyze: on by default when the shipped landmark model is installed.
+    const landmarkModel = parsed.align ? resolveLandmarkModel(undefined, false) : undefined;
+    let aligner: FaceAligner | undefined;
+    if (landmarkModel !== undefined) {
+      landmarker = await loadLandmarkDetector(landmarkModel);
+      aligner = await loadFaceAligner();
+    }
     detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
-    const pipeline = new EmotionPipeline(detector, classifier, { detect: parsed.detectOptions });
+    const pipeline = new EmotionPipeline(detector, classifier, {
+      detect: parsed.detectOptions,
+      ...(landmarker === undefined ? {} : { landmarks: landmarker }),
+      ...(aligner === undefined ? {} : { aligner }),
+    });
     const model = await loadModelQuality(parsed.model);
     const expected = info.expectedFrames;
     io.stderr(
@@ -310,6 +332,7 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
     return EXIT_OK;
   } finally {
     await detector?.close();
+    await landmarker?.dispose();
     await classifier.dispose();
   }
 }
