@@ -21,9 +21,9 @@ import { EmotionPipeline } from '../src/pipeline/pipeline.js';
 import type { SessionReport } from '../src/report/report.js';
 import { runCaptured } from './support/cli.js';
 import { REPO_ROOT } from './support/opencv.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/browser.js';
 import { makePeopleClip } from './support/people-clip.js';
 
-const CHROMIUM = process.env.MOODLENS_CHROMIUM ?? '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && process.env.CI === undefined ? `no Chromium at ${CHROMIUM}` : false;
 
 let dir: string;
@@ -46,16 +46,7 @@ before(async () => {
   context = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...CHROMIUM_ARGS],
     viewport: { width: 900, height: 1000 },
   });
 });
