@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { createImage, type Box, type GrayImage } from '../src/core/image.js';
 import { resizeGrayLinearExact } from '../src/image/resize.js';
 import {
@@ -20,33 +19,7 @@ import {
   mulberry32,
   readGrayFile,
 } from './support/fer-scenes.js';
-import { openCvGate, PYTHON, REPO_ROOT } from './support/opencv.js';
-
-/** Runs a Python snippet with cv2 on JSON stdin; returns its JSON stdout. */
-function python(script: string, input: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      PYTHON,
-      ['-c', script],
-      { maxBuffer: 256 * 1024 * 1024, timeout: 120_000, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error)
-          reject(new Error(`${stderr.trim().split('\n').at(-1) ?? ''} (${error.message.split('\n')[0]})`));
-        else resolve(JSON.parse(stdout) as unknown);
-      },
-    );
-    child.stdin?.end(JSON.stringify(input));
-  });
-}
-
-/** Skips (developer machine) or fails (CI) when OpenCV's Python bindings are missing. */
-async function requireOpenCv(t: TestContext): Promise<boolean> {
-  const gate = await openCvGate();
-  if (gate.action === 'run') return true;
-  if (gate.action === 'fail') assert.fail(gate.reason);
-  t.skip(gate.reason);
-  return false;
-}
+import { REPO_ROOT, requireOpenCv, runPythonJson } from './support/opencv.js';
 
 const toBase64 = (image: GrayImage): string => Buffer.from(image.data).toString('base64');
 const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
@@ -103,7 +76,7 @@ void test('equalizeHist equals cv2.equalizeHist bit for bit on real FER faces an
     { name: 'astronaut 512x512', image: astronaut },
   ];
   const all = [...faces, ...synthetic];
-  const expected = (await python(
+  const expected = (await runPythonJson(
     EQUALIZE_SCRIPT,
     all.map(({ image }) => ({ width: image.width, height: image.height, data: toBase64(image) })),
   )) as string[];
@@ -232,7 +205,7 @@ void test('cropFace equals OpenCV (copyMakeBorder REPLICATE, resize, equalizeHis
     for (const margin of margins)
       for (const resample of ['area', 'bilinear'] as const) cases.push({ box, margin, resample });
   }
-  const expected = (await python(CROP_SCRIPT, {
+  const expected = (await runPythonJson(CROP_SCRIPT, {
     width: gray.width,
     height: gray.height,
     data: toBase64(gray),

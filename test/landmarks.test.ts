@@ -5,12 +5,11 @@
  * points on a real photo.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { isMoodLensError } from '../src/core/errors.js';
 import { createImage, type Box } from '../src/core/image.js';
 import {
@@ -24,7 +23,7 @@ import { centroid, partIndices, type Point } from '../src/landmarks/points.js';
 import { assessLandmarks } from '../src/landmarks/reliability.js';
 import { ensureFace300w, loadFace300w } from './support/face300w.js';
 import { loadAstronaut, mulberry32 } from './support/fer-scenes.js';
-import { openCvGate, PYTHON, REPO_ROOT } from './support/opencv.js';
+import { REPO_ROOT, requireOpenCv, runPythonJson } from './support/opencv.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures');
 const DEV_MODEL = join(FIXTURES, 'landmarks-untrained.onnx');
@@ -95,30 +94,6 @@ for box in job['boxes']:
 print(json.dumps(out))
 `;
 
-function runPython(script: string, input: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      PYTHON,
-      ['-c', script],
-      { maxBuffer: 64 << 20, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        if (error)
-          reject(new Error(`${stderr.trim().split('\n').at(-1) ?? ''} (${error.message.split('\n')[0]})`));
-        else resolve(JSON.parse(stdout) as unknown);
-      },
-    );
-    child.stdin?.end(JSON.stringify(input));
-  });
-}
-
-async function requireOpenCv(t: TestContext): Promise<boolean> {
-  const gate = await openCvGate();
-  if (gate.action === 'run') return true;
-  if (gate.action === 'fail') assert.fail(gate.reason);
-  t.skip(gate.reason);
-  return false;
-}
-
 void test("the run-time crop equals training's own crop (landmark_data.run_time_crop) on a real photo", async (t) => {
   if (!(await requireOpenCv(t))) return;
   const detector = await loadLandmarkDetector(DEV_MODEL);
@@ -132,7 +107,7 @@ void test("the run-time crop equals training's own crop (landmark_data.run_time_
     { x: 10, y: 470, width: 60, height: 60 }, // past the bottom and left edges
     { x: 400, y: 5, width: 42, height: 44 }, // side exactly 66, not square
   ];
-  const expected = (await runPython(TRAINING_CROP_SCRIPT, {
+  const expected = (await runPythonJson(TRAINING_CROP_SCRIPT, {
     training: join(REPO_ROOT, 'training'),
     size: geometry.inputSize,
     width: gray.width,

@@ -2,9 +2,11 @@
  * Runs OpenCV's own Haar detector (tools/opencv_reference.py under Debian's python3-opencv) so tests and
  * benchmarks can compare the TypeScript engine with it on the same pixels.
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** The interpreter that has cv2: Debian's, not a pyenv one first on PATH. Override with MOODLENS_PYTHON. */
@@ -179,4 +181,30 @@ function findRepoRoot(): string {
     }
     dir = parent;
   }
+}
+
+/** Runs a Python snippet (PYTHON, with cv2/numpy) that reads JSON on stdin; resolves to its JSON stdout. */
+export function runPythonJson(script: string, input: unknown, timeoutMs = 120_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      PYTHON,
+      ['-c', script],
+      { maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new Error(`${stderr.trim().split('\n').at(-1) ?? ''} (${error.message.split('\n')[0]})`));
+        else resolve(JSON.parse(stdout) as unknown);
+      },
+    );
+    child.stdin?.end(JSON.stringify(input));
+  });
+}
+
+/** Skips (developer machine) or fails (CI) a test when OpenCV's Python bindings are missing. */
+export async function requireOpenCv(t: TestContext): Promise<boolean> {
+  const gate = await openCvGate();
+  if (gate.action === 'run') return true;
+  if (gate.action === 'fail') assert.fail(gate.reason);
+  t.skip(gate.reason);
+  return false;
 }
