@@ -77,6 +77,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     const windowCount = Math.min(options.repeat, MAX_WINDOWS);
     let userAgent = '';
     let isolated = false;
+    let landmarks = false;
     try {
       for (const setting of WEB_BENCH_SETTINGS) {
         const page = await browser.newPage();
@@ -85,6 +86,9 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         if (state !== 'ready') throw new Error(`The page did not load (${setting.query}): ${state}`);
         userAgent = await page.evaluate(() => navigator.userAgent);
         isolated = await page.evaluate(() => crossOriginIsolated);
+        landmarks = await page.evaluate(
+          () => (window as unknown as MoodLensWindow).moodlensStats.model?.landmarks === true,
+        );
         await page.click('#start');
         await page.waitForTimeout(WARMUP_SECONDS * 1000);
         const windows: Window[] = [];
@@ -165,12 +169,15 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         `load average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${availableParallelism()} cores.`,
         'loop fps: answers per second of the whole loop (grab, transfer to the worker, analyse, draw), at most the',
         `camera's ${FACE_CLIP.fps}. detect+classify fps: 1000 / the worker's mean ms per frame (read pixels, detect,`,
-        'track, classify every face, smooth). Stage times are means per analysed frame; classify: crops + emotion',
-        'model for every face of the frame. latency: median ms from grabbing a frame to its answer.',
+        'track, classify every face, smooth). Stage times are means per analysed frame; classify: for every face',
+        `of the frame, ${landmarks ? '68 landmarks + alignment + ' : ''}the crop and the emotion model` +
+          `${landmarks ? '' : ' (landmark model not loaded: box crops)'}. latency: median ms from grabbing a`,
+        'frame to its answer.',
       ],
       data: {
         browser: userAgent,
         crossOriginIsolated: isolated,
+        landmarks,
         loadBefore,
         loadAfter: loadavg()[0],
         results,

@@ -116,6 +116,8 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP make the page isolated');
   const model = await page.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
   assert.equal(model?.detectorEngine, 'wasm', 'the Haar scan runs in its WebAssembly kernel in the worker');
+  assert.equal(model?.landmarks, true, 'faces are aligned by their landmarks, as in the CLI');
+  assert.equal(await page.locator('#landmarks-note').isVisible(), false);
   assert.match(await page.locator('#privacy').innerText(), /No frame leaves this device/);
   const framing = `${await page.locator('#screening-text').innerText()} ${await page.locator('#model-text').innerText()}`;
   assert.match(framing, /A screening aid, not a diagnosis\. .*support a qualified professional/);
@@ -261,6 +263,8 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   );
   assert.ok(requests.some((r) => r.endsWith('/ort/ort-wasm-simd-threaded.wasm')));
   assert.ok(requests.some((r) => r.endsWith('/models/emotion.onnx')));
+  assert.ok(requests.some((r) => r.endsWith('/models/landmarks.onnx')));
+  assert.ok(requests.some((r) => r.endsWith('/models/template48.json')));
   await page.close();
 });
 
@@ -294,6 +298,28 @@ void test('a model answered by an HTML 404 page: the page names the file and wha
     assert.match(status.text, /HTTP 404/);
     assert.match(status.text, /an HTML page \(\d+ bytes\)/);
     assert.equal(status.startDisabled, true);
+    await page.close();
+  });
+});
+
+void test('a landmark model answered by an HTML 404 page: the app runs unaligned and says why', async (t) => {
+  if (!proceed(t)) return;
+  await with404(/\/models\/landmarks\.onnx$/, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    assert.equal(await waitForModels(page), 'ready');
+    const model = await page.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+    assert.equal(model?.landmarks, false);
+    const note = page.locator('#landmarks-note');
+    assert.equal(await note.isVisible(), true);
+    const text = await note.innerText();
+    assert.match(text, /^Landmarks unavailable: faces classified unaligned\./);
+    assert.match(
+      text,
+      /\/models\/landmarks\.onnx: the server answered HTTP 404 .*an HTML page \(\d+ bytes\)/,
+    );
+    await page.click('#start');
+    await overlayWithFace(page, EMOTION_COLORS.happy);
     await page.close();
   });
 });

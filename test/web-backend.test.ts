@@ -15,6 +15,12 @@ import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { DEFAULT_CASCADE_PATH, loadFaceDetector } from '../src/io/node/cascade-file.js';
 import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
 import {
+  DEFAULT_ALIGNMENT_TEMPLATE_PATH,
+  DEFAULT_LANDMARK_MODEL_PATH,
+  loadFaceAligner,
+  loadLandmarkDetector,
+} from '../src/io/node/landmark-model.js';
+import {
   CameraError,
   classifyCameraError,
   configureOrtWasm,
@@ -53,6 +59,8 @@ function diskFetch(files: Record<string, string>): FetchLike {
 const SHIPPED = {
   [`${ORIGIN}/models/emotion.onnx`]: DEFAULT_EMOTION_MODEL_PATH,
   [`${ORIGIN}/models/cascade.xml`]: DEFAULT_CASCADE_PATH,
+  [`${ORIGIN}/models/landmarks.onnx`]: DEFAULT_LANDMARK_MODEL_PATH,
+  [`${ORIGIN}/models/template48.json`]: DEFAULT_ALIGNMENT_TEMPLATE_PATH,
   [`${ORIGIN}/ort/ort-wasm-simd-threaded.wasm`]: join(ORT_DIR, 'ort-wasm-simd-threaded.wasm'),
   [`${ORIGIN}/ort/ort-wasm-simd-threaded.mjs`]: join(ORT_DIR, 'ort-wasm-simd-threaded.mjs'),
 };
@@ -123,6 +131,114 @@ void test('loadWebPipeline answers as the Node pipeline does on the astronaut ph
   } finally {
     await web.classifier.dispose();
     await node.classifier.dispose();
+  }
+});
+
+const LANDMARK_URLS = {
+  modelUrl: `${ORIGIN}/models/landmarks.onnx`,
+  templateUrl: `${ORIGIN}/models/template48.json`,
+};
+
+void test('with the landmark stage, loadWebPipeline answers as the Node pipeline with landmarks', async () => {
+  const detect = { minNeighbors: 5, minSize: 64 };
+  const web = await loadWebPipeline({
+    ort,
+    modelUrl: `${ORIGIN}/models/emotion.onnx`,
+    cascadeUrl: `${ORIGIN}/models/cascade.xml`,
+    landmarks: LANDMARK_URLS,
+    wasm: { wasmPaths: WASM_PATHS },
+    pipeline: { detect },
+    fetch: diskFetch(SHIPPED),
+  });
+  const node = new EmotionPipeline(await loadFaceDetector(), await loadEmotionClassifier(), {
+    detect,
+    landmarks: await loadLandmarkDetector(),
+    aligner: await loadFaceAligner(),
+  });
+  try {
+    assert.ok(web.options.landmarks !== undefined && web.options.aligner !== undefined);
+    const { rgb } = await loadAstronaut();
+    const [fromWeb, fromNode] = [await web.analyze(rgb), await node.analyze(rgb)];
+    assert.equal(fromWeb.length, 1);
+    assert.deepEqual(
+      fromWeb.map((f) => f.box),
+      fromNode.map((f) => f.box),
+    );
+    const [w, n] = [fromWeb[0], fromNode[0]];
+    const [wp, np] = [w.landmarks?.points ?? [], n.landmarks?.points ?? []];
+    assert.equal(wp.length, 68);
+    assert.equal(np.length, 68);
+    const worst = Math.max(
+      ...wp.flatMap(([x, y], i) => {
+        const [nx, ny] = np[i];
+        return [Math.abs(x - nx), Math.abs(y - ny)];
+      }),
+    );
+    assert.ok(worst < 1e-4, `largest landmark difference ${worst}`);
+    assert.equal(w.alignment?.method, n.alignment?.method);
+    assert.ok(
+      w.alignment !== undefined && w.alignment.method !== 'box',
+      'the astronaut is aligned, not box-cropped',
+    );
+    assert.equal(w.emotion.label, n.emotion.label);
+    for (const label of EMOTION_LABELS) {
+      assert.ok(Math.abs(w.emotion.scores[label] - n.emotion.scores[label]) < 1e-4, label);
+    }
+  } finally {
+    await web.classifier.dispose();
+    await web.options.landmarks?.dispose();
+    await node.classifier.dispose();
+    await node.options.landmarks?.dispose();
+  }
+});
+
+void test('a landmark model that does not arrive is named: fatal, or box crops with the reason', async () => {
+  const options = {
+    ort,
+    modelUrl: `${ORIGIN}/models/emotion.onnx`,
+    cascadeUrl: `${ORIGIN}/models/cascade.xml`,
+    landmarks: LANDMARK_URLS,
+    wasm: { wasmPaths: WASM_PATHS },
+  };
+  const missingModel = diskFetch({ ...SHIPPED, [LANDMARK_URLS.modelUrl]: undefined as unknown as string });
+  await assertModelLoad(
+    loadWebPipeline({ ...options, fetch: missingModel }),
+    /^Cannot load the landmark model https:\/\/moodlens\.test\/models\/landmarks\.onnx: the server answered HTTP 404 Not Found with an HTML page \(\d+ bytes\) instead of the file$/,
+  );
+  // The emotion model where the landmark model should be: named as what it is.
+  await assertModelLoad(
+    loadWebPipeline({
+      ...options,
+      fetch: diskFetch({ ...SHIPPED, [LANDMARK_URLS.modelUrl]: DEFAULT_EMOTION_MODEL_PATH }),
+    }),
+    /landmarks\.onnx[^]*it is an emotion model/,
+  );
+  await assertModelLoad(
+    loadWebPipeline({
+      ...options,
+      fetch: async (url) =>
+        url === LANDMARK_URLS.templateUrl ? new Response(HTML_404) : diskFetch(SHIPPED)(url),
+    }),
+    /^Cannot load the alignment template https:\/\/moodlens\.test\/models\/template48\.json: the server sent an HTML page/,
+  );
+  // Degraded: the page is told why, and faces are classified from box crops, as without landmarks.
+  const problems: unknown[] = [];
+  const degraded = await loadWebPipeline({
+    ...options,
+    fetch: missingModel,
+    onLandmarksUnavailable: (error) => problems.push(error),
+  });
+  try {
+    assert.equal(problems.length, 1);
+    assert.ok(isMoodLensError(problems[0]));
+    assert.match(problems[0].message, /landmark model .*landmarks\.onnx.*HTTP 404/);
+    assert.equal(degraded.options.landmarks, undefined);
+    assert.equal(degraded.options.aligner, undefined);
+    const faces = await degraded.analyze((await loadAstronaut()).rgb);
+    assert.equal(faces.length, 1);
+    assert.equal(faces[0].landmarks, undefined);
+  } finally {
+    await degraded.classifier.dispose();
   }
 });
 

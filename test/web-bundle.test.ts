@@ -86,6 +86,8 @@ void test('the models in the build are the shipped files, byte for byte', async 
     ['models/emotion.onnx', 'models/emotion/emotion.onnx'],
     ['models/emotion.json', 'models/emotion/emotion.json'],
     ['models/haarcascade_frontalface_default.xml', 'models/haar/haarcascade_frontalface_default.xml'],
+    ['models/landmarks.onnx', 'models/landmarks/landmarks.onnx'],
+    ['models/template48.json', 'models/landmarks/template48.json'],
   ]) {
     const a = await readFile(join(DEFAULT_WEB_ROOT, served));
     assert.ok(a.equals(await readFile(join(REPO_ROOT, shipped))), served);

@@ -3,7 +3,8 @@
  * Vite build of the MoodLens web app (`npm run build:web`): web/ -> dist/web/, served by `moodlens serve`
  * (or any static server that sends the COOP/COEP headers). The app runs the library's own TypeScript
  * core (imported from src/, never a Node-only module) and ships every file it loads beside it: the ONNX
- * Runtime wasm files of the installed onnxruntime-web, the emotion model with its card, and the cascade.
+ * Runtime wasm files of the installed onnxruntime-web, the emotion model with its card, the cascade, and
+ * the landmark model with its alignment template.
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,6 +27,8 @@ export const LOCAL_ASSETS = {
   'ort/ort-wasm-simd-threaded.wasm': join(ORT_DIST, 'ort-wasm-simd-threaded.wasm'),
   'models/emotion.onnx': join(REPO_ROOT, 'models/emotion/emotion.onnx'),
   'models/emotion.json': join(REPO_ROOT, 'models/emotion/emotion.json'),
+  'models/landmarks.onnx': join(REPO_ROOT, 'models/landmarks/landmarks.onnx'),
+  'models/template48.json': join(REPO_ROOT, 'models/landmarks/template48.json'),
   'models/haarcascade_frontalface_default.xml': join(
     REPO_ROOT,
     'models/haar/haarcascade_frontalface_default.xml',

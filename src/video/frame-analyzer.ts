@@ -9,6 +9,7 @@ import type { Box, Image } from '../core/image.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
 import { toGray } from '../image/gray.js';
+import type { FaceLandmarks } from '../landmarks/detector.js';
 import type { EmotionPipeline } from '../pipeline/pipeline.js';
 import { emptyFrameRecord, type FrameRecord } from '../report/records.js';
 import { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './smoothing.js';
@@ -44,6 +45,8 @@ export interface TrackedFaceResult {
   readonly emotion: EmotionResult;
   /** This frame's unsmoothed probabilities. */
   readonly rawScores: Readonly<Record<Emotion, number>>;
+  /** This frame's 68 points, when the pipeline has the landmark stage (not part of the records). */
+  readonly landmarks?: FaceLandmarks;
 }
 
 export interface FrameAnalysis {
@@ -162,6 +165,7 @@ export class FrameAnalyzer {
         detected: detectNow,
         emotion: this.#smoother.update(track.id, raw),
         rawScores: raw,
+        ...(classified[i].landmarks === undefined ? {} : { landmarks: classified[i].landmarks }),
       };
     });
     stats.classifyMs += performance.now() - t;

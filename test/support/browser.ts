@@ -223,7 +223,9 @@ export interface MoodLensWindow {
     readonly timings: { readMs: number; analyzeMs: number; detectMs: number; classifyMs: number }[];
     readonly latencyMs: number[];
     readonly answeredAt: number[];
-    readonly model: { crossOriginIsolated: boolean; detectorEngine: string; numThreads: number } | undefined;
+    readonly model:
+      | { crossOriginIsolated: boolean; detectorEngine: string; numThreads: number; landmarks: boolean }
+      | undefined;
     readonly settings: unknown;
   };
 }

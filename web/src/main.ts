@@ -66,6 +66,8 @@ const ui = {
   modelText: element<HTMLElement>('model-text'),
   exportReport: element<HTMLButtonElement>('export-report'),
   engine: element<HTMLElement>('engine'),
+  landmarksNote: element<HTMLElement>('landmarks-note'),
+  showLandmarks: element<HTMLInputElement>('show-landmarks'),
 };
 
 const stats: LiveStats = {
@@ -155,6 +157,8 @@ if (missing.length > 0) {
     type: 'init',
     modelUrl: new URL('models/emotion.onnx', document.baseURI).href,
     cascadeUrl: new URL('models/haarcascade_frontalface_default.xml', document.baseURI).href,
+    landmarkModelUrl: new URL('models/landmarks.onnx', document.baseURI).href,
+    templateUrl: new URL('models/template48.json', document.baseURI).href,
     wasmPaths: new URL('ort/', document.baseURI).href,
     numThreads: settings.threads,
     detect: settings.detect,
@@ -180,7 +184,13 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
         `emotion model: ${message.model.arch ?? 'ONNX'} on ONNX Runtime Web (WebAssembly, ` +
         `${message.model.numThreads} thread${message.model.numThreads > 1 ? 's' : ''}) · ` +
         `cross-origin isolated: ${message.model.crossOriginIsolated ? 'yes' : 'no'} · ` +
+        `landmarks: ${message.model.landmarks ? 'aligned by 68 points' : 'off'} · ` +
         `loaded in ${Math.round(message.model.loadMs)} ms`;
+      ui.landmarksNote.hidden = message.model.landmarks;
+      ui.landmarksNote.textContent = message.model.landmarks
+        ? ''
+        : `Landmarks unavailable: faces classified unaligned. ${message.model.landmarksProblem ?? ''}`;
+      ui.showLandmarks.disabled = !message.model.landmarks;
       setState('ready', 'Ready. Press Start to analyse the camera, on this device.');
       return;
     case 'init-error':
@@ -204,7 +214,9 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       if (sent !== undefined) push(stats.latencyMs, now - sent);
       updateRates(now, message.timings);
       ui.exportCsv.disabled = ui.exportJson.disabled = ui.exportReport.disabled = false;
-      drawOverlay(ui.overlay, message.width, message.height, message.faces);
+      drawOverlay(ui.overlay, message.width, message.height, message.faces, {
+        points: ui.showLandmarks.checked,
+      });
       scheduleGrab();
       return;
     }

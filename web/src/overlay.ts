@@ -2,7 +2,7 @@
  * The overlay over the camera video: each face's box, track id, label and confidence, in the colours
  * the CLI's labelled images use (EMOTION_COLORS). Drawn with the canvas API so text stays crisp.
  */
-import { EMOTION_COLORS } from '../../src/core.js';
+import { EMOTION_COLORS, type Point } from '../../src/core.js';
 import { textColorOn } from '../../src/draw/annotate.js';
 import type { OverlayFace } from './protocol.js';
 
@@ -22,6 +22,7 @@ export function drawOverlay(
   width: number,
   height: number,
   faces: readonly OverlayFace[],
+  show: { readonly points?: boolean } = {},
 ): void {
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
@@ -59,6 +60,27 @@ export function drawOverlay(
     ctx.fillRect(tx, ty, tagWidth, tagHeight);
     ctx.fillStyle = css(textColorOn(color));
     ctx.fillText(text, tx + pad, ty + pad);
+    if (show.points !== false && face.points !== undefined) drawPoints(ctx, face.points, color, line);
+  }
+}
+
+/** The 68 landmarks as small dots in the face's colour, ringed in dark so they show on any skin. */
+function drawPoints(
+  ctx: CanvasRenderingContext2D,
+  points: readonly Point[],
+  color: readonly number[],
+  line: number,
+): void {
+  const radius = Math.max(1.5, line * 0.75);
+  ctx.fillStyle = css(color);
+  ctx.strokeStyle = 'rgba(0, 0, 0, 0.6)';
+  ctx.lineWidth = Math.max(0.5, radius / 3);
+  for (const [x, y] of points) {
+    ctx.beginPath();
+    // +0.5: points are pixel centres, the canvas puts pixel x's centre at x + 0.5.
+    ctx.arc(x + 0.5, y + 0.5, radius, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
   }
 }
 

@@ -2,13 +2,16 @@
  * Messages between the page (main.ts) and the analysis worker (worker.ts). Frames travel as transferred
  * ImageBitmaps, results as plain data; nothing leaves the browser.
  */
-import type { Box, DetectOptions, Emotion, FrameRecord } from '../../src/core.js';
+import type { Box, DetectOptions, Emotion, FrameRecord, Point } from '../../src/core.js';
 
 export interface InitRequest {
   readonly type: 'init';
   /** Absolute URLs (the worker's own location is its script's, so the page resolves them). */
   readonly modelUrl: string;
   readonly cascadeUrl: string;
+  /** The landmark model and alignment template: faces are aligned by their 68 points, as in the CLI. */
+  readonly landmarkModelUrl: string;
+  readonly templateUrl: string;
   readonly wasmPaths: string;
   /** ONNX Runtime threads per inference. */
   readonly numThreads: number;
@@ -46,6 +49,10 @@ export interface ModelSummary {
   readonly crossOriginIsolated: boolean;
   readonly numThreads: number;
   readonly loadMs: number;
+  /** Whether faces are aligned by their landmarks (false: the landmark model did not load). */
+  readonly landmarks: boolean;
+  /** Why the landmark stage is off, when it is (the load error's message). */
+  readonly landmarksProblem: string | undefined;
 }
 
 export interface ReadyMessage {
@@ -68,6 +75,8 @@ export interface OverlayFace {
   readonly confidence: number;
   /** False when the box was carried over from an earlier detection. */
   readonly detected: boolean;
+  /** The 68 landmarks, in analysis pixels, when the landmark stage runs. */
+  readonly points?: readonly Point[];
 }
 
 export interface FrameTimings {

@@ -41,19 +41,26 @@ async function handle(request: WorkerRequest): Promise<void> {
 
 async function init(request: InitRequest): Promise<void> {
   const started = performance.now();
+  let landmarksProblem: string | undefined;
   try {
     const pipeline = await loadWebPipeline({
       ort,
       modelUrl: request.modelUrl,
       cascadeUrl: request.cascadeUrl,
+      landmarks: { modelUrl: request.landmarkModelUrl, templateUrl: request.templateUrl },
+      // A landmark model that does not load is not fatal: faces are classified from their box crops and
+      // the page says so (the emotion model alone still answers, as `moodlens analyze --no-align` does).
+      onLandmarksUnavailable: (error) => {
+        landmarksProblem = error instanceof Error ? error.message : String(error);
+      },
       wasm: { wasmPaths: request.wasmPaths, numThreads: request.numThreads },
       pipeline: { detect: request.detect },
     });
     // One inference now, so that the first camera frame does not pay for ONNX Runtime's warm-up.
     const size = pipeline.classifier.info.inputSize;
-    await pipeline.classifier.classify([
-      { width: size, height: size, channels: 1, data: new Uint8Array(size * size) },
-    ]);
+    const blank = { width: size, height: size, channels: 1 as const, data: new Uint8Array(size * size) };
+    await pipeline.classifier.classify([blank]);
+    await pipeline.options.landmarks?.detect(blank, [{ x: 0, y: 0, width: size, height: size }]);
     analyzer = new FrameAnalyzer(pipeline, {
       detectEvery: request.detectEvery,
       smoothingAlpha: request.smoothingAlpha,
@@ -69,6 +76,8 @@ async function init(request: InitRequest): Promise<void> {
         crossOriginIsolated: self.crossOriginIsolated,
         numThreads: request.numThreads,
         loadMs: performance.now() - started,
+        landmarks: pipeline.options.landmarks !== undefined,
+        landmarksProblem,
       },
     });
   } catch (error) {
@@ -105,6 +114,7 @@ async function analyze(request: AnalyzeRequest): Promise<void> {
         label: face.emotion.label,
         confidence: face.emotion.confidence,
         detected: face.detected,
+        ...(face.landmarks === undefined ? {} : { points: face.landmarks.points }),
       })),
       records: scale === 1 ? records : records.map((record) => toVideoPixels(record, scale)),
       timings: {

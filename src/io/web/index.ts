@@ -8,5 +8,7 @@ export { describeBody, fetchAsset, looksLikeHtml } from './fetch-asset.js';
 export type { FetchLike } from './fetch-asset.js';
 export { configureOrtWasm, DEFAULT_ORT_WASM_THREADS, OnnxWebBackend } from './onnx-web-backend.js';
 export type { OrtWasmSettings, OrtWebModule } from './onnx-web-backend.js';
+export { loadWebLandmarkStages } from './load-landmarks.js';
+export type { WebLandmarkStages, WebLandmarkUrls } from './load-landmarks.js';
 export { diagnoseOrtWasmFiles, loadWebPipeline, ORT_WASM_FILES } from './load-pipeline.js';
 export type { WebPipelineOptions } from './load-pipeline.js';

@@ -4,6 +4,7 @@ import { EmotionClassifier } from '../../emotion/classifier.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import { EmotionPipeline, type PipelineOptions } from '../../pipeline/pipeline.js';
 import { describeBody, fetchAsset, looksLikeHtml, type FetchLike } from './fetch-asset.js';
+import { loadWebLandmarkStages, type WebLandmarkStages, type WebLandmarkUrls } from './load-landmarks.js';
 import {
   configureOrtWasm,
   OnnxWebBackend,
@@ -32,11 +33,22 @@ export interface WebPipelineOptions {
   readonly batchSize?: number;
   /** Injectable `fetch` (default: the global one). */
   readonly fetch?: FetchLike;
+  /**
+   * The landmark model and alignment template: each face is then aligned by its 68 points before it is
+   * classified, as the CLI does (default: none, box crops).
+   */
+  readonly landmarks?: WebLandmarkUrls;
+  /**
+   * Called when the landmark stage cannot load (with its coded error): the pipeline then classifies box
+   * crops, unaligned, and the page says so. Without it, a landmark stage that fails to load is fatal.
+   */
+  readonly onLandmarksUnavailable?: (error: unknown) => void;
 }
 
 /**
  * Loads the whole detect-and-classify pipeline in a browser (page or worker): the cascade and the model
- * fetched from URLs, the model run by onnxruntime-web from locally served wasm files.
+ * fetched from URLs, the model run by onnxruntime-web from locally served wasm files; with `landmarks`,
+ * the landmark model and template too, so faces are aligned before they are classified (as in the CLI).
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the file that failed and what arrived instead
  *   (an HTML 404 page where the model, cascade or a wasm file should be...), `MOODLENS_ERR_INVALID_CASCADE`
  *   for an XML file that is not a cascade.
@@ -71,6 +83,7 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
     }
     throw error;
   }
+  let stages: WebLandmarkStages | undefined;
   try {
     const classifier = await EmotionClassifier.create({
       backend,
@@ -78,10 +91,25 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
       source: modelUrl,
       batchSize: options.batchSize,
     });
-    return new EmotionPipeline(detector, classifier, options.pipeline);
+    stages = await loadLandmarks(options);
+    return new EmotionPipeline(detector, classifier, { ...options.pipeline, ...stages });
   } catch (error) {
     await backend.dispose();
+    await stages?.landmarks.dispose();
     throw error;
+  }
+}
+
+/** The landmark stages when asked for; undefined when not, or when they fail and the caller accepts it. */
+async function loadLandmarks(options: WebPipelineOptions): Promise<WebLandmarkStages | undefined> {
+  if (options.landmarks === undefined) return undefined;
+  try {
+    // ONNX Runtime already started for the emotion model, so a failure here is about the landmark files.
+    return await loadWebLandmarkStages(options.ort, options.landmarks, options.fetch);
+  } catch (error) {
+    if (options.onLandmarksUnavailable === undefined) throw error;
+    options.onLandmarksUnavailable(error);
+    return undefined;
   }
 }
 
