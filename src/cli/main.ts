@@ -66,7 +66,7 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'serve',
-    summary: 'Serve the HTTP API (analyze images, models, health, OpenAPI document)',
+    summary: 'Serve the HTTP API and MoodLens live, the in-browser webcam app',
     load: async () => (await import('./serve-command.js')).serveCommand,
   },
 ];
