@@ -1,7 +1,7 @@
 """Measures the landmark student (a checkpoint) and the dlib teacher; writes the figures for the model card.
 
     python -m moodlens_train.landmark_eval runs/landmarks-v1/best.pt --face300w labels/face300w.npz \\
-        --val labels/fer-val.npz --json-out ../models/landmarks/landmarks.eval.json
+        --val labels/fer-val.npz --json-out ../models/landmarks/landmarks.json
 
 NME = mean point error / outer-eye-corner distance (points 36 and 45), as 300-W. Reported: on the held-out
 tenth of face300w against the human labels (ours, and dlib's predictor from its own HOG box beside it); on
