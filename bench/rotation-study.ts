@@ -384,20 +384,43 @@ async function main(): Promise<void> {
   }
 }
 
-/** Face-free photos at 640x480: boxes found upright and with the rotated search (all false). */
+interface FaceFreePhotos {
+  readonly photos: number;
+  readonly upright: number;
+  readonly rotated: number | null;
+  /** Detection time per photo, ms: upright search, and with the rotated search. */
+  readonly uprightMs: number;
+  readonly rotatedMs: number | null;
+}
+
+/** Face-free photos at 640x480: boxes found upright and with the rotated search (all false), and the time. */
 async function falseDetectionsOnPhotos(
   detector: ParallelFaceDetector,
   search: RotatedSearchDetector,
   skipRotated: boolean,
-): Promise<{ photos: number; upright: number; rotated: number | null }> {
+): Promise<FaceFreePhotos> {
   let upright = 0;
   let rotated = 0;
+  let uprightMs = 0;
+  let rotatedMs = 0;
   for (const name of BACKGROUNDS) {
     const photo = await loadBackground(name, 640, 480);
+    let started = performance.now();
     upright += (await detector.detect(photo)).length;
-    if (!skipRotated) rotated += (await search.detect(photo)).length;
+    uprightMs += performance.now() - started;
+    if (skipRotated) continue;
+    started = performance.now();
+    rotated += (await search.detect(photo)).length;
+    rotatedMs += performance.now() - started;
   }
-  return { photos: BACKGROUNDS.length, upright, rotated: skipRotated ? null : rotated };
+  const photos = BACKGROUNDS.length;
+  return {
+    photos,
+    upright,
+    rotated: skipRotated ? null : rotated,
+    uprightMs: uprightMs / photos,
+    rotatedMs: skipRotated ? null : rotatedMs / photos,
+  };
 }
 
 function pct(value: number | null): string {
@@ -411,7 +434,7 @@ function printTable(
     referenceFerCropAccuracy: number;
     background: string;
     seconds: number;
-    falseDetectionsOnFaceFreePhotos: { photos: number; upright: number; rotated: number | null };
+    falseDetectionsOnFaceFreePhotos: FaceFreePhotos;
   },
   rows: readonly AngleRow[],
 ): void {
@@ -474,7 +497,9 @@ function printTable(
   console.log(`false detections per study image (upright/with rotated search): ${perImage.join(', ')}`);
   console.log(
     `false detections on ${f.photos} face-free 640x480 photos: ${f.upright} upright, ` +
-      `${f.rotated ?? 'n/a'} with the rotated search`,
+      `${f.rotated ?? 'n/a'} with the rotated search; detection ${f.uprightMs.toFixed(0)} ms per photo upright, ` +
+      `${f.rotatedMs === null ? 'n/a' : `${f.rotatedMs.toFixed(0)} ms`} with the rotated search` +
+      `${f.rotatedMs === null ? '' : ` (${(f.rotatedMs / f.uprightMs).toFixed(1)}x)`}`,
   );
   console.log(
     'accuracy over the faces found upright; "box crop"/"aligned" (rotation mode)/"aligned sim" (whole ' +

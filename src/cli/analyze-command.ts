@@ -83,7 +83,7 @@ Options:
                       (default: the shipped models/landmarks/template48.json)
   --draw-landmarks    Draw the 68 points on the labelled copies
   --rotated-search    Also search copies of each image turned by -30, -15, 15 and 30 degrees
-                      for faces the upright search misses (about 5x the detection time)
+                      for faces the upright search misses (about 8x the detection time)
 ${DETECTOR_HELP}
   -h, --help          Show this help
 

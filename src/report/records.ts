@@ -5,6 +5,7 @@
  * and scores null, so every decoded frame appears. Browser-safe and pure: text in, records out.
  */
 import { MoodLensError } from '../core/errors.js';
+import type { Box } from '../core/image.js';
 import { EMOTION_LABELS, isEmotion, type Emotion } from '../emotion/labels.js';
 
 /** The columns of frames.csv, in order (the emotion columns in EMOTION_LABELS order). */
@@ -79,6 +80,45 @@ export function emptyFrameRecord(frame: number, time: number): FrameRecord {
     surprise: null,
     neutral: null,
   };
+}
+
+/** What one face in one frame contributes to its record. */
+export interface FaceRecordFields {
+  readonly frame: number;
+  readonly time: number;
+  readonly track: number;
+  readonly box: Box;
+  readonly label: Emotion;
+  readonly confidence: number;
+  /** The seven (smoothed) scores, the record's emotion columns. */
+  readonly scores: Readonly<Record<Emotion, number>>;
+  /** Unsmoothed scores, kept in `raw` (JSON only). */
+  readonly raw?: Readonly<Record<Emotion, number>>;
+}
+
+/** The record of one face in one frame: its box, label, confidence and the seven scores as columns. */
+export function faceFrameRecord(face: FaceRecordFields): FrameRecord {
+  const { box, scores } = face;
+  const record: FrameRecord = {
+    frame: face.frame,
+    time: face.time,
+    track: face.track,
+    x: box.x,
+    y: box.y,
+    width: box.width,
+    height: box.height,
+    label: face.label,
+    confidence: face.confidence,
+    angry: scores.angry,
+    disgust: scores.disgust,
+    fear: scores.fear,
+    happy: scores.happy,
+    sad: scores.sad,
+    surprise: scores.surprise,
+    neutral: scores.neutral,
+  };
+  if (face.raw !== undefined) record.raw = { ...face.raw };
+  return record;
 }
 
 /** Whether the record is a face (a track with box, label and scores) rather than an empty frame. */
@@ -182,27 +222,20 @@ function checkRecord(fields: Record<string, unknown>, where: string, raw?: unkno
       `expected one of ${EMOTION_LABELS.join(', ')} for label but received ${describe(label)}`,
     );
   }
-  const record: FrameRecord = {
-    frame,
-    time,
-    track: checkNumber(fields.track, where, 'track', 'integer', 1),
+  // Checked in column order, so a row's first fault is the one reported.
+  const track = checkNumber(fields.track, where, 'track', 'integer', 1);
+  const box = {
     x: checkNumber(fields.x, where, 'x', 'integer', -Infinity),
     y: checkNumber(fields.y, where, 'y', 'integer', -Infinity),
     width: checkNumber(fields.width, where, 'width', 'integer', 1),
     height: checkNumber(fields.height, where, 'height', 'integer', 1),
-    label,
-    confidence: checkNumber(fields.confidence, where, 'confidence', 'probability'),
-    angry: 0,
-    disgust: 0,
-    fear: 0,
-    happy: 0,
-    sad: 0,
-    surprise: 0,
-    neutral: 0,
   };
+  const confidence = checkNumber(fields.confidence, where, 'confidence', 'probability');
+  const scores = {} as Record<Emotion, number>;
   for (const emotion of EMOTION_LABELS) {
-    record[emotion] = checkNumber(fields[emotion], where, emotion, 'probability');
+    scores[emotion] = checkNumber(fields[emotion], where, emotion, 'probability');
   }
+  const record = faceFrameRecord({ frame, time, track, box, label, confidence, scores });
   if (raw !== undefined && raw !== null) {
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw invalid(where, `expected an object of seven scores for raw but received ${describe(raw)}`);

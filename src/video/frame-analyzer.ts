@@ -7,11 +7,11 @@
  */
 import type { Box, Image } from '../core/image.js';
 import type { EmotionResult } from '../emotion/classifier.js';
-import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
+import type { Emotion } from '../emotion/labels.js';
 import { toGray } from '../image/gray.js';
 import type { FaceLandmarks } from '../landmarks/detector.js';
 import type { EmotionPipeline } from '../pipeline/pipeline.js';
-import { emptyFrameRecord, type FrameRecord } from '../report/records.js';
+import { emptyFrameRecord, faceFrameRecord, type FrameRecord } from '../report/records.js';
 import { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './smoothing.js';
 import { FaceTracker, type FaceTrackerOptions, type Track } from './tracker.js';
 
@@ -195,25 +195,14 @@ function emptyStats(): FrameAnalyzerStats {
 /** The flat record of one tracked face (smoothed scores in the columns, the raw ones in `raw`). */
 export function toFrameRecord(face: TrackedFaceResult, frame: number, time: number): FrameRecord {
   const { box, emotion } = face;
-  const record: FrameRecord = {
+  return faceFrameRecord({
     frame,
     time,
     track: face.track,
-    x: box.x,
-    y: box.y,
-    width: box.width,
-    height: box.height,
+    box,
     label: emotion.label,
     confidence: emotion.confidence,
-    angry: 0,
-    disgust: 0,
-    fear: 0,
-    happy: 0,
-    sad: 0,
-    surprise: 0,
-    neutral: 0,
-    raw: { ...face.rawScores },
-  };
-  for (const label of EMOTION_LABELS) record[label] = emotion.scores[label];
-  return record;
+    scores: emotion.scores,
+    raw: face.rawScores,
+  });
 }
