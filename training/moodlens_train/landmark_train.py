@@ -26,7 +26,7 @@ from .landmark_data import (Augment, LandmarkSet, augmented_crop, face300w_split
 from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
 
 FORMAT = 'moodlens-landmarks/1'
-LOG_FIELDS = ('epoch', 'lr', 'train_loss', 'val_nme_teacher', 'heldout_nme_human', 'seconds')
+LOG_FIELDS = ('epoch', 'lr', 'train_loss', 'val_nme_teacher', 'val_nme_human', 'heldout_nme_human', 'seconds')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    p.add_argument('--init', type=Path, help='start from the weights of this checkpoint (fine-tuning; fresh optimizer)')
+    p.add_argument('--select', choices=('teacher', 'human'), default='teacher',
+                   help='choose best.pt by NME vs the teacher on PublicTest (default) or vs the human labels of '
+                        '--human-val face300w training faces set aside for it (never the held-out tenth)')
+    p.add_argument('--human-val', type=int, default=60,
+                   help='with --select human: face300w training faces set aside for selection (default 60)')
     p.add_argument('--quiet', action='store_true')
     return p
 
@@ -100,6 +106,12 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     train_idx, held_idx = face300w_split(args.face300w)
+    human_val = None
+    if args.select == 'human':
+        # Every k-th training face, so the selection faces span the same people and poses as training.
+        pick_val = train_idx[np.linspace(0, len(train_idx) - 1, args.human_val).astype(int)]
+        human_val = LandmarkSet(args.face300w, pick_val)
+        train_idx = np.setdiff1d(train_idx, pick_val)
     human = LandmarkSet(args.face300w, train_idx)
     heldout = LandmarkSet(args.face300w, held_idx)
     fer = LandmarkSet(args.fer, np.arange(args.fer_limit) if args.fer_limit else None)
@@ -110,6 +122,12 @@ def main(argv=None) -> int:
         print(f'face300w: {len(human)} training faces, {len(heldout)} held out; FER teacher faces: {len(fer)}; '
               f'PublicTest selection faces: {len(val)}', file=sys.stderr)
     model = LandmarkNet(width=args.width)
+    if args.init and not args.resume:
+        init = torch.load(args.init, map_location='cpu')
+        if init['config']['width'] != args.width:
+            raise SystemExit(f'--init {args.init} has width {init["config"]["width"]}, not --width {args.width}')
+        model.load_state_dict(init['model'])
+        print(f'weights from {args.init} (epoch {init["epoch"]})', file=sys.stderr)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     total_steps = args.epochs * args.steps
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -127,7 +145,7 @@ def main(argv=None) -> int:
         torch.set_rng_state(ckpt['torch_rng'])
         start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
         write_log(out / 'log.csv', [r for r in log_rows(out / 'log.csv') if int(r['epoch']) < start_epoch])
-        print(f'resumed after epoch {ckpt["epoch"]} (best PublicTest teacher NME {best:.4f})', file=sys.stderr)
+        print(f'resumed after epoch {ckpt["epoch"]} (best selection NME {best:.4f})', file=sys.stderr)
     elif (out / 'last.pt').exists():
         raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
     if not args.quiet:
@@ -151,14 +169,18 @@ def main(argv=None) -> int:
                       file=sys.stderr, flush=True)
         val_nme = float(nme(predict(model, val), val.points).mean())
         held_nme = float(nme(predict(model, heldout), heldout.points).mean())
+        human_nme = float(nme(predict(model, human_val), human_val.points).mean()) if human_val else math.nan
+        score = human_nme if args.select == 'human' else val_nme
         row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'train_loss': f'{np.mean(losses):.4f}',
-               'val_nme_teacher': f'{val_nme:.5f}', 'heldout_nme_human': f'{held_nme:.5f}',
+               'val_nme_teacher': f'{val_nme:.5f}', 'val_nme_human': f'{human_nme:.5f}',
+               'heldout_nme_human': f'{held_nme:.5f}',
                'seconds': f'{time.time() - t0:.1f}'}
         write_log(out / 'log.csv', log_rows(out / 'log.csv') + [row])
         payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
-                   'val_nme_teacher': val_nme, 'heldout_nme_human': held_nme}
-        if val_nme < best:
-            best = val_nme
+                   'val_nme_teacher': val_nme, 'val_nme_human': human_nme, 'heldout_nme_human': held_nme,
+                   'selected_by': args.select}
+        if score < best:
+            best = score
             atomic_torch_save(payload, out / 'best.pt')
         atomic_torch_save({**payload, 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(),
                            'numpy_rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),

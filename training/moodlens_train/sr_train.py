@@ -1,0 +1,172 @@
+"""Trains FSRNet on FER-2013 training faces (teacher landmarks give the priors); selects on PublicTest.
+
+    python -m moodlens_train.sr_train --train labels/fer-train.npz --val labels/fer-val.npz --out runs/fsrnet
+
+Loss (as the paper): MSE of the coarse and of the fine face against the original, plus the prior losses: MSE of
+the landmark heatmaps and cross-entropy of the parsing maps (weights --heatmap-weight, --parsing-weight).
+`--no-priors` trains the paper's ablation (no prior branch). Adam with cosine decay; best.pt by the mean PSNR
+over x2 and x4 on --val-limit PublicTest faces; `--resume` continues from OUT/last.pt.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .callbacks import atomic_torch_save, atomic_write_bytes
+from .sr_data import Degradation, evaluation_inputs, psnr, training_batch
+from .sr_model import FSRNet, count_parameters
+
+FORMAT = 'moodlens-fsrnet/1'
+LOG_FIELDS = ('epoch', 'lr', 'loss', 'pixel_loss', 'prior_loss', 'val_psnr_x2', 'val_psnr_x4', 'seconds')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--train', type=Path, required=True, help='teacher-labelled FER-2013 training faces (.npz)')
+    p.add_argument('--val', type=Path, required=True, help='teacher-labelled PublicTest faces (.npz)')
+    p.add_argument('--val-limit', type=int, default=600)
+    p.add_argument('--limit', type=int, help='first N training faces only')
+    p.add_argument('--out', type=Path, default=Path('runs/fsrnet'))
+    p.add_argument('--epochs', type=int, default=20)
+    p.add_argument('--steps', type=int, help='batches per epoch (default: one pass over the faces)')
+    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--width', type=int, default=32)
+    p.add_argument('--blocks', type=int, default=3)
+    p.add_argument('--no-priors', action='store_true', help='the ablation: no prior estimation branch')
+    p.add_argument('--heatmap-weight', type=float, default=1.0)
+    p.add_argument('--parsing-weight', type=float, default=0.01)
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--resume', action='store_true')
+    p.add_argument('--quiet', action='store_true')
+    return p
+
+
+def losses(model: FSRNet, x, y, heat, parse, args):
+    coarse, fine, h, p = model(x)
+    pixel = F.mse_loss(coarse, y) + F.mse_loss(fine, y)
+    prior = torch.zeros(())
+    if model.use_priors:
+        prior = args.heatmap_weight * F.mse_loss(h, heat) + args.parsing_weight * F.cross_entropy(p, parse)
+    return pixel + prior, pixel, prior
+
+
+@torch.no_grad()
+def enhance(model: FSRNet, inputs_u8: np.ndarray, batch: int = 256) -> np.ndarray:
+    """uint8 (N, 48, 48) model inputs -> uint8 restored faces (rounded half up, as the TypeScript side)."""
+    model.eval()
+    out = []
+    for s in range(0, len(inputs_u8), batch):
+        x = torch.from_numpy(inputs_u8[s:s + batch, None].astype(np.float32) / 255.0)
+        out.append(torch.clamp(model(x)[1], 0, 1)[:, 0].numpy())
+    return np.clip(np.floor(np.concatenate(out) * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+def log_rows(path: Path):
+    if not path.exists():
+        return []
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def write_log(path: Path, rows) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator='\n')
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def load_faces(path: Path, limit=None):
+    data = np.load(path)
+    n = len(data['image']) if limit is None else min(limit, len(data['image']))
+    return data['image'][:n], data['points'][:n].astype(np.float32)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    images, points = load_faces(args.train, args.limit)
+    val_images, _ = load_faces(args.val)
+    pick = np.linspace(0, len(val_images) - 1, min(args.val_limit, len(val_images))).astype(int)
+    val_hr = val_images[pick]
+    val_in = {f: evaluation_inputs(val_hr, f) for f in (2, 4)}
+    model = FSRNet(width=args.width, priors=not args.no_priors, blocks=args.blocks)
+    steps = args.steps or len(images) // args.batch_size
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    total = args.epochs * steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    deg = Degradation()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    start_epoch, best = 1, -math.inf
+    if args.resume:
+        ckpt = torch.load(out / 'last.pt', map_location='cpu')
+        model.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['optimizer'])
+        sched.load_state_dict(ckpt['scheduler'])
+        rng.bit_generator.state = ckpt['numpy_rng']
+        torch.set_rng_state(ckpt['torch_rng'])
+        start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
+        write_log(out / 'log.csv', [r for r in log_rows(out / 'log.csv') if int(r['epoch']) < start_epoch])
+        print(f'resumed after epoch {ckpt["epoch"]} (best mean PSNR {best:.3f} dB)', file=sys.stderr)
+    elif (out / 'last.pt').exists():
+        raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
+    if not args.quiet:
+        print(f'FSRNet width {args.width}, priors {not args.no_priors}: {count_parameters(model):,} parameters; '
+              f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection', file=sys.stderr)
+    config = {'width': args.width, 'blocks': args.blocks, 'priors': not args.no_priors}
+    for epoch in range(start_epoch, args.epochs + 1):
+        t0 = time.time()
+        model.train()
+        tot, pix, pri = [], [], []
+        for step in range(steps):
+            idx = rng.integers(0, len(images), size=args.batch_size)
+            x, y, h, p = (torch.from_numpy(a) for a in training_batch(images, points, idx, deg, rng))
+            loss, pixel, prior = losses(model, x, y, h, p, args)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot.append(loss.item())
+            pix.append(pixel.item())
+            pri.append(prior.item())
+            if not args.quiet and step % 50 == 0:
+                print(f'\r  epoch {epoch} step {step}/{steps} loss {np.mean(tot):.5f}', end='', file=sys.stderr,
+                      flush=True)
+        val = {f: float(psnr(enhance(model, val_in[f]), val_hr).mean()) for f in (2, 4)}
+        score = (val[2] + val[4]) / 2
+        row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'loss': f'{np.mean(tot):.5f}',
+               'pixel_loss': f'{np.mean(pix):.5f}', 'prior_loss': f'{np.mean(pri):.5f}',
+               'val_psnr_x2': f'{val[2]:.3f}', 'val_psnr_x4': f'{val[4]:.3f}', 'seconds': f'{time.time() - t0:.1f}'}
+        write_log(out / 'log.csv', log_rows(out / 'log.csv') + [row])
+        payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
+                   'val_psnr_x2': val[2], 'val_psnr_x4': val[4]}
+        if score > best:
+            best = score
+            atomic_torch_save(payload, out / 'best.pt')
+        atomic_torch_save({**payload, 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(),
+                           'numpy_rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
+                           'best': best}, out / 'last.pt')
+        if not args.quiet:
+            print(f'\repoch {epoch}: loss {np.mean(tot):.5f} (pixel {np.mean(pix):.5f}, prior {np.mean(pri):.5f})'
+                  f'  PublicTest PSNR x2 {val[2]:.2f} dB, x4 {val[4]:.2f} dB  ({time.time() - t0:.0f} s)',
+                  file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
