@@ -2,7 +2,7 @@
 the facial priors drawn from its 68 teacher landmarks (heatmaps and parsing maps at 24x24).
 
 Input = equalize(bicubic_u8(degrade(hr, f), 48, 48)) / 255, exactly what the TypeScript side feeds the model.
-Training varies the factor (2, 3, 4), the blur (sigma f/2 +- 25%) and adds noise and JPEG artefacts to the
+Training varies the factor (2, 3, 4), the blur (sigma f/4 +- 50%) and adds noise and JPEG artefacts to the
 low-resolution face; evaluation uses the plain `degrade` at exactly x2 and x4.
 """
 from __future__ import annotations
@@ -60,14 +60,14 @@ def parsing_map(points: np.ndarray) -> np.ndarray:
 class Degradation:
     factors: Sequence[int] = (2, 3, 4)
     factor_p: Sequence[float] = (0.4, 0.2, 0.4)
-    sigma_jitter: float = 0.25
+    sigma_jitter: float = 0.5
     noise_p: float = 0.3
     jpeg_p: float = 0.3
 
 
 def random_low_res(hr: np.ndarray, deg: Degradation, rng: np.random.Generator) -> np.ndarray:
     f = int(rng.choice(deg.factors, p=deg.factor_p))
-    sigma = f / 2.0 * (1 + rng.uniform(-deg.sigma_jitter, deg.sigma_jitter))
+    sigma = f / 4.0 * (1 + rng.uniform(-deg.sigma_jitter, deg.sigma_jitter))
     lr = block_mean(blur(hr, sigma), f)
     if rng.random() < deg.noise_p:
         lr = lr + rng.normal(0, rng.uniform(1, 5), lr.shape)

@@ -2,7 +2,7 @@
 (src/enhance/degrade.ts, src/enhance/bicubic.ts), so that training, `moodlens evaluate --degrade` and run time
 all see the same pixels.
 
-degrade(hr, f): Gaussian blur with sigma = f / 2 (taps at integer offsets up to ceil(3 sigma), weights
+degrade(hr, f): Gaussian blur with sigma = f / 4 (taps at integer offsets up to ceil(3 sigma), weights
 normalised, edge replicate; rows then columns, float64), then the mean of each f x f block, rounded half up and
 clamped to 0..255. Side lengths must be multiples of f.
 
@@ -54,8 +54,8 @@ def block_mean(img: np.ndarray, f: int) -> np.ndarray:
 
 
 def degrade(hr: np.ndarray, factor: int, sigma: float = None) -> np.ndarray:
-    """uint8 (..., H, W) -> uint8 (..., H/f, W/f): blur (sigma f/2 unless given) then f x f block means."""
-    s = factor / 2.0 if sigma is None else sigma
+    """uint8 (..., H, W) -> uint8 (..., H/f, W/f): blur (sigma f/4 unless given) then f x f block means."""
+    s = factor / 4.0 if sigma is None else sigma
     return round_half_up(block_mean(blur(hr, s), factor))
 
 
