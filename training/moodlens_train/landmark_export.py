@@ -27,7 +27,7 @@ def load_model(path) -> LandmarkNet:
     ckpt = torch.load(path, map_location='cpu')
     if not isinstance(ckpt, dict) or ckpt.get('format') != 'moodlens-landmarks/1':
         raise SystemExit(f'{path}: not a MoodLens landmark checkpoint')
-    model = LandmarkNet(width=ckpt['config']['width'])
+    model = LandmarkNet(width=ckpt['config']['width'], heatmap=ckpt['config'].get('heatmap', 16))
     model.load_state_dict(ckpt['model'])
     return model.eval()
 

@@ -2,7 +2,7 @@
 
 Residual depthwise-separable stages down to 4x4 (global context), a light top-down decoder back to 16x16, one
 heatmap per point and a soft-argmax that reads each heatmap's expected position: sub-pixel points without a
-large output map, and a graph of plain ONNX ops (Conv, Relu, Add, Resize, Reshape, Softmax, MatMul).
+large output map (16x16, or 32x32 with one more decoder step), and a graph of plain ONNX ops (Conv, Relu, Add, Resize, Reshape, Softmax, MatMul).
 Output: (N, 68, 2) positions in crop units, 0 = the crop's left/top edge, 1 = its right/bottom edge.
 """
 from __future__ import annotations
@@ -39,10 +39,13 @@ class SeparableResidual(nn.Module):
 
 
 class LandmarkNet(nn.Module):
-    def __init__(self, width: int = 32, points: int = NUM_POINTS):
+    def __init__(self, width: int = 32, points: int = NUM_POINTS, heatmap: int = HEATMAP_SIZE):
         super().__init__()
+        if heatmap not in (16, 32):
+            raise ValueError(f'heatmap size must be 16 or 32, not {heatmap}')
         w = width
         self.points = points
+        self.heatmap_size = heatmap
         self.stem = nn.Sequential(conv_bn(1, w // 2, 3, 2), conv_bn(w // 2, w, 3))  # 32x32
         self.stage32 = SeparableResidual(w, w)
         self.stage16 = nn.Sequential(SeparableResidual(w, 2 * w, 2), SeparableResidual(2 * w, 2 * w))
@@ -54,8 +57,11 @@ class LandmarkNet(nn.Module):
         self.lateral16 = conv_bn(2 * w, d, 1)
         self.merge8 = SeparableResidual(d, d)
         self.merge16 = SeparableResidual(d, d)
+        if heatmap == 32:  # one more top-down step: finer heatmaps for the contour and the eyes
+            self.lateral32 = conv_bn(w, d, 1)
+            self.merge32 = SeparableResidual(d, d)
         self.heatmaps = nn.Conv2d(d, points, 1)
-        n = HEATMAP_SIZE
+        n = heatmap
         centres = (torch.arange(n, dtype=torch.float32) + 0.5) / n
         gy, gx = torch.meshgrid(centres, centres, indexing='ij')
         self.register_buffer('grid', torch.stack([gx.reshape(-1), gy.reshape(-1)], 1), persistent=False)
@@ -68,7 +74,10 @@ class LandmarkNet(nn.Module):
         top = self.lateral4(f4)
         m8 = self.merge8(F.interpolate(top, scale_factor=2.0, mode='nearest') + self.lateral8(f8))
         m16 = self.merge16(F.interpolate(m8, scale_factor=2.0, mode='nearest') + self.lateral16(f16))
-        logits = self.heatmaps(m16).reshape(x.shape[0], self.points, HEATMAP_SIZE * HEATMAP_SIZE)
+        top = m16
+        if self.heatmap_size == 32:
+            top = self.merge32(F.interpolate(m16, scale_factor=2.0, mode='nearest') + self.lateral32(f32))
+        logits = self.heatmaps(top).reshape(x.shape[0], self.points, self.heatmap_size ** 2)
         return torch.matmul(torch.softmax(logits, dim=-1), self.grid)
 
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--human-share', type=float, default=0.4, help='share of each batch from face300w')
     p.add_argument('--lr', type=float, default=2e-3, help='Adam; cosine decay to 1%% over the epochs')
     p.add_argument('--width', type=int, default=32)
+    p.add_argument('--heatmap', type=int, default=16, choices=(16, 32), help='heatmap side (default 16)')
     p.add_argument('--rotation', type=float, default=30.0)
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
@@ -121,13 +122,17 @@ def main(argv=None) -> int:
     if not args.quiet:
         print(f'face300w: {len(human)} training faces, {len(heldout)} held out; FER teacher faces: {len(fer)}; '
               f'PublicTest selection faces: {len(val)}', file=sys.stderr)
-    model = LandmarkNet(width=args.width)
+    model = LandmarkNet(width=args.width, heatmap=args.heatmap)
     if args.init and not args.resume:
         init = torch.load(args.init, map_location='cpu')
         if init['config']['width'] != args.width:
             raise SystemExit(f'--init {args.init} has width {init["config"]["width"]}, not --width {args.width}')
-        model.load_state_dict(init['model'])
-        print(f'weights from {args.init} (epoch {init["epoch"]})', file=sys.stderr)
+        # strict=False: layers the source lacks (the 32x32 decoder step) keep their fresh initialisation.
+        missing, unexpected = model.load_state_dict(init['model'], strict=False)
+        if unexpected:
+            raise SystemExit(f'--init {args.init} has layers this model lacks: {unexpected[:3]}')
+        print(f'weights from {args.init} (epoch {init["epoch"]}); new layers: {len(missing)} tensors',
+              file=sys.stderr)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     total_steps = args.epochs * args.steps
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -151,7 +156,7 @@ def main(argv=None) -> int:
     if not args.quiet:
         print(f'LandmarkNet width {args.width}: {count_parameters(model):,} parameters', file=sys.stderr)
     n_human = int(round(args.batch_size * args.human_share))
-    config = {'width': args.width, 'crop_size': CROP_SIZE}
+    config = {'width': args.width, 'crop_size': CROP_SIZE, 'heatmap': args.heatmap}
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
         model.train()
