@@ -19,7 +19,9 @@ import {
 } from '../src/io/node/landmark-model.js';
 import { fromCropUnits, landmarkCrop, landmarkCropSquare } from '../src/landmarks/crop.js';
 import { parseLandmarkModelMetadata } from '../src/landmarks/model-info.js';
-import { centroid, partIndices, type Point } from '../src/landmarks/points.js';
+import { centroid, MIRRORED_INDEX, partIndices, type Point } from '../src/landmarks/points.js';
+import { mirrorHorizontal } from '../src/emotion/preprocess.js';
+import { toGray } from '../src/image/gray.js';
 import { assessLandmarks } from '../src/landmarks/reliability.js';
 import { ensureFace300w, loadFace300w } from './support/face300w.js';
 import { loadAstronaut, mulberry32 } from './support/fer-scenes.js';
@@ -259,6 +261,38 @@ void test('detect: one batch for all faces, the same points as one face at a tim
     await detector.dispose();
   }
   await assert.rejects(detector.predictCrops([]), /has been disposed/);
+});
+
+void test('flip TTA: the plain and the mirrored answers averaged, with the 300-W index permutation', async () => {
+  const detector = await loadLandmarkDetector(DEV_MODEL);
+  const plainOnly = await loadLandmarkDetector(DEV_MODEL, { flipTta: false });
+  try {
+    assert.equal(detector.flipTta, true, 'on by default');
+    const { rgb } = await loadAstronaut();
+    const gray = toGray(rgb);
+    const crop = detector.crop(gray, ASTRONAUT_BOX);
+    const plain = await detector.predictCrops([crop]);
+    const mirrored = await detector.predictCrops([mirrorHorizontal(crop)]);
+    const tta = await detector.predictCropsTta([crop]);
+    for (let i = 0; i < 68; i++) {
+      const j = MIRRORED_INDEX[i];
+      assert.ok(Math.abs(tta[2 * i] - (plain[2 * i] + 1 - mirrored[2 * j]) / 2) < 1e-6);
+      assert.ok(Math.abs(tta[2 * i + 1] - (plain[2 * i + 1] + mirrored[2 * j + 1]) / 2) < 1e-6);
+    }
+    // The permutation is an involution that swaps the sides and keeps the midline.
+    MIRRORED_INDEX.forEach((j, i) => assert.equal(MIRRORED_INDEX[j], i));
+    for (const mid of [8, 27, 28, 29, 30, 33, 51, 57, 62, 66]) assert.equal(MIRRORED_INDEX[mid], mid);
+    // On the real face the mirrored pass agrees with the plain one to within a few percent of the crop.
+    let worst = 0;
+    for (let i = 0; i < 136; i++) worst = Math.max(worst, Math.abs(tta[i] - plain[i]));
+    assert.ok(worst < 0.05, `TTA moved a point by ${worst} of the crop`);
+    const [withTta] = await detector.detect(rgb, [ASTRONAUT_BOX]);
+    const [without] = await plainOnly.detect(rgb, [ASTRONAUT_BOX]);
+    assert.notDeepEqual(withTta.points, without.points);
+  } finally {
+    await detector.dispose();
+    await plainOnly.dispose();
+  }
 });
 
 void test('reliability: human-labelled faces pass; collapsed, scattered, mirrored, upside-down, displaced points fail', async (t) => {

@@ -1,11 +1,11 @@
 import { MoodLensError } from '../core/errors.js';
 import type { Box, GrayImage, Image } from '../core/image.js';
 import type { InferenceBackend } from '../emotion/backend.js';
-import { toInputTensor } from '../emotion/preprocess.js';
+import { mirrorHorizontal, toInputTensor } from '../emotion/preprocess.js';
 import { toGray } from '../image/gray.js';
 import { fromCropUnits, landmarkCrop, landmarkCropSquare } from './crop.js';
 import { parseLandmarkModelMetadata, type LandmarkModelInfo } from './model-info.js';
-import type { Point } from './points.js';
+import { MIRRORED_INDEX, type Point } from './points.js';
 import {
   assessLandmarks,
   DEFAULT_RELIABILITY_THRESHOLDS,
@@ -34,6 +34,12 @@ export interface LandmarkDetectorOptions {
   readonly batchSize?: number;
   /** Thresholds of the reliability checks. Default {@link DEFAULT_RELIABILITY_THRESHOLDS}. */
   readonly thresholds?: ReliabilityThresholds;
+  /**
+   * Also run each crop mirrored and average the two answers (test-time augmentation). Default true: it
+   * lowers the error on held-out human-labelled faces (see models/landmarks/landmarks.md) for twice the
+   * inference (about 0.4 ms more per face).
+   */
+  readonly flipTta?: boolean;
 }
 
 export const DEFAULT_LANDMARK_BATCH_SIZE = 32;
@@ -55,6 +61,8 @@ export class LandmarkDetector {
     private readonly source: string,
     /** The reliability thresholds applied to every face. */
     readonly thresholds: ReliabilityThresholds,
+    /** Whether each crop is also run mirrored and the answers averaged. */
+    readonly flipTta: boolean,
   ) {}
 
   /**
@@ -68,12 +76,13 @@ export class LandmarkDetector {
       source = 'landmark model',
       batchSize = DEFAULT_LANDMARK_BATCH_SIZE,
       thresholds = DEFAULT_RELIABILITY_THRESHOLDS,
+      flipTta = true,
     } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`Expected a positive integer for batchSize but received ${String(batchSize)}`);
     }
     const info = parseLandmarkModelMetadata(metadata, source);
-    return Promise.resolve(new LandmarkDetector(backend, info, batchSize, source, thresholds));
+    return Promise.resolve(new LandmarkDetector(backend, info, batchSize, source, thresholds, flipTta));
   }
 
   /** The model's input crop for `box` (see `landmarkCrop`). */
@@ -105,11 +114,33 @@ export class LandmarkDetector {
     return out;
   }
 
+  /**
+   * The points of prepared crops in crop units (as {@link predictCrops}), averaged with the answer for the
+   * mirrored crops when `flipTta` is on.
+   */
+  async predictCropsTta(crops: readonly GrayImage[]): Promise<Float32Array> {
+    if (!this.flipTta) return this.predictCrops(crops);
+    const both = await this.predictCrops([...crops, ...crops.map(mirrorHorizontal)]);
+    const perFace = this.info.points * 2;
+    const out = both.slice(0, crops.length * perFace);
+    for (let f = 0; f < crops.length; f++) {
+      const plain = f * perFace;
+      const mirrored = (crops.length + f) * perFace;
+      for (let i = 0; i < this.info.points; i++) {
+        // Point i of the face is point MIRRORED_INDEX[i] of the mirrored crop, at u' = 1 - u.
+        const j = mirrored + 2 * MIRRORED_INDEX[i];
+        out[plain + 2 * i] = (out[plain + 2 * i] + 1 - both[j]) / 2;
+        out[plain + 2 * i + 1] = (out[plain + 2 * i + 1] + both[j + 1]) / 2;
+      }
+    }
+    return out;
+  }
+
   /** The 68 points of each face box in `image` (same order), with their reliability. */
   async detect(image: Image, boxes: readonly Box[]): Promise<FaceLandmarks[]> {
     if (boxes.length === 0) return [];
     const gray = toGray(image);
-    const units = await this.predictCrops(boxes.map((box) => this.crop(gray, box)));
+    const units = await this.predictCropsTta(boxes.map((box) => this.crop(gray, box)));
     const perFace = this.info.points * 2;
     return boxes.map((box, i) => {
       const points = fromCropUnits(

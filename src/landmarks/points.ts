@@ -41,6 +41,16 @@ export const LANDMARK = {
   lowerLipBottom: 57,
 } as const;
 
+/**
+ * Where each point goes when the face is mirrored left-right (300-W's permutation: the subject's right
+ * and left swap): point `i` of the mirrored face is point `MIRRORED_INDEX[i]` of the original.
+ */
+export const MIRRORED_INDEX: readonly number[] = [
+  16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 27, 28, 29, 30,
+  35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56,
+  55, 64, 63, 62, 61, 60, 67, 66, 65,
+];
+
 /** Indices `first..last` of a part. */
 export function partIndices(part: LandmarkPart): number[] {
   const [first, last] = LANDMARK_PARTS[part];

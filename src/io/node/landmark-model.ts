@@ -30,6 +30,8 @@ export interface LoadLandmarkDetectorOptions extends Omit<OnnxNodeBackendOptions
   readonly batchSize?: number;
   /** Thresholds of the reliability checks (default: `DEFAULT_RELIABILITY_THRESHOLDS`). */
   readonly thresholds?: ReliabilityThresholds;
+  /** Also run each crop mirrored and average (default true; see `LandmarkDetectorOptions.flipTta`). */
+  readonly flipTta?: boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function loadLandmarkDetector(
   modelPath: string = DEFAULT_LANDMARK_MODEL_PATH,
   options: LoadLandmarkDetectorOptions = {},
 ): Promise<LandmarkDetector> {
-  const { batchSize, thresholds, ...backendOptions } = options;
+  const { batchSize, thresholds, flipTta, ...backendOptions } = options;
   const bytes = await readModelFile(modelPath);
   // The metadata first: an emotion model given by mistake is named as such, not as a missing output.
   parseLandmarkModelMetadata(readOnnxMetadata(bytes, modelPath).metadata, modelPath);
@@ -57,6 +59,7 @@ export async function loadLandmarkDetector(
       source: modelPath,
       batchSize,
       thresholds,
+      flipTta,
     });
     const size = detector.info.inputSize;
     const shape = backend.sampleShape;
