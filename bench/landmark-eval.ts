@@ -223,7 +223,10 @@ async function main(): Promise<void> {
     const batchMs = (performance.now() - batchStarted) / Math.max(1, found.length);
     const toPoints = (all: Float32Array): Point[][] =>
       found.map((f, i) =>
-        fromCropUnits(all.subarray(i * 136, (i + 1) * 136), landmarkCropSquare(f.box as Box, landmarker.info)),
+        fromCropUnits(
+          all.subarray(i * 136, (i + 1) * 136),
+          landmarkCropSquare(f.box as Box, landmarker.info),
+        ),
       );
     const batched = toPoints(units);
     // The model alone, without the mirrored pass: what flip TTA buys.
