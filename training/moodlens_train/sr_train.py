@@ -4,8 +4,12 @@
 
 Loss (as the paper): MSE of the coarse and of the fine face against the original, plus the prior losses: MSE of
 the landmark heatmaps and cross-entropy of the parsing maps (weights --heatmap-weight, --parsing-weight).
-`--no-priors` trains the paper's ablation (no prior branch). Adam with cosine decay; best.pt by the mean PSNR
-over x2 and x4 on --val-limit PublicTest faces; `--resume` continues from OUT/last.pt.
+`--no-priors` trains the paper's ablation (no prior branch). `--emotion CKPT` adds an emotion loss (a
+perceptual loss whose "perception" is the frozen emotion classifier): the KL divergence from its class
+probabilities on the original face to those on the restored one, weighted by --emotion-weight. Adam with
+cosine decay; best.pt by the mean PSNR over x2 and x4 on --val-limit PublicTest faces (`--select emotion`: by
+the classifier's mean accuracy on the restored faces instead); `--init` starts from another run's weights;
+`--resume` continues from OUT/last.pt.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ from .sr_data import Degradation, evaluation_inputs, psnr, training_batch
 from .sr_model import FSRNet, count_parameters
 
 FORMAT = 'moodlens-fsrnet/1'
-LOG_FIELDS = ('epoch', 'lr', 'loss', 'pixel_loss', 'prior_loss', 'val_psnr_x2', 'val_psnr_x4', 'seconds')
+LOG_FIELDS = ('epoch', 'lr', 'loss', 'pixel_loss', 'prior_loss', 'emotion_loss', 'val_psnr_x2', 'val_psnr_x4',
+              'val_acc_x2', 'val_acc_x4', 'seconds')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--no-priors', action='store_true', help='the ablation: no prior estimation branch')
     p.add_argument('--heatmap-weight', type=float, default=1.0)
     p.add_argument('--parsing-weight', type=float, default=0.01)
+    p.add_argument('--emotion', type=Path, help='emotion classifier checkpoint (.pt) for the emotion loss')
+    p.add_argument('--emotion-weight', type=float, default=0.02)
+    p.add_argument('--select', choices=('psnr', 'emotion'), default='psnr')
+    p.add_argument('--init', type=Path, help="start from this FSRNet checkpoint's weights (fresh optimizer)")
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--resume', action='store_true')
@@ -52,13 +61,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def losses(model: FSRNet, x, y, heat, parse, args):
+def losses(model: FSRNet, x, y, heat, parse, args, classifier=None):
     coarse, fine, h, p = model(x)
     pixel = F.mse_loss(coarse, y) + F.mse_loss(fine, y)
     prior = torch.zeros(())
     if model.use_priors:
         prior = args.heatmap_weight * F.mse_loss(h, heat) + args.parsing_weight * F.cross_entropy(p, parse)
-    return pixel + prior, pixel, prior
+    emotion = torch.zeros(())
+    if classifier is not None:
+        with torch.no_grad():
+            target = torch.softmax(classifier(y), dim=1)
+        emotion = F.kl_div(torch.log_softmax(classifier(fine), dim=1), target, reduction='batchmean')
+    return pixel + prior + args.emotion_weight * emotion, pixel, prior, emotion
+
+
+def frozen_classifier(path: Path):
+    from .evaluate import load_model_from_checkpoint
+    model, ckpt = load_model_from_checkpoint(path, torch.device('cpu'))
+    if ckpt['config'].get('scaling', 'v1') != 'v1':
+        raise SystemExit(f'{path}: the emotion loss expects a classifier on [0, 1] inputs (scaling v1)')
+    for q in model.parameters():
+        q.requires_grad_(False)
+    return model.eval()
+
+
+@torch.no_grad()
+def accuracy(classifier, faces_u8: np.ndarray, labels: np.ndarray) -> float:
+    import cv2
+    eq = np.stack([cv2.equalizeHist(f) for f in faces_u8])
+    x = torch.from_numpy(eq[:, None].astype(np.float32) / 255.0)
+    return float((classifier(x).argmax(1).numpy() == labels).mean())
 
 
 @torch.no_grad()
@@ -90,7 +122,7 @@ def write_log(path: Path, rows) -> None:
 def load_faces(path: Path, limit=None):
     data = np.load(path)
     n = len(data['image']) if limit is None else min(limit, len(data['image']))
-    return data['image'][:n], data['points'][:n].astype(np.float32)
+    return data['image'][:n], data['points'][:n].astype(np.float32), data['emotion'][:n]
 
 
 def main(argv=None) -> int:
@@ -98,12 +130,19 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    images, points = load_faces(args.train, args.limit)
-    val_images, _ = load_faces(args.val)
+    images, points, _ = load_faces(args.train, args.limit)
+    val_images, _, val_emotions = load_faces(args.val)
     pick = np.linspace(0, len(val_images) - 1, min(args.val_limit, len(val_images))).astype(int)
-    val_hr = val_images[pick]
+    val_hr, val_labels = val_images[pick], val_emotions[pick]
+    classifier = frozen_classifier(args.emotion) if args.emotion else None
+    if args.select == 'emotion' and classifier is None:
+        raise SystemExit('--select emotion needs --emotion (the classifier that measures it)')
     val_in = {f: evaluation_inputs(val_hr, f) for f in (2, 4)}
     model = FSRNet(width=args.width, priors=not args.no_priors, blocks=args.blocks)
+    if args.init and not args.resume:
+        init = torch.load(args.init, map_location='cpu')
+        model.load_state_dict(init['model'])
+        print(f'weights from {args.init} (epoch {init["epoch"]})', file=sys.stderr)
     steps = args.steps or len(images) // args.batch_size
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     total = args.epochs * steps
@@ -122,21 +161,23 @@ def main(argv=None) -> int:
         torch.set_rng_state(ckpt['torch_rng'])
         start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
         write_log(out / 'log.csv', [r for r in log_rows(out / 'log.csv') if int(r['epoch']) < start_epoch])
-        print(f'resumed after epoch {ckpt["epoch"]} (best mean PSNR {best:.3f} dB)', file=sys.stderr)
+        print(f'resumed after epoch {ckpt["epoch"]} (best selection score {best:.4f})', file=sys.stderr)
     elif (out / 'last.pt').exists():
         raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
     if not args.quiet:
         print(f'FSRNet width {args.width}, priors {not args.no_priors}: {count_parameters(model):,} parameters; '
               f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection', file=sys.stderr)
     config = {'width': args.width, 'blocks': args.blocks, 'priors': not args.no_priors}
+    if classifier is not None:
+        classifier.eval()  # stays in eval mode (batch-norm statistics frozen) while the SR net trains
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
         model.train()
-        tot, pix, pri = [], [], []
+        tot, pix, pri, emo = [], [], [], []
         for step in range(steps):
             idx = rng.integers(0, len(images), size=args.batch_size)
             x, y, h, p = (torch.from_numpy(a) for a in training_batch(images, points, idx, deg, rng))
-            loss, pixel, prior = losses(model, x, y, h, p, args)
+            loss, pixel, prior, emotion = losses(model, x, y, h, p, args, classifier)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -144,17 +185,22 @@ def main(argv=None) -> int:
             tot.append(loss.item())
             pix.append(pixel.item())
             pri.append(prior.item())
+            emo.append(emotion.item())
             if not args.quiet and step % 50 == 0:
                 print(f'\r  epoch {epoch} step {step}/{steps} loss {np.mean(tot):.5f}', end='', file=sys.stderr,
                       flush=True)
-        val = {f: float(psnr(enhance(model, val_in[f]), val_hr).mean()) for f in (2, 4)}
-        score = (val[2] + val[4]) / 2
+        restored = {f: enhance(model, val_in[f]) for f in (2, 4)}
+        val = {f: float(psnr(restored[f], val_hr).mean()) for f in (2, 4)}
+        acc = {f: accuracy(classifier, restored[f], val_labels) if classifier else math.nan for f in (2, 4)}
+        score = (acc[2] + acc[4]) / 2 if args.select == 'emotion' else (val[2] + val[4]) / 2
         row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'loss': f'{np.mean(tot):.5f}',
                'pixel_loss': f'{np.mean(pix):.5f}', 'prior_loss': f'{np.mean(pri):.5f}',
-               'val_psnr_x2': f'{val[2]:.3f}', 'val_psnr_x4': f'{val[4]:.3f}', 'seconds': f'{time.time() - t0:.1f}'}
+               'emotion_loss': f'{np.mean(emo):.5f}', 'val_psnr_x2': f'{val[2]:.3f}', 'val_psnr_x4': f'{val[4]:.3f}',
+               'val_acc_x2': f'{acc[2]:.4f}', 'val_acc_x4': f'{acc[4]:.4f}', 'seconds': f'{time.time() - t0:.1f}'}
         write_log(out / 'log.csv', log_rows(out / 'log.csv') + [row])
         payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
-                   'val_psnr_x2': val[2], 'val_psnr_x4': val[4]}
+                   'val_psnr_x2': val[2], 'val_psnr_x4': val[4], 'val_acc_x2': acc[2], 'val_acc_x4': acc[4],
+                   'selected_by': args.select, 'emotion_weight': args.emotion_weight if classifier else 0.0}
         if score > best:
             best = score
             atomic_torch_save(payload, out / 'best.pt')
@@ -162,8 +208,9 @@ def main(argv=None) -> int:
                            'numpy_rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
                            'best': best}, out / 'last.pt')
         if not args.quiet:
-            print(f'\repoch {epoch}: loss {np.mean(tot):.5f} (pixel {np.mean(pix):.5f}, prior {np.mean(pri):.5f})'
-                  f'  PublicTest PSNR x2 {val[2]:.2f} dB, x4 {val[4]:.2f} dB  ({time.time() - t0:.0f} s)',
+            print(f'\repoch {epoch}: loss {np.mean(tot):.5f} (pixel {np.mean(pix):.5f}, prior {np.mean(pri):.5f}, '
+                  f'emotion {np.mean(emo):.4f})  PublicTest PSNR x2 {val[2]:.2f} dB, x4 {val[4]:.2f} dB; '
+                  f'accuracy x2 {acc[2]:.4f}, x4 {acc[4]:.4f}  ({time.time() - t0:.0f} s)',
                   file=sys.stderr)
     return 0
 
