@@ -83,6 +83,7 @@ def main(argv=None) -> int:
             'note': 'every 10th face300w crop (Helen trainset, 300-W labels), never trained on; crop from our '
                     'Haar box',
             'ours': nme_parts(ours, held.points),
+            'ours_flip_tta': nme_parts(predict(model, held, tta=True), held.points),
             'ours_on_faces_dlib_found': nme_parts(ours[teacher_ok], held.points[teacher_ok]),
             'dlib_teacher': {**nme_parts(teacher_pts[teacher_ok], held.points[teacher_ok]),
                              'faces_found_by_dlib_hog': int(teacher_ok.sum()),
@@ -92,7 +93,9 @@ def main(argv=None) -> int:
     }
     val = LandmarkSet(args.val)
     pred = predict(model, val)
-    results['publictest_vs_teacher'] = {'run_time_crop': nme_parts(pred, val.points)}
+    results['publictest_vs_teacher'] = {'run_time_crop': nme_parts(pred, val.points),
+                                        'run_time_crop_flip_tta': nme_parts(predict(model, val, tta=True),
+                                                                            val.points)}
     for angle, shift in [(0, 0.05), (15, 0.0), (30, 0.0), (15, 0.05)]:
         results['publictest_vs_teacher'][f'rot{angle}_shift{shift}'] = perturbed(model, val, angle, shift)
     results['python_ms_per_face'] = per_face_ms

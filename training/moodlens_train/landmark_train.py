@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .callbacks import atomic_torch_save, atomic_write_bytes
-from .landmark_data import (Augment, LandmarkSet, augmented_crop, face300w_split, from_crop_units, nme,
+from .landmark_data import (FLIP_PERMUTATION, Augment, LandmarkSet, augmented_crop, face300w_split, from_crop_units, nme,
                             run_time_crop, to_crop_units)
 from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
 
@@ -69,9 +69,16 @@ def batch_from(sets, counts, aug, rng):
     return x, torch.from_numpy(np.stack(targets))
 
 
+def flip_tta(model, x: torch.Tensor) -> np.ndarray:
+    """Points in crop units averaged with those of the mirrored crops (as the TypeScript detector's flipTta)."""
+    mirrored = model(torch.flip(x, [3])).numpy()[:, FLIP_PERMUTATION]
+    mirrored[..., 0] = 1 - mirrored[..., 0]
+    return (model(x).numpy() + mirrored) / 2
+
+
 @torch.no_grad()
-def predict(model, faces: LandmarkSet, batch: int = 256) -> np.ndarray:
-    """Points in source pixels for every face, from the run-time crop of its Haar box."""
+def predict(model, faces: LandmarkSet, batch: int = 256, tta: bool = False) -> np.ndarray:
+    """Points in source pixels for every face, from the run-time crop of its Haar box (`tta`: flip TTA)."""
     model.eval()
     out = []
     for start in range(0, len(faces), batch):
@@ -81,7 +88,7 @@ def predict(model, faces: LandmarkSet, batch: int = 256) -> np.ndarray:
             crops.append(c)
             squares.append(sq)
         x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
-        units = model(x).numpy()
+        units = flip_tta(model, x) if tta else model(x).numpy()
         out.extend(from_crop_units(u, sq) for u, sq in zip(units, squares))
     return np.stack(out)
 
