@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from .callbacks import atomic_torch_save, atomic_write_bytes
-from .landmark_data import (FLIP_PERMUTATION, Augment, LandmarkSet, augmented_crop, face300w_split, from_crop_units, nme,
-                            run_time_crop, to_crop_units)
+from .landmark_data import (FLIP_PERMUTATION, Augment, LandmarkSet, augmented_crop, face300w_split,
+                            from_crop_units, nme, run_time_crop, to_crop_units)
 from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
 
 FORMAT = 'moodlens-landmarks/1'
