@@ -80,9 +80,8 @@ export class FaceEnhancer {
    */
   resized(face: GrayImage): GrayImage {
     const size = this.size;
-    if (face.channels !== 1) {
-      throw new RangeError(`Expected a gray face but received ${face.channels} channels`);
-    }
+    const channels: number = face.channels;
+    if (channels !== 1) throw new RangeError(`Expected a gray face but received ${channels} channels`);
     if (face.width === face.height && face.width > size) {
       return cropFace(
         face,
