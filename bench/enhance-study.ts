@@ -30,7 +30,7 @@ import { loadEmotionClassifier } from '../src/io/node/emotion-model.js';
 import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../src/io/node/enhance-model.js';
 import { openFerDataset } from '../src/io/node/fer-dataset.js';
 import { ensureFer2013 } from '../test/support/fer-scenes.js';
-import { describeMachine } from './run.js';
+import { describeMachine } from './machine.js';
 
 const DEFAULT_SIZES = [12, 16, 20, 24, 32, 40, 48];
 const FACE = 48;
