@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { detectSection } from './detect.js';
 import { describeMachine } from './machine.js';
 import { emotionSection } from './emotion.js';
+import { enhanceSection } from './enhance.js';
 import { videoSection } from './video.js';
 import { webSection } from './web.js';
 
@@ -38,7 +39,13 @@ export interface BenchSection {
 }
 
 /** Add later benchmarks (emotion model, video pipeline, ...) here. */
-export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection, videoSection, webSection];
+export const SECTIONS: readonly BenchSection[] = [
+  detectSection,
+  emotionSection,
+  enhanceSection,
+  videoSection,
+  webSection,
+];
 
 export function formatTable(columns: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const text = rows.map((row) => row.map((cell) => (cell === null ? 'n/a' : String(cell))));
