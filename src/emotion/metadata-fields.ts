@@ -94,3 +94,19 @@ export class MetadataFields {
     }
   }
 }
+
+/**
+ * Checks that a model's input (its shape after the batch dimension, as the backend reports it) is one gray
+ * `size` x `size` image, as its metadata's `moodlens.input_size` says.
+ * @param prefix starts the message, e.g. `Landmark model m.onnx`.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the shape found and the one expected.
+ */
+export function expectSquareGrayInput(shape: readonly number[], size: number, prefix: string): void {
+  if (shape.length !== 3 || shape[0] !== 1 || shape[1] !== size || shape[2] !== size) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_MODEL_LOAD',
+      `${prefix}: its input is [N, ${shape.join(', ')}] but its metadata says ` +
+        `'moodlens.input_size' ${size}: expected [N, 1, ${size}, ${size}]`,
+    );
+  }
+}

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MoodLensError } from '../../core/errors.js';
+import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import { FaceEnhancer } from '../../enhance/face-enhancer.js';
 import { parseEnhanceModelMetadata } from '../../enhance/model-info.js';
@@ -47,15 +47,7 @@ export async function loadFaceEnhancer(
       source: modelPath,
       batchSize,
     });
-    const size = enhancer.size;
-    const shape = backend.sampleShape;
-    if (shape.length !== 3 || shape[0] !== 1 || shape[1] !== size || shape[2] !== size) {
-      throw new MoodLensError(
-        'MOODLENS_ERR_MODEL_LOAD',
-        `Super-resolution model ${modelPath}: its input is [N, ${shape.join(', ')}] but its metadata says ` +
-          `'moodlens.input_size' ${size}: expected [N, 1, ${size}, ${size}]`,
-      );
-    }
+    expectSquareGrayInput(backend.sampleShape, enhancer.size, `Super-resolution model ${modelPath}`);
     return enhancer;
   } catch (error) {
     await backend.dispose();
