@@ -16,7 +16,7 @@ import {
   parseDetectorFlags,
   type DetectorFlags,
 } from './detector-flags.js';
-import { plural, processImages } from './image-batch.js';
+import { faceListOutcome, processImages } from './image-batch.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -201,14 +201,8 @@ export async function runEnhance(args: readonly string[], io: CliIo): Promise<nu
           );
           faces.push({ box, crop: crops[i].width, ...paths });
         }
-        const text =
-          `${file}: ${plural(faces.length, 'face')} (${image.width}x${image.height})\n` +
-          faces.map((face, i) => describeFace(face, i, enhancer.size)).join('');
-        return {
-          entry: { file, width: image.width, height: image.height, faces },
-          faces: faces.length,
-          text,
-        };
+        const lines = faces.map((face, i) => describeFace(face, i, enhancer.size)).join('');
+        return faceListOutcome(file, image, faces, lines);
       },
     );
     return failed > 0 ? EXIT_FAILURE : EXIT_OK;
