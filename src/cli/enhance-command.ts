@@ -68,7 +68,8 @@ super-resolution model to the classifier's 48x48. For face N of photo.jpg it wri
 Both faces are 48x48 enlarged by --scale, repeating pixels, so that what you see is
 what the classifier gets. FSRNet was trained on faces shrunk 2 to 4 times (12 to 24
 px): it restores small faces; a crop larger than 48 px is averaged down first and
-only cleaned. analyze and video use it for faces under --enhance-below.
+only cleaned. The shipped cascade finds faces from 24 px up (--min-size raises
+that). analyze and video use FSRNet for faces under --enhance-below.
 
 Options:
   --out DIR           Where the pictures go (default ${DEFAULT_ENHANCE_OUT_DIR}/)
