@@ -32,7 +32,8 @@ import { openFerDataset } from '../src/io/node/fer-dataset.js';
 import { ensureFer2013 } from '../test/support/fer-scenes.js';
 import { describeMachine } from './machine.js';
 
-const DEFAULT_SIZES = [12, 16, 20, 24, 32, 40, 48];
+/** Every 4 px up to the cascade's smallest face (24 px), then every 2 px where FSRNet stops helping. */
+const DEFAULT_SIZES = [12, 16, 20, 24, 26, 28, 30, 32, 34, 36, 40, 48];
 const FACE = 48;
 const BATCH = 256;
 
