@@ -193,7 +193,7 @@ async function main(): Promise<void> {
         ? threshold === sizes[0]
           ? `FSRNet beats the plain path at no measured size: enhance nothing (--enhance-below ${threshold}).`
           : `FSRNet helps below ${threshold} px: the default for --enhance-below.`
-        : `FSRNet helps at every measured size, 48 px included.`) +
+        : `FSRNet helps at every measured size, up to ${sizes[sizes.length - 1]} px.`) +
       ` (${report.seconds.toFixed(0)} s)`,
   );
 }
