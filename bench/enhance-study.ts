@@ -63,7 +63,7 @@ interface SizeRow {
  * more accurate than the plain path; faces below it are enhanced. The smallest size when FSRNet never
  * helps (nothing is enhanced); Infinity when it helps even at the largest size.
  */
-export function enhanceThreshold(rows: readonly SizeRow[]): number {
+function enhanceThreshold(rows: readonly SizeRow[]): number {
   let threshold = Infinity;
   for (let i = rows.length - 1; i >= 0; i--) {
     const { paths } = rows[i];
