@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
+import { loadEnhanceStage, parseEnhanceFlags } from '../src/cli/enhance-flags.js';
+import { isMoodLensError } from '../src/core/errors.js';
 import { bicubicResizeGray } from '../src/enhance/bicubic.js';
 import { nativeFaceCrop } from '../src/enhance/enhanced-face.js';
 import { DEFAULT_ENHANCE_BELOW } from '../src/enhance/policy.js';
@@ -195,4 +197,33 @@ void test('analyze --enhance: usage errors name the flag', async () => {
   ]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Model not found: .*none\.onnx: no such file \(MOODLENS_ERR_MODEL_LOAD\)/);
+});
+
+void test('--enhance without an installed model: auto classifies unrestored with a notice, always fails', async () => {
+  const absent = join(dir, 'models', 'fsrnet.onnx');
+  let stderr = '';
+  const io = { stdout: () => undefined, stderr: (text: string) => void (stderr += text), isTTY: false };
+  const auto = await loadEnhanceStage(parseEnhanceFlags({}), 'moodlens analyze', io, absent);
+  assert.equal(auto.enhancer, undefined);
+  assert.equal(auto.enhanceBelow, DEFAULT_ENHANCE_BELOW);
+  assert.equal(
+    stderr,
+    `moodlens analyze: no super-resolution model at ${absent}: small faces are classified without enhancement\n`,
+  );
+  await assert.rejects(
+    loadEnhanceStage(parseEnhanceFlags({ enhance: 'always' }), 'moodlens video', io, absent),
+    (error: unknown) =>
+      isMoodLensError(error) &&
+      error.code === 'MOODLENS_ERR_MODEL_LOAD' &&
+      error.message ===
+        `moodlens video --enhance always needs the super-resolution model, which is not installed at ${absent}; ` +
+          'give one with --enhance-model FILE',
+  );
+  const never = await loadEnhanceStage(
+    parseEnhanceFlags({ enhance: 'never' }),
+    'moodlens analyze',
+    io,
+    absent,
+  );
+  assert.deepEqual(never, { enhanceBelow: DEFAULT_ENHANCE_BELOW });
 });

@@ -1,11 +1,8 @@
+import { existsSync } from 'node:fs';
 import { MoodLensError } from '../core/errors.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
 import { DEFAULT_ENHANCE_BELOW, ENHANCE_MODES, type EnhanceMode } from '../enhance/policy.js';
-import {
-  DEFAULT_ENHANCE_MODEL_PATH,
-  hasDefaultEnhanceModel,
-  loadFaceEnhancer,
-} from '../io/node/enhance-model.js';
+import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../io/node/enhance-model.js';
 import { parseNumberOption, usageError, type CliIo, type CommandOptionValues } from './main.js';
 
 /** The face-enhancement flags of the commands that classify faces (analyze, video). */
@@ -78,27 +75,29 @@ export interface EnhanceStage {
  * Loads the super-resolution model the flags ask for. `never`: none. `always`: the given or shipped model,
  * which must load. `auto`: the given model (which must load), else the shipped one when installed, else
  * none, with a one-line notice on stderr.
+ * @param shipped where the shipped model is looked for (default: the package's).
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the model and what is wrong.
  */
 export async function loadEnhanceStage(
   flags: EnhanceFlags,
   command: string,
   io: CliIo,
+  shipped: string = DEFAULT_ENHANCE_MODEL_PATH,
 ): Promise<EnhanceStage> {
   const { enhanceMode, enhanceModel } = flags;
   const enhanceBelow = enhanceMode === 'always' ? Infinity : flags.enhanceBelow;
   if (enhanceMode === 'never') return { enhanceBelow };
   if (enhanceModel !== undefined) return { enhancer: await loadFaceEnhancer(enhanceModel), enhanceBelow };
-  if (hasDefaultEnhanceModel()) return { enhancer: await loadFaceEnhancer(), enhanceBelow };
+  if (existsSync(shipped)) return { enhancer: await loadFaceEnhancer(shipped), enhanceBelow };
   if (enhanceMode === 'always') {
     throw new MoodLensError(
       'MOODLENS_ERR_MODEL_LOAD',
       `${command} --enhance always needs the super-resolution model, which is not installed at ` +
-        `${DEFAULT_ENHANCE_MODEL_PATH}; give one with --enhance-model FILE`,
+        `${shipped}; give one with --enhance-model FILE`,
     );
   }
   io.stderr(
-    `${command}: no super-resolution model at ${DEFAULT_ENHANCE_MODEL_PATH}: small faces are classified ` +
+    `${command}: no super-resolution model at ${shipped}: small faces are classified ` +
       'without enhancement\n',
   );
   return { enhanceBelow };
