@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Box, GrayImage } from '../src/core/image.js';
-import { emotionIndex, EMOTION_LABELS, type Emotion } from '../src/emotion/labels.js';
+import { emotionIndex, type Emotion } from '../src/emotion/labels.js';
 import { cropFace } from '../src/emotion/preprocess.js';
 import { degradeToSize } from '../src/enhance/degrade.js';
 import { enhancedClassifierInput, nativeFaceCrop } from '../src/enhance/enhanced-face.js';
@@ -32,6 +32,7 @@ import {
   loadBackground,
   pasteFace,
   readGrayFile,
+  sampleEvenly,
 } from '../test/support/fer-scenes.js';
 import { describeMachine } from './machine.js';
 
@@ -67,11 +68,7 @@ async function main(): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const root = await ensureFer2013();
   const files = await listFerFaces();
-  const chosen = EMOTION_LABELS.flatMap((label) => {
-    const own = files.filter((f) => f.split('/')[1] === label);
-    const n = Math.min(perClass, own.length);
-    return Array.from({ length: n }, (_, i) => own[Math.floor((i * own.length) / n)]);
-  });
+  const chosen = sampleEvenly(files, perClass);
   const faces = await Promise.all(chosen.map((f) => readGrayFile(join(root, f))));
   const labels = chosen.map((f) => emotionIndex(f.split('/')[1] as Emotion));
   const backgrounds = await Promise.all(BACKGROUNDS.map((name) => loadBackground(name, CANVAS, CANVAS)));

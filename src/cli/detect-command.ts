@@ -1,6 +1,6 @@
 import type { Box } from '../core/image.js';
 import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
-import { faceListOutcome, processImages } from './image-batch.js';
+import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,
@@ -11,12 +11,7 @@ import {
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, usageError, type CliCommand, type CliIo } from './main.js';
 
 /** One entry of `moodlens detect --json` for an image read successfully (failures are `FileError`). */
-export interface DetectFileResult {
-  readonly file: string;
-  readonly width: number;
-  readonly height: number;
-  readonly faces: readonly { readonly box: Box }[];
-}
+export type DetectFileResult = FaceListEntry<{ readonly box: Box }>;
 
 const HELP = `Usage: moodlens detect <image...> [options]
 

@@ -16,7 +16,7 @@ import {
   parseDetectorFlags,
   type DetectorFlags,
 } from './detector-flags.js';
-import { faceListOutcome, processImages } from './image-batch.js';
+import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -50,12 +50,7 @@ export interface EnhancedFaceResult {
 }
 
 /** One entry of `moodlens enhance --json` for an image read successfully (failures are `FileError`). */
-export interface EnhanceFileResult {
-  readonly file: string;
-  readonly width: number;
-  readonly height: number;
-  readonly faces: readonly EnhancedFaceResult[];
-}
+export type EnhanceFileResult = FaceListEntry<EnhancedFaceResult>;
 
 const HELP = `Usage: moodlens enhance <image...> [options]
 

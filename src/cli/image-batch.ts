@@ -18,8 +18,16 @@ export interface ImageOutcome<R> {
   readonly text: string;
 }
 
+/** The JSON entry of an image read successfully by a command that lists its faces. */
+export interface FaceListEntry<F> {
+  readonly file: string;
+  readonly width: number;
+  readonly height: number;
+  readonly faces: readonly F[];
+}
+
 /**
- * The outcome of an image whose JSON entry is `{file, width, height, faces}`: the text is a header line
+ * The outcome of an image whose JSON entry is a {@link FaceListEntry}: the text is a header line
  * (`photo.jpg: 2 faces (640x480)`) followed by `lines` (each ending with a newline).
  */
 export function faceListOutcome<F>(
@@ -27,7 +35,7 @@ export function faceListOutcome<F>(
   image: { readonly width: number; readonly height: number },
   faces: readonly F[],
   lines: string,
-): ImageOutcome<{ file: string; width: number; height: number; faces: readonly F[] }> {
+): ImageOutcome<FaceListEntry<F>> {
   const { width, height } = image;
   return {
     entry: { file, width, height, faces },

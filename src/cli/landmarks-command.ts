@@ -8,7 +8,7 @@ import {
   parseDetectorFlags,
   type DetectorFlags,
 } from './detector-flags.js';
-import { faceListOutcome, processImages } from './image-batch.js';
+import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import { describePoints, jsonPoints, resolveLandmarkModel } from './landmark-output.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, usageError, type CliCommand, type CliIo } from './main.js';
 
@@ -24,12 +24,7 @@ export interface LandmarkFaceResult {
 }
 
 /** One entry of `moodlens landmarks --json` for an image read successfully (failures are `FileError`). */
-export interface LandmarksFileResult {
-  readonly file: string;
-  readonly width: number;
-  readonly height: number;
-  readonly faces: readonly LandmarkFaceResult[];
-}
+export type LandmarksFileResult = FaceListEntry<LandmarkFaceResult>;
 
 const HELP = `Usage: moodlens landmarks <image...> [options]
 
