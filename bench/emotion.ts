@@ -3,12 +3,11 @@
  * (1 intra-op thread), on real PublicTest faces through the same preprocessing as `analyze`.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { GrayImage } from '../src/core/image.js';
+import type { EmotionClassifier } from '../src/emotion/classifier.js';
 import { equalizeHist } from '../src/emotion/preprocess.js';
 import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
-import { ensureFer2013, listFerFaces, readGrayFile } from '../test/support/fer-scenes.js';
-import { median } from './detect.js';
+import { benchFaces, loadMs, msPerFace } from './per-face.js';
 import type { BenchOptions, BenchSection, Cell, SectionReport } from './run.js';
 
 const FACES = 256;
@@ -24,41 +23,18 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       data: null,
     };
   }
-  const root = await ensureFer2013();
-  const files = (await listFerFaces()).filter((_, i) => i % 13 === 0).slice(0, FACES);
-  const faces: GrayImage[] = [];
-  for (const file of files) faces.push(equalizeHist(await readGrayFile(join(root, file))));
-
-  const loadRuns: number[] = [];
-  for (let i = 0; i < Math.max(1, options.repeat); i++) {
-    const start = performance.now();
-    const classifier = await loadEmotionClassifier(model);
-    loadRuns.push(performance.now() - start);
-    await classifier.dispose();
-  }
-  const perFace = async (batchSize: number): Promise<number> => {
-    const classifier = await loadEmotionClassifier(model, { batchSize });
-    try {
-      for (let i = 0; i < options.warmup; i++) await classifier.classify(faces.slice(0, batchSize));
-      const runs: number[] = [];
-      for (let i = 0; i < options.repeat; i++) {
-        const start = performance.now();
-        if (batchSize === 1) for (const face of faces.slice(0, 64)) await classifier.classify([face]);
-        else await classifier.classify(faces);
-        runs.push((performance.now() - start) / (batchSize === 1 ? 64 : faces.length));
-      }
-      return median(runs);
-    } finally {
-      await classifier.dispose();
-    }
-  };
-  const batch1 = await perFace(1);
-  const batch32 = await perFace(32);
+  const faces = (await benchFaces(FACES)).map(equalizeHist);
+  const load = (batchSize: number): Promise<EmotionClassifier> => loadEmotionClassifier(model, { batchSize });
+  const classify = (classifier: EmotionClassifier, batch: readonly GrayImage[]): Promise<unknown> =>
+    classifier.classify(batch);
+  const loadTime = await loadMs(() => loadEmotionClassifier(model), options);
+  const batch1 = await msPerFace(load, classify, faces, 1, options);
+  const batch32 = await msPerFace(load, classify, faces, 32, options);
   options.progress(
     `emotion: ${batch1.toFixed(3)} ms/face at batch 1, ${batch32.toFixed(3)} ms/face at batch 32`,
   );
   const rows: Cell[][] = [
-    ['model load (ms)', Number(median(loadRuns).toFixed(1))],
+    ['model load (ms)', Number(loadTime.toFixed(1))],
     ['ms per face, batch 1', Number(batch1.toFixed(3))],
     ['ms per face, batch 32', Number(batch32.toFixed(3))],
     ['faces per second, batch 32', Math.round(1000 / batch32)],
@@ -68,7 +44,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     columns: ['measure', 'value'],
     rows,
     notes: [],
-    data: { model, loadMs: median(loadRuns), msPerFaceBatch1: batch1, msPerFaceBatch32: batch32 },
+    data: { model, loadMs: loadTime, msPerFaceBatch1: batch1, msPerFaceBatch32: batch32 },
   };
 }
 

@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { FaceAligner, type Alignment } from '../src/align/aligner.js';
 import type { Box, GrayImage } from '../src/core/image.js';
 import { RotatedSearchDetector } from '../src/detect/rotated-search.js';
-import { EMOTION_LABELS, emotionIndex, type Emotion } from '../src/emotion/labels.js';
+import { emotionIndex, type Emotion } from '../src/emotion/labels.js';
 import { cropFace, equalizeHist } from '../src/emotion/preprocess.js';
 import { warpAffineGray } from '../src/image/warp.js';
 import { loadEmotionClassifier } from '../src/io/node/emotion-model.js';
@@ -53,6 +53,7 @@ import {
   loadBackground,
   pasteFace,
   readGrayFile,
+  sampleEvenly,
 } from '../test/support/fer-scenes.js';
 
 const SIDE = 120;
@@ -66,15 +67,6 @@ interface StudyFace {
   readonly label: number;
   readonly face: GrayImage;
   readonly background: GrayImage | undefined;
-}
-
-/** Faces per class spread evenly over each class's sorted files (deterministic). */
-function sampleEvenly(files: readonly string[], perClass: number): string[] {
-  return EMOTION_LABELS.flatMap((label) => {
-    const own = files.filter((f) => f.split('/')[1] === label);
-    const n = Math.min(perClass, own.length);
-    return Array.from({ length: n }, (_, i) => own[Math.floor((i * own.length) / n)]);
-  });
 }
 
 /** The face turned by `angle` degrees (counter-clockwise on screen) in the middle of its canvas. */

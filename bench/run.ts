@@ -4,11 +4,11 @@
  *
  *   node dist/bench/run.js [--json] [--repeat N] [--warmup N] [--only detect,...]
  */
-import { cpus, platform, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { openCvAvailability } from '../test/support/opencv.js';
 import { detectSection } from './detect.js';
+import { describeMachine } from './machine.js';
 import { emotionSection } from './emotion.js';
+import { enhanceSection } from './enhance.js';
 import { videoSection } from './video.js';
 import { webSection } from './web.js';
 
@@ -39,29 +39,13 @@ export interface BenchSection {
 }
 
 /** Add later benchmarks (emotion model, video pipeline, ...) here. */
-export const SECTIONS: readonly BenchSection[] = [detectSection, emotionSection, videoSection, webSection];
-
-export interface Machine {
-  readonly cpu: string;
-  readonly cores: number;
-  readonly memoryGiB: number;
-  readonly os: string;
-  readonly node: string;
-  readonly opencv: string | null;
-}
-
-export async function describeMachine(): Promise<Machine> {
-  const cores = cpus();
-  const opencv = await openCvAvailability();
-  return {
-    cpu: cores[0]?.model.trim() ?? 'unknown',
-    cores: cores.length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    os: `${platform()} ${release()}`,
-    node: process.version,
-    opencv: opencv.available ? opencv.version : null,
-  };
-}
+export const SECTIONS: readonly BenchSection[] = [
+  detectSection,
+  emotionSection,
+  enhanceSection,
+  videoSection,
+  webSection,
+];
 
 export function formatTable(columns: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const text = rows.map((row) => row.map((cell) => (cell === null ? 'n/a' : String(cell))));

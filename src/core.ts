@@ -1,6 +1,7 @@
 /**
  * MoodLens's browser-safe core: pixel maths, the cascade engine, the emotion preprocessing, ONNX metadata
- * reader and classifier (which runs its model through an injected `InferenceBackend`), and the types.
+ * reader, the classifier, landmark and face super-resolution stages (which run their models through an
+ * injected `InferenceBackend`), and the types.
  * Nothing here imports a Node-only module, so bundlers can take it for the web app (`moodlens/core`).
  */
 export { createImage } from './core/image.js';
@@ -77,6 +78,7 @@ export { DEFAULT_LANDMARK_BATCH_SIZE, LandmarkDetector } from './landmarks/detec
 export type { FaceLandmarks, LandmarkDetectorOptions } from './landmarks/detector.js';
 export {
   applySimilarity,
+  composeSimilarity,
   estimateSimilarity,
   similarityAngle,
   similarityScale,
@@ -88,6 +90,30 @@ export type { AlignmentTemplate } from './align/template.js';
 export { ALIGNMENT_POINTS, DEFAULT_MAX_RESIDUAL, FaceAligner } from './align/aligner.js';
 export type { AlignedFace, Alignment, FaceAlignerOptions } from './align/aligner.js';
 export { affineScale, applyAffine, invertAffine, warpAffineGray } from './image/warp.js';
+export { resizeGrayNearest } from './image/resize.js';
+export { grayFromValues, pixelHalfUp } from './image/rounding.js';
+export {
+  blockMean,
+  degrade,
+  degradeSigma,
+  degradeToSize,
+  gaussianBlur,
+  gaussianTaps,
+} from './enhance/degrade.js';
+export { bicubicResize, bicubicResizeGray, CUBIC_A, cubicWeights } from './enhance/bicubic.js';
+export { psnr, QualityTally, ssim, SSIM_SIGMA, SSIM_WINDOW } from './enhance/quality.js';
+export { parseEnhanceModelMetadata, SUPPORTED_ENHANCE_PREPROCESSING } from './enhance/model-info.js';
+export type { EnhanceModelInfo } from './enhance/model-info.js';
+export { DEFAULT_ENHANCE_BATCH_SIZE, FaceEnhancer, outputPixel } from './enhance/face-enhancer.js';
+export type { FaceEnhancerOptions } from './enhance/face-enhancer.js';
+export { DEFAULT_ENHANCE_BELOW, ENHANCE_MODES, faceSide, shouldEnhance } from './enhance/policy.js';
+export type { EnhanceMode } from './enhance/policy.js';
+export { enhancedClassifierInput, nativeFaceCrop, restoredToImage } from './enhance/enhanced-face.js';
+export type { EnhancedClassifierInput } from './enhance/enhanced-face.js';
+export { restoreFaces, RESTORE_METHODS } from './enhance/restore.js';
+export type { RestoreMethod } from './enhance/restore.js';
+export { sideBySide } from './draw/side-by-side.js';
+export type { Panel, SideBySideOptions } from './draw/side-by-side.js';
 export type { Affine, WarpOptions } from './image/warp.js';
 export { DEFAULT_SEARCH_ANGLES, RotatedSearchDetector, rotateImage } from './detect/rotated-search.js';
 export type { RotatedHit, UprightFaceDetector } from './detect/rotated-search.js';

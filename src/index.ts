@@ -1,6 +1,6 @@
 /**
  * MoodLens for Node: the browser-safe core plus the Node adapters (image decoding with sharp, cascade
- * files, the worker-thread detector, the onnxruntime-node emotion backend, FER-2013 data sets). Browser
+ * files, the worker-thread detector, the onnxruntime-node model loaders, FER-2013 data sets). Browser
  * code imports `moodlens/core` instead.
  */
 export * from './core.js';
@@ -22,6 +22,12 @@ export {
   loadLandmarkDetector,
 } from './io/node/landmark-model.js';
 export type { LoadLandmarkDetectorOptions } from './io/node/landmark-model.js';
+export {
+  DEFAULT_ENHANCE_MODEL_PATH,
+  hasDefaultEnhanceModel,
+  loadFaceEnhancer,
+} from './io/node/enhance-model.js';
+export type { LoadFaceEnhancerOptions } from './io/node/enhance-model.js';
 export { FER_USAGES, openFerDataset } from './io/node/fer-dataset.js';
 export type { FerDataset, FerDatasetOptions, FerUsage, LabelledFace } from './io/node/fer-dataset.js';
 export { writeImage } from './io/node/write-image.js';

@@ -116,13 +116,21 @@ void test('POST /v1/analyze (raw PNG): the astronaut face, and the same JSON as 
     ASTRONAUT,
     '--json',
     '--no-images',
-    '--no-align', // the API classifies the box crop; landmarks and alignment are CLI and library stages so far
+    // The API classifies the box crop; landmarks, alignment and enhancement are CLI and library stages so far.
+    '--no-align',
+    '--enhance',
+    'never',
     '--model',
     MODEL,
   ]);
   assert.equal(code, 0, stderr);
   const [cli] = JSON.parse(stdout) as Analyzed[];
-  assert.deepEqual({ ...entry, file: cli.file }, cli);
+  const cliFaces = cli.faces.map((face) => {
+    const { enhanced, ...rest } = face as typeof face & { enhanced?: boolean };
+    assert.equal(enhanced, false);
+    return rest;
+  });
+  assert.deepEqual({ ...entry, file: cli.file }, { ...cli, faces: cliFaces });
 });
 
 void test('POST /v1/analyze: JPEG, WebP and application/octet-stream bodies; multipart with its file name', async () => {

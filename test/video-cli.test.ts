@@ -21,6 +21,7 @@ import {
 } from '../src/report/records.js';
 import type { SessionReport } from '../src/report/report.js';
 import { summarizeSession } from '../src/report/summary.js';
+import { hasDefaultEnhanceModel } from '../src/io/node/enhance-model.js';
 import { runCaptured, type Captured } from './support/cli.js';
 import { REPO_ROOT } from './support/opencv.js';
 import { ffmpegRun, testPattern, truncateFile } from './support/videos.js';
@@ -180,6 +181,8 @@ void describe('moodlens video on a real clip', () => {
       if (r.track !== null) {
         assert.ok(r.raw !== undefined);
         assert.ok(Math.abs((r.happy ?? 0) - (records[i].happy ?? 0)) <= 5e-5);
+        // --enhance auto: each face says whether FSRNet restored it (when the model is installed).
+        assert.equal(typeof r.enhanced, hasDefaultEnhanceModel() ? 'boolean' : 'undefined');
       }
     });
   });

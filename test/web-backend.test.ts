@@ -26,12 +26,19 @@ import {
   configureOrtWasm,
   diagnoseOrtWasmFiles,
   fetchAsset,
+  loadWebFaceEnhancer,
   loadWebPipeline,
   OnnxWebBackend,
   type FetchLike,
 } from '../src/io/web/index.js';
 import { EmotionPipeline } from '../src/pipeline/pipeline.js';
-import { loadAstronaut } from './support/fer-scenes.js';
+import { degrade } from '../src/enhance/degrade.js';
+import {
+  DEFAULT_ENHANCE_MODEL_PATH,
+  hasDefaultEnhanceModel,
+  loadFaceEnhancer,
+} from '../src/io/node/enhance-model.js';
+import { ensureFer2013, listFerFaces, loadAstronaut, readGrayFile } from './support/fer-scenes.js';
 import { REPO_ROOT } from './support/opencv.js';
 
 const ORT_DIR = dirname(
@@ -324,4 +331,36 @@ void test('camera failures become the states the page explains', () => {
     assert.equal((error.cause as DOMException).name, name);
   }
   assert.equal(classifyCameraError('weird').problem, 'camera-error');
+});
+
+void test('loadWebFaceEnhancer restores faces as the Node enhancer does; other files are named', async (t) => {
+  if (!hasDefaultEnhanceModel()) {
+    t.skip(`needs the super-resolution model at ${DEFAULT_ENHANCE_MODEL_PATH}`);
+    return;
+  }
+  configureOrtWasm(ort, { wasmPaths: WASM_PATHS });
+  const url = `${ORIGIN}/models/fsrnet.onnx`;
+  const fetch = diskFetch({ ...SHIPPED, [url]: DEFAULT_ENHANCE_MODEL_PATH });
+  const root = await ensureFer2013();
+  const files = (await listFerFaces()).filter((_, i) => i % 300 === 0);
+  const faces = await Promise.all(files.map(async (f) => degrade(await readGrayFile(join(root, f)), 4)));
+  const web = await loadWebFaceEnhancer(ort, url, fetch);
+  const node = await loadFaceEnhancer();
+  try {
+    const [a, b] = [await web.enhance(faces), await node.enhance(faces)];
+    let worst = 0;
+    a.forEach((face, i) =>
+      face.data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - b[i].data[k])))),
+    );
+    // Outputs agree to ~1e-6: a pixel can round the other way, by one level.
+    assert.ok(worst <= 1, `largest pixel difference ${worst}`);
+  } finally {
+    await web.dispose();
+    await node.dispose();
+  }
+  await assertModelLoad(
+    loadWebFaceEnhancer(ort, `${ORIGIN}/models/emotion.onnx`, fetch),
+    /emotion\.onnx: expected a face super-resolution model .*it is an emotion model/,
+  );
+  await assertModelLoad(loadWebFaceEnhancer(ort, `${ORIGIN}/models/missing.onnx`, fetch), /HTTP 404/);
 });

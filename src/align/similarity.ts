@@ -32,6 +32,16 @@ export function similarityToAffine(s: Similarity): Affine {
   return { a: s.a, b: -s.b, c: s.tx, d: s.b, e: s.a, f: s.ty };
 }
 
+/** The similarity that applies `inner` first, then `outer`. */
+export function composeSimilarity(outer: Similarity, inner: Similarity): Similarity {
+  return {
+    a: outer.a * inner.a - outer.b * inner.b,
+    b: outer.b * inner.a + outer.a * inner.b,
+    tx: outer.a * inner.tx - outer.b * inner.ty + outer.tx,
+    ty: outer.b * inner.tx + outer.a * inner.ty + outer.ty,
+  };
+}
+
 /** `s` applied to a point. */
 export function applySimilarity(s: Similarity, p: Point): [number, number] {
   return [s.a * p[0] - s.b * p[1] + s.tx, s.b * p[0] + s.a * p[1] + s.ty];

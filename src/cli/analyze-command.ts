@@ -13,6 +13,7 @@ import {
   loadLandmarkDetector,
 } from '../io/node/landmark-model.js';
 import type { LandmarkDetector } from '../landmarks/detector.js';
+import type { FaceEnhancer } from '../enhance/face-enhancer.js';
 import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import { writeImage } from '../io/node/write-image.js';
 import { EmotionPipeline } from '../pipeline/pipeline.js';
@@ -23,6 +24,14 @@ import {
   parseDetectorFlags,
   type DetectorFlags,
 } from './detector-flags.js';
+import {
+  ENHANCE_HELP,
+  ENHANCE_NUMERIC_OPTIONS,
+  ENHANCE_OPTIONS,
+  loadEnhanceStage,
+  parseEnhanceFlags,
+  type EnhanceFlags,
+} from './enhance-flags.js';
 import { plural, processImages } from './image-batch.js';
 import { describeAlignment, jsonAlignment, jsonPoints, resolveLandmarkModel } from './landmark-output.js';
 import {
@@ -49,6 +58,8 @@ export interface AnalyzeFileResult {
     readonly landmarks?: [number, number][];
     /** How the classifier's input was made, when alignment is on. */
     readonly alignment?: Alignment;
+    /** Whether the face was restored by the super-resolution model before classification. */
+    readonly enhanced: boolean;
   }[];
   /** The labelled copy written, unless --no-images. */
   readonly output?: string;
@@ -66,10 +77,12 @@ Options:
   --json              Print one JSON array on stdout:
                         [{"file", "width", "height", "faces": [{"box": {...},
                           "emotion": {"label", "confidence", "scores": {"angry", ...}},
-                          "landmarks": [[x, y] x 68], "alignment": {"method", ...}}]}]
+                          "landmarks": [[x, y] x 68], "alignment": {"method", ...},
+                          "enhanced": true | false}]}]
                       a file that failed appears as {"file", "error": {"code", "message"}};
-                      "alignment" is {"method": "similarity", "angle", "scale", "residual"} or
-                      {"method": "box", "reason"} (landmarks unreliable: the plain box crop)
+                      "alignment" is {"method": "rotation", "angle", "scale", "residual"} or
+                      {"method": "box", "reason"} (landmarks unreliable: the plain box crop);
+                      "enhanced" says whether FSRNet restored the face (see --enhance)
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
   --flip-tta          Also classify each face mirrored and average the two (test-time augmentation)
   --margin M          Extra room around each detected face for the box crop, as a fraction
@@ -84,6 +97,7 @@ Options:
   --draw-landmarks    Draw the 68 points on the labelled copies
   --rotated-search    Also search copies of each image turned by -30, -15, 15 and 30 degrees
                       for faces the upright search misses (about 8x the detection time)
+${ENHANCE_HELP}
 ${DETECTOR_HELP}
   -h, --help          Show this help
 
@@ -107,10 +121,11 @@ const OPTIONS = {
   template: { type: 'string' },
   'draw-landmarks': { type: 'boolean' },
   'rotated-search': { type: 'boolean' },
+  ...ENHANCE_OPTIONS,
   ...DETECTOR_OPTIONS,
 } as const;
 
-export interface AnalyzeArgs extends DetectorFlags {
+export interface AnalyzeArgs extends DetectorFlags, EnhanceFlags {
   readonly inputs: readonly string[];
   readonly json: boolean;
   readonly outDir: string | undefined;
@@ -126,7 +141,11 @@ export interface AnalyzeArgs extends DetectorFlags {
 
 /** Parses `moodlens analyze` arguments; throws a usage error (exit 2) naming the flag at fault. */
 export function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs {
-  const { values, positionals } = parseCommandArgs(args, OPTIONS, [...DETECTOR_NUMERIC_OPTIONS, 'margin']);
+  const { values, positionals } = parseCommandArgs(args, OPTIONS, [
+    ...DETECTOR_NUMERIC_OPTIONS,
+    ...ENHANCE_NUMERIC_OPTIONS,
+    'margin',
+  ]);
   if (positionals.length === 0) throw usageError('No input images given');
   let margin = DEFAULT_CROP_FACE_OPTIONS.margin;
   if (values.margin !== undefined) {
@@ -150,6 +169,7 @@ export function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs {
     template: values.template,
     drawLandmarks: values['draw-landmarks'] === true,
     rotatedSearch: values['rotated-search'] === true,
+    ...parseEnhanceFlags(values),
     ...parseDetectorFlags(values),
   };
 }
@@ -168,10 +188,10 @@ function percent(value: number): string {
 }
 
 function describeFace(
-  face: { box: Box; emotion: EmotionResult; alignment?: Alignment },
+  face: { box: Box; emotion: EmotionResult; alignment?: Alignment; enhanced?: boolean },
   index: number,
 ): string {
-  const { box, emotion, alignment } = face;
+  const { box, emotion, alignment, enhanced } = face;
   const others = Object.entries(emotion.scores)
     .filter(([label]) => label !== emotion.label)
     .sort((a, b) => b[1] - a[1])
@@ -181,6 +201,7 @@ function describeFace(
   return (
     `  face ${index + 1}: ${emotion.label} ${percent(emotion.confidence)} (then ${others})` +
     ` at x=${box.x} y=${box.y} ${box.width}x${box.height}` +
+    `${enhanced === true ? ', restored by FSRNet' : ''}` +
     `${alignment === undefined ? '' : `, ${describeAlignment(alignment)}`}\n`
   );
 }
@@ -192,6 +213,7 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
   const classifier = await loadEmotionClassifier(parsed.model, { flipAverage: parsed.flipAverage });
   let detector: ParallelFaceDetector | undefined;
   let landmarker: LandmarkDetector | undefined;
+  let enhancer: FaceEnhancer | undefined;
   try {
     // Landmarks run when alignment or drawing needs them; alignment is on by default only when the
     // landmark model is installed (a model given with --landmark-model must load).
@@ -209,6 +231,8 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
           'faces are classified from their box crop, unaligned\n',
       );
     }
+    const enhanceStage = await loadEnhanceStage(parsed, 'moodlens analyze', io);
+    enhancer = enhanceStage.enhancer;
     detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
     const pipeline = new EmotionPipeline(
       parsed.rotatedSearch ? new RotatedSearchDetector(detector) : detector,
@@ -218,6 +242,7 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
         crop: { margin: parsed.margin },
         ...(landmarker === undefined ? {} : { landmarks: landmarker }),
         ...(aligner === undefined ? {} : { aligner }),
+        ...enhanceStage,
       },
     );
     const taken = new Set<string>();
@@ -247,11 +272,12 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
           file,
           width: image.width,
           height: image.height,
-          faces: faces.map(({ box, emotion, landmarks, alignment }) => ({
+          faces: faces.map(({ box, emotion, landmarks, alignment, enhanced }) => ({
             box,
             emotion,
             ...(landmarks === undefined ? {} : { landmarks: jsonPoints(landmarks.points) }),
             ...(alignment === undefined ? {} : { alignment: jsonAlignment(alignment) }),
+            enhanced: enhanced === true,
           })),
           ...(output === undefined ? {} : { output }),
         };
@@ -269,6 +295,7 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
   } finally {
     await detector?.close();
     await landmarker?.dispose();
+    await enhancer?.dispose();
     await classifier.dispose();
   }
 }

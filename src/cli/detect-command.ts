@@ -1,6 +1,6 @@
 import type { Box } from '../core/image.js';
 import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
-import { plural, processImages } from './image-batch.js';
+import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,
@@ -11,12 +11,7 @@ import {
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, usageError, type CliCommand, type CliIo } from './main.js';
 
 /** One entry of `moodlens detect --json` for an image read successfully (failures are `FileError`). */
-export interface DetectFileResult {
-  readonly file: string;
-  readonly width: number;
-  readonly height: number;
-  readonly faces: readonly { readonly box: Box }[];
-}
+export type DetectFileResult = FaceListEntry<{ readonly box: Box }>;
 
 const HELP = `Usage: moodlens detect <image...> [options]
 
@@ -76,13 +71,7 @@ export async function runDetect(args: readonly string[], io: CliIo): Promise<num
       async (file, image) => {
         const boxes = await detector.detect(image, parsed.detectOptions);
         const faces = boxes.map(({ x, y, width, height }) => ({ box: { x, y, width, height } }));
-        return {
-          entry: { file, width: image.width, height: image.height, faces },
-          faces: faces.length,
-          text:
-            `${file}: ${plural(faces.length, 'face')} (${image.width}x${image.height})\n` +
-            faces.map((f, i) => formatBox(f.box, i)).join(''),
-        };
+        return faceListOutcome(file, image, faces, faces.map((f, i) => formatBox(f.box, i)).join(''));
       },
     );
     return failed > 0 ? EXIT_FAILURE : EXIT_OK;

@@ -18,6 +18,32 @@ export interface ImageOutcome<R> {
   readonly text: string;
 }
 
+/** The JSON entry of an image read successfully by a command that lists its faces. */
+export interface FaceListEntry<F> {
+  readonly file: string;
+  readonly width: number;
+  readonly height: number;
+  readonly faces: readonly F[];
+}
+
+/**
+ * The outcome of an image whose JSON entry is a {@link FaceListEntry}: the text is a header line
+ * (`photo.jpg: 2 faces (640x480)`) followed by `lines` (each ending with a newline).
+ */
+export function faceListOutcome<F>(
+  file: string,
+  image: { readonly width: number; readonly height: number },
+  faces: readonly F[],
+  lines: string,
+): ImageOutcome<FaceListEntry<F>> {
+  const { width, height } = image;
+  return {
+    entry: { file, width, height, faces },
+    faces: faces.length,
+    text: `${file}: ${plural(faces.length, 'face')} (${width}x${height})\n${lines}`,
+  };
+}
+
 export interface BatchSummary<R> {
   readonly results: Array<R | FileError>;
   readonly failed: number;

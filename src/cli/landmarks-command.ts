@@ -8,7 +8,7 @@ import {
   parseDetectorFlags,
   type DetectorFlags,
 } from './detector-flags.js';
-import { plural, processImages } from './image-batch.js';
+import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import { describePoints, jsonPoints, resolveLandmarkModel } from './landmark-output.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, usageError, type CliCommand, type CliIo } from './main.js';
 
@@ -24,12 +24,7 @@ export interface LandmarkFaceResult {
 }
 
 /** One entry of `moodlens landmarks --json` for an image read successfully (failures are `FileError`). */
-export interface LandmarksFileResult {
-  readonly file: string;
-  readonly width: number;
-  readonly height: number;
-  readonly faces: readonly LandmarkFaceResult[];
-}
+export type LandmarksFileResult = FaceListEntry<LandmarkFaceResult>;
 
 const HELP = `Usage: moodlens landmarks <image...> [options]
 
@@ -103,21 +98,15 @@ export async function runLandmarks(args: readonly string[], io: CliIo): Promise<
           reliable: reliability.reliable,
           ...(reliability.reliable ? {} : { problems: reliability.problems }),
         }));
-        const text =
-          `${file}: ${plural(faces.length, 'face')} (${image.width}x${image.height})\n` +
-          marks
-            .map(
-              ({ box, points, reliability }, i) =>
-                `  face ${i + 1} at x=${box.x} y=${box.y} ${box.width}x${box.height}: 68 points, ` +
-                `${reliability.reliable ? 'reliable' : `unreliable (${reliability.problems.join('; ')})`}\n` +
-                describePoints(points, '    '),
-            )
-            .join('');
-        return {
-          entry: { file, width: image.width, height: image.height, faces },
-          faces: faces.length,
-          text,
-        };
+        const lines = marks
+          .map(
+            ({ box, points, reliability }, i) =>
+              `  face ${i + 1} at x=${box.x} y=${box.y} ${box.width}x${box.height}: 68 points, ` +
+              `${reliability.reliable ? 'reliable' : `unreliable (${reliability.problems.join('; ')})`}\n` +
+              describePoints(points, '    '),
+          )
+          .join('');
+        return faceListOutcome(file, image, faces, lines);
       },
     );
     return failed > 0 ? EXIT_FAILURE : EXIT_OK;

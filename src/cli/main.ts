@@ -45,6 +45,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./landmarks-command.js')).landmarksCommand,
   },
   {
+    name: 'enhance',
+    summary: 'Restore small faces with the FSRNet super-resolution model (PNG pictures)',
+    load: async () => (await import('./enhance-command.js')).enhanceCommand,
+  },
+  {
     name: 'analyze',
     summary: 'Detect faces, classify their emotion and write labelled copies',
     load: async () => (await import('./analyze-command.js')).analyzeCommand,

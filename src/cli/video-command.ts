@@ -6,6 +6,15 @@ import { loadEmotionClassifier } from '../io/node/emotion-model.js';
 import { loadFaceAligner, loadLandmarkDetector } from '../io/node/landmark-model.js';
 import type { LandmarkDetector } from '../landmarks/detector.js';
 import { resolveLandmarkModel } from './landmark-output.js';
+import type { FaceEnhancer } from '../enhance/face-enhancer.js';
+import {
+  ENHANCE_HELP,
+  ENHANCE_NUMERIC_OPTIONS,
+  ENHANCE_OPTIONS,
+  loadEnhanceStage,
+  parseEnhanceFlags,
+  type EnhanceFlags,
+} from './enhance-flags.js';
 import { locateFfmpeg } from '../io/node/ffmpeg/locate.js';
 import { probeVideo } from '../io/node/ffmpeg/probe.js';
 import { loadModelQuality } from '../io/node/model-card.js';
@@ -79,9 +88,11 @@ Options:
                       landmarks when the landmark model is installed, as in analyze)
   --json              Print {"file", "video", "records": [...], "complete", "summary"}
                       on stdout: records as in frames.csv plus "raw" (unsmoothed scores)
+                      and "enhanced" (true when FSRNet restored the face; see --enhance)
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
                       with MoodLens by npm, then ffmpeg on the PATH)
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+${ENHANCE_HELP}
 ${DETECTOR_HELP}
   -h, --help          Show this help
 
@@ -112,10 +123,11 @@ const OPTIONS = {
   'no-align': { type: 'boolean' },
   ffmpeg: { type: 'string' },
   model: { type: 'string' },
+  ...ENHANCE_OPTIONS,
   ...DETECTOR_OPTIONS,
 } as const;
 
-export interface VideoArgs extends DetectorFlags {
+export interface VideoArgs extends DetectorFlags, EnhanceFlags {
   readonly input: string;
   readonly json: boolean;
   readonly outDir: string;
@@ -133,6 +145,7 @@ export interface VideoArgs extends DetectorFlags {
 export function parseVideoArgs(args: readonly string[]): VideoArgs {
   const { values, positionals } = parseCommandArgs(args, OPTIONS, [
     ...DETECTOR_NUMERIC_OPTIONS,
+    ...ENHANCE_NUMERIC_OPTIONS,
     'every',
     'smoothing',
     'stills-every',
@@ -197,6 +210,7 @@ export function parseVideoArgs(args: readonly string[]): VideoArgs {
     align: values['no-align'] !== true,
     ffmpeg: values.ffmpeg,
     model: values.model,
+    ...parseEnhanceFlags(values),
     ...parseDetectorFlags(values),
   };
 }
@@ -239,6 +253,7 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
   const classifier = await loadEmotionClassifier(parsed.model);
   let detector: ParallelFaceDetector | undefined;
   let landmarker: LandmarkDetector | undefined;
+  let enhancer: FaceEnhancer | undefined;
   try {
     // Alignment as in analyze: on by default when the shipped landmark model is installed.
     const landmarkModel = parsed.align ? resolveLandmarkModel(undefined, false) : undefined;
@@ -247,11 +262,14 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
       landmarker = await loadLandmarkDetector(landmarkModel);
       aligner = await loadFaceAligner();
     }
+    const enhanceStage = await loadEnhanceStage(parsed, 'moodlens video', io);
+    enhancer = enhanceStage.enhancer;
     detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
     const pipeline = new EmotionPipeline(detector, classifier, {
       detect: parsed.detectOptions,
       ...(landmarker === undefined ? {} : { landmarks: landmarker }),
       ...(aligner === undefined ? {} : { aligner }),
+      ...enhanceStage,
     });
     const model = await loadModelQuality(parsed.model);
     const expected = info.expectedFrames;
@@ -333,6 +351,7 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
   } finally {
     await detector?.close();
     await landmarker?.dispose();
+    await enhancer?.dispose();
     await classifier.dispose();
   }
 }

@@ -178,8 +178,14 @@ function resizeArea(src: GrayImage, size: number): GrayImage {
   return createImage(size, size, 1, out);
 }
 
-/** For each output index: the source indices it covers and their coverage in 1/size pixel units. */
-function areaTable(n: number, size: number): { start: Int32Array; index: Int32Array; weight: Int32Array } {
+/**
+ * For each output index of an area resize from `n` to `size` samples along one axis: the source indices it
+ * covers and their coverage in 1/size pixel units (the weights of one output index sum to `n`).
+ */
+export function areaTable(
+  n: number,
+  size: number,
+): { start: Int32Array; index: Int32Array; weight: Int32Array } {
   const start = new Int32Array(size + 1);
   const index: number[] = [];
   const weight: number[] = [];

@@ -107,3 +107,22 @@ export function resizeGrayLinearExactInto(
     for (let x = 0; x < dstWidth; x++) dst[o + x] = (rowA[x] * w0 + rowB[x] * w1 + 32768) >>> 16;
   }
 }
+
+/**
+ * Nearest-neighbour resize of an 8-bit gray image: output pixel `d` takes source pixel
+ * `floor((d + 0.5) * in / out)`. Enlarging by an integer factor repeats each pixel factor x factor times,
+ * so small images can be shown large without inventing detail.
+ */
+export function resizeGrayNearest(src: GrayImage, width: number, height: number): GrayImage {
+  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
+    throw new RangeError(`Expected a positive integer size but received ${String(width)}x${String(height)}`);
+  }
+  const columns = new Int32Array(width);
+  for (let x = 0; x < width; x++) columns[x] = Math.floor(((x + 0.5) * src.width) / width);
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(((y + 0.5) * src.height) / height) * src.width;
+    for (let x = 0; x < width; x++) out[y * width + x] = src.data[row + columns[x]];
+  }
+  return createImage(width, height, 1, out);
+}

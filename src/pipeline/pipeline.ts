@@ -3,6 +3,9 @@ import type { Box, Image } from '../core/image.js';
 import type { DetectOptions } from '../detect/options.js';
 import type { EmotionClassifier, EmotionResult } from '../emotion/classifier.js';
 import { cropFace, type CropFaceOptions } from '../emotion/preprocess.js';
+import { enhancedClassifierInput, nativeFaceCrop } from '../enhance/enhanced-face.js';
+import type { FaceEnhancer } from '../enhance/face-enhancer.js';
+import { DEFAULT_ENHANCE_BELOW, shouldEnhance } from '../enhance/policy.js';
 import { toGray } from '../image/gray.js';
 import type { FaceLandmarks, LandmarkDetector } from '../landmarks/detector.js';
 
@@ -25,6 +28,8 @@ export type AnalyzedFace<T extends DetectedFace = DetectedFace> = FaceWithEmotio
   readonly landmarks?: FaceLandmarks;
   /** How the classifier's input was made, when the pipeline has an alignment stage. */
   readonly alignment?: Alignment;
+  /** Whether the face was restored by the enhance stage, when the pipeline has one. */
+  readonly enhanced?: boolean;
 };
 
 export interface PipelineOptions {
@@ -39,6 +44,16 @@ export interface PipelineOptions {
    * says which as `alignment`. Its size must be the classifier's input size.
    */
   readonly aligner?: FaceAligner;
+  /**
+   * Enhance stage: faces whose box side is below `enhanceBelow` are cut from the image at its own
+   * resolution (the classifier's square crop), restored by the super-resolution network and classified
+   * from the restored face (aligned by the landmarks found on the image, when the alignment stage is on;
+   * see `src/enhance/enhanced-face.ts`). Each result then says `enhanced`. Its size must be the
+   * classifier's input size.
+   */
+  readonly enhancer?: FaceEnhancer;
+  /** Box side in pixels below which the enhancer restores a face; Infinity: every face. Default {@link DEFAULT_ENHANCE_BELOW}. */
+  readonly enhanceBelow?: number;
 }
 
 /**
@@ -58,6 +73,16 @@ export class EmotionPipeline {
           `${classifier.info.inputSize}x${classifier.info.inputSize}`,
       );
     }
+    const { enhancer, enhanceBelow } = options;
+    if (enhancer !== undefined && enhancer.size !== classifier.info.inputSize) {
+      throw new RangeError(
+        `The enhancer restores ${enhancer.size}x${enhancer.size} faces but the classifier takes ` +
+          `${classifier.info.inputSize}x${classifier.info.inputSize}`,
+      );
+    }
+    if (enhanceBelow !== undefined && !(enhanceBelow >= 0)) {
+      throw new RangeError(`Expected a number >= 0 for enhanceBelow but received ${String(enhanceBelow)}`);
+    }
   }
 
   /** Every face in the image with its emotion, in the detector's order. No face: an empty list. */
@@ -72,13 +97,13 @@ export class EmotionPipeline {
 
   /**
    * Classifies given face records (e.g. from a tracker), keeping every field they already carry; with the
-   * landmark and alignment stages, adds `landmarks` and `alignment`.
+   * landmark, alignment and enhance stages, adds `landmarks`, `alignment` and `enhanced`.
    */
   async classifyFaces<T extends DetectedFace>(image: Image, faces: readonly T[]): Promise<AnalyzedFace<T>[]> {
     if (faces.length === 0) return [];
     const gray = toGray(image);
     const size = this.classifier.info.inputSize;
-    const { landmarks: landmarker, aligner, crop } = this.options;
+    const { landmarks: landmarker, aligner, crop, enhancer } = this.options;
     const marks =
       landmarker === undefined
         ? undefined
@@ -86,17 +111,28 @@ export class EmotionPipeline {
             gray,
             faces.map((f) => f.box),
           );
-    const aligned = faces.map((face, i) =>
-      aligner === undefined
+    const below = this.options.enhanceBelow ?? DEFAULT_ENHANCE_BELOW;
+    const enhanced = faces.map((f) => enhancer !== undefined && shouldEnhance(f.box, below));
+    const restored =
+      enhancer === undefined
+        ? []
+        : await enhancer.enhance(
+            faces.filter((_, i) => enhanced[i]).map((f) => nativeFaceCrop(gray, f.box, crop?.margin)),
+          );
+    let next = 0;
+    const aligned = faces.map((face, i) => {
+      if (enhanced[i]) return enhancedClassifierInput(restored[next++], face.box, marks?.[i], aligner, crop);
+      return aligner === undefined
         ? { face: cropFace(gray, face.box, { ...crop, size }), alignment: undefined }
-        : aligner.align(gray, face.box, marks?.[i], crop),
-    );
+        : aligner.align(gray, face.box, marks?.[i], crop);
+    });
     const emotions = await this.classifier.classify(aligned.map((a) => a.face));
     return faces.map((face, i) => ({
       ...face,
       emotion: emotions[i],
       ...(marks === undefined ? {} : { landmarks: marks[i] }),
       ...(aligned[i].alignment === undefined ? {} : { alignment: aligned[i].alignment }),
+      ...(enhancer === undefined ? {} : { enhanced: enhanced[i] }),
     }));
   }
 }

@@ -58,6 +58,11 @@ export interface FrameRecord {
   neutral: number | null;
   /** The classifier's unsmoothed probabilities for this frame (JSON only; not a CSV column). */
   raw?: Record<Emotion, number>;
+  /**
+   * Whether the face was restored by the super-resolution model before classification (JSON only; not a
+   * CSV column). Absent when the enhance stage did not run (or in records written before it existed).
+   */
+  enhanced?: boolean;
 }
 
 /** A record for a frame in which no face was seen. */
@@ -94,6 +99,8 @@ export interface FaceRecordFields {
   readonly scores: Readonly<Record<Emotion, number>>;
   /** Unsmoothed scores, kept in `raw` (JSON only). */
   readonly raw?: Readonly<Record<Emotion, number>>;
+  /** Whether the enhance stage restored the face, kept in `enhanced` (JSON only). */
+  readonly enhanced?: boolean;
 }
 
 /** The record of one face in one frame: its box, label, confidence and the seven scores as columns. */
@@ -118,6 +125,7 @@ export function faceFrameRecord(face: FaceRecordFields): FrameRecord {
     neutral: scores.neutral,
   };
   if (face.raw !== undefined) record.raw = { ...face.raw };
+  if (face.enhanced !== undefined) record.enhanced = face.enhanced;
   return record;
 }
 
@@ -198,7 +206,9 @@ function describe(value: unknown): string {
  * Builds a checked record from loose fields (numbers or nulls, as parsed from CSV cells or JSON).
  * A face needs every field from `track` to `neutral`; an empty frame needs all of them null.
  */
-function checkRecord(fields: Record<string, unknown>, where: string, raw?: unknown): FrameRecord {
+function checkRecord(fields: Record<string, unknown>, where: string, json: boolean = false): FrameRecord {
+  const raw = json ? fields.raw : undefined;
+  const enhanced = json ? fields.enhanced : undefined;
   const frame = checkNumber(fields.frame, where, 'frame', 'integer');
   const time = checkNumber(fields.time, where, 'time', 'number');
   const faceFields = FRAME_CSV_COLUMNS.slice(2);
@@ -211,6 +221,8 @@ function checkRecord(fields: Record<string, unknown>, where: string, raw?: unkno
       );
     }
     if (raw !== undefined && raw !== null) throw invalid(where, 'raw is set but track is empty');
+    if (enhanced !== undefined && enhanced !== null)
+      throw invalid(where, 'enhanced is set but track is empty');
     return emptyFrameRecord(frame, time);
   }
   const missing = faceFields.find((f) => fields[f] === null || fields[f] === undefined);
@@ -250,6 +262,12 @@ function checkRecord(fields: Record<string, unknown>, where: string, raw?: unkno
       );
     }
     record.raw = scores;
+  }
+  if (enhanced !== undefined && enhanced !== null) {
+    if (typeof enhanced !== 'boolean') {
+      throw invalid(where, `expected true or false for enhanced but received ${describe(enhanced)}`);
+    }
+    record.enhanced = enhanced;
   }
   return record;
 }
@@ -308,8 +326,8 @@ export function parseFramesCsv(text: string): FrameRecord[] {
 
 /**
  * Reads JSON records: either an array of FrameRecord objects or an object with a `records` array (what
- * `moodlens video --json` prints and report.json holds). Missing face fields count as null; `raw` is
- * optional.
+ * `moodlens video --json` prints and report.json holds). Missing face fields count as null; `raw` and
+ * `enhanced` are optional.
  * @throws MoodLensError `MOODLENS_ERR_INVALID_FRAMES` naming the record index and field of the first fault.
  */
 export function parseFramesJson(text: string): FrameRecord[] {
@@ -335,7 +353,7 @@ export function parseFramesJson(text: string): FrameRecord[] {
       throw invalid(where, `expected an object but received ${describe(item)}`);
     }
     const fields = item as Record<string, unknown>;
-    return checkRecord(fields, where, fields.raw);
+    return checkRecord(fields, where, true);
   });
 }
 

@@ -47,6 +47,8 @@ export interface TrackedFaceResult {
   readonly rawScores: Readonly<Record<Emotion, number>>;
   /** This frame's 68 points, when the pipeline has the landmark stage (not part of the records). */
   readonly landmarks?: FaceLandmarks;
+  /** Whether the face was restored before classification, when the pipeline has the enhance stage. */
+  readonly enhanced?: boolean;
 }
 
 export interface FrameAnalysis {
@@ -166,6 +168,7 @@ export class FrameAnalyzer {
         emotion: this.#smoother.update(track.id, raw),
         rawScores: raw,
         ...(classified[i].landmarks === undefined ? {} : { landmarks: classified[i].landmarks }),
+        ...(classified[i].enhanced === undefined ? {} : { enhanced: classified[i].enhanced }),
       };
     });
     stats.classifyMs += performance.now() - t;
@@ -192,7 +195,10 @@ function emptyStats(): FrameAnalyzerStats {
   return { frames: 0, detections: 0, faces: 0, detectMs: 0, trackMs: 0, classifyMs: 0 };
 }
 
-/** The flat record of one tracked face (smoothed scores in the columns, the raw ones in `raw`). */
+/**
+ * The flat record of one tracked face (smoothed scores in the columns, the raw ones in `raw`, and
+ * `enhanced` when the pipeline has the enhance stage).
+ */
 export function toFrameRecord(face: TrackedFaceResult, frame: number, time: number): FrameRecord {
   const { box, emotion } = face;
   return faceFrameRecord({
@@ -204,5 +210,6 @@ export function toFrameRecord(face: TrackedFaceResult, frame: number, time: numb
     confidence: emotion.confidence,
     scores: emotion.scores,
     raw: face.rawScores,
+    ...(face.enhanced === undefined ? {} : { enhanced: face.enhanced }),
   });
 }

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { createImage, type Box, type GrayImage, type Image } from '../../src/core/image.js';
+import { EMOTION_LABELS } from '../../src/emotion/labels.js';
 import { REPO_ROOT } from './opencv.js';
 
 const execFileAsync = promisify(execFile);
@@ -126,6 +127,15 @@ export async function listFerFaces(): Promise<string[]> {
     for (const name of names.sort()) if (name.endsWith('.jpg')) files.push(`val/${emotion}/${name}`);
   }
   return files;
+}
+
+/** `perClass` files of each class (from `listFerFaces`), spread evenly over its sorted files (deterministic). */
+export function sampleEvenly(files: readonly string[], perClass: number): string[] {
+  return EMOTION_LABELS.flatMap((label) => {
+    const own = files.filter((f) => f.split('/')[1] === label);
+    const n = Math.min(perClass, own.length);
+    return Array.from({ length: n }, (_, i) => own[Math.floor((i * own.length) / n)]);
+  });
 }
 
 /**

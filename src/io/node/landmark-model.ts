@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { FaceAligner, type FaceAlignerOptions } from '../../align/aligner.js';
 import { parseAlignmentTemplate, type AlignmentTemplate } from '../../align/template.js';
 import { MoodLensError } from '../../core/errors.js';
+import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import { LandmarkDetector } from '../../landmarks/detector.js';
 import { parseLandmarkModelMetadata } from '../../landmarks/model-info.js';
@@ -61,15 +62,7 @@ export async function loadLandmarkDetector(
       thresholds,
       flipTta,
     });
-    const size = detector.info.inputSize;
-    const shape = backend.sampleShape;
-    if (shape.length !== 3 || shape[0] !== 1 || shape[1] !== size || shape[2] !== size) {
-      throw new MoodLensError(
-        'MOODLENS_ERR_MODEL_LOAD',
-        `Landmark model ${modelPath}: its input is [N, ${shape.join(', ')}] but its metadata says ` +
-          `'moodlens.input_size' ${size}: expected [N, 1, ${size}, ${size}]`,
-      );
-    }
+    expectSquareGrayInput(backend.sampleShape, detector.info.inputSize, `Landmark model ${modelPath}`);
     return detector;
   } catch (error) {
     await backend.dispose();

@@ -1,6 +1,7 @@
 import { FaceAligner } from '../../align/aligner.js';
 import { parseAlignmentTemplate } from '../../align/template.js';
 import { MoodLensError } from '../../core/errors.js';
+import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import type { OrtModule } from '../../emotion/onnx-runtime-backend.js';
 import { LandmarkDetector } from '../../landmarks/detector.js';
@@ -49,15 +50,7 @@ export async function loadWebLandmarkStages(
       metadata: backend.model.metadata,
       source: modelUrl,
     });
-    const size = landmarks.info.inputSize;
-    const shape = backend.sampleShape;
-    if (shape.length !== 3 || shape[0] !== 1 || shape[1] !== size || shape[2] !== size) {
-      throw new MoodLensError(
-        'MOODLENS_ERR_MODEL_LOAD',
-        `Landmark model ${modelUrl}: its input is [N, ${shape.join(', ')}] but its metadata says ` +
-          `'moodlens.input_size' ${size}: expected [N, 1, ${size}, ${size}]`,
-      );
-    }
+    expectSquareGrayInput(backend.sampleShape, landmarks.info.inputSize, `Landmark model ${modelUrl}`);
     return { landmarks, aligner: new FaceAligner(template) };
   } catch (error) {
     await backend.dispose();

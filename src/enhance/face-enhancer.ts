@@ -1,0 +1,142 @@
+import { MoodLensError } from '../core/errors.js';
+import { createImage, type GrayImage } from '../core/image.js';
+import type { InferenceBackend } from '../emotion/backend.js';
+import { cropFace, equalizeHist, toInputTensor } from '../emotion/preprocess.js';
+import { bicubicResizeGray } from './bicubic.js';
+import { parseEnhanceModelMetadata, type EnhanceModelInfo } from './model-info.js';
+
+export interface FaceEnhancerOptions {
+  /** Runs the model; the enhancer owns it from now on and disposes it. */
+  readonly backend: InferenceBackend;
+  /** The model's `metadata_props` (from `readOnnxMetadata`): the input size and scaling come from here. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Names the model in error messages (a path). Default `'super-resolution model'`. */
+  readonly source?: string;
+  /** Faces per inference call, integer >= 1. Default 32. */
+  readonly batchSize?: number;
+}
+
+export const DEFAULT_ENHANCE_BATCH_SIZE = 32;
+
+/**
+ * A pixel level from a model output in [0, 1]: `floor(v * 255 + 0.5)` clamped, computed in float32 as the
+ * training code computes it (sr_train.enhance on float32 arrays), so both give the same pixels.
+ */
+export function outputPixel(value: number): number {
+  const level = Math.floor(Math.fround(Math.fround(value * 255) + 0.5));
+  return level < 0 ? 0 : level > 255 ? 255 : level;
+}
+
+/**
+ * The enhance stage: restores low-resolution face crops with a face super-resolution network (FSRNet,
+ * trained by training/moodlens_train/sr_train.py) run through an injected {@link InferenceBackend}.
+ *
+ * A face crop of any size becomes the model's input as training made it: resampled bicubically to the
+ * input size (PyTorch's bicubic, rounded half up) and histogram-equalized, scaled as the metadata says.
+ * The model returns the restored face in [0, 1]; pixels are `floor(v * 255 + 0.5)`. The restored face is
+ * not equalized (it approximates the original face's own levels). Square crops larger than the input are
+ * area-averaged down to it instead (bicubic without antialiasing would alias); the network then only
+ * cleans the face, it has nothing to enlarge. Browser-safe. Owns its backend: call `dispose()`.
+ */
+export class FaceEnhancer {
+  private disposed = false;
+
+  private constructor(
+    private readonly backend: InferenceBackend,
+    /** What the model says about itself. */
+    readonly info: EnhanceModelInfo,
+    /** Faces per inference call. */
+    readonly batchSize: number,
+    private readonly source: string,
+  ) {}
+
+  /**
+   * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` when the metadata is not a super-resolution model's
+   *   (an emotion or landmark model, for instance) or asks for something MoodLens does not implement.
+   */
+  static create(options: FaceEnhancerOptions): Promise<FaceEnhancer> {
+    const {
+      backend,
+      metadata,
+      source = 'super-resolution model',
+      batchSize = DEFAULT_ENHANCE_BATCH_SIZE,
+    } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`Expected a positive integer for batchSize but received ${String(batchSize)}`);
+    }
+    const info = parseEnhanceModelMetadata(metadata, source);
+    return Promise.resolve(new FaceEnhancer(backend, info, batchSize, source));
+  }
+
+  /** Side of the restored faces (the model's input and output size). */
+  get size(): number {
+    return this.info.inputSize;
+  }
+
+  /**
+   * The face resized to the model's input size, before equalization: bicubic (the model's contract) for
+   * a crop up to that size, an area average for a larger square crop. This is also the plain bicubic
+   * upscale the restored face is compared with.
+   */
+  resized(face: GrayImage): GrayImage {
+    const size = this.size;
+    const channels: number = face.channels;
+    if (channels !== 1) throw new RangeError(`Expected a gray face but received ${channels} channels`);
+    if (face.width === face.height && face.width > size) {
+      return cropFace(
+        face,
+        { x: 0, y: 0, width: face.width, height: face.height },
+        { size, equalize: false },
+      );
+    }
+    return bicubicResizeGray(face, size, size);
+  }
+
+  /** The model's input for a face crop: {@link resized}, then histogram-equalized. */
+  modelInput(face: GrayImage): GrayImage {
+    return equalizeHist(this.resized(face));
+  }
+
+  /**
+   * The raw model output for prepared inputs (from {@link modelInput}): `inputs.length * size * size`
+   * values in [0, 1], row-major.
+   */
+  async predict(inputs: readonly GrayImage[]): Promise<Float32Array> {
+    if (this.disposed) throw new Error(`The face enhancer for ${this.source} has been disposed`);
+    const plane = this.size * this.size;
+    const out = new Float32Array(inputs.length * plane);
+    for (let start = 0; start < inputs.length; start += this.batchSize) {
+      const batch = inputs.slice(start, start + this.batchSize);
+      const input = toInputTensor(batch, this.info.scaling, this.size);
+      const restored = await this.backend.run(input, batch.length);
+      if (restored.length !== batch.length * plane) {
+        throw new MoodLensError(
+          'MOODLENS_ERR_MODEL_LOAD',
+          `The super-resolution model ${this.source} returned ${restored.length} values for ` +
+            `${batch.length} faces; expected ${batch.length * plane} (${this.size}x${this.size} each)`,
+        );
+      }
+      out.set(restored, start * plane);
+    }
+    return out;
+  }
+
+  /** Restores face crops (any size, gray): each becomes a `size` x `size` face, same order. */
+  async enhance(faces: readonly GrayImage[]): Promise<GrayImage[]> {
+    if (faces.length === 0) return [];
+    const values = await this.predict(faces.map((face) => this.modelInput(face)));
+    const plane = this.size * this.size;
+    return faces.map((_, i) => {
+      const data = new Uint8Array(plane);
+      for (let p = 0; p < plane; p++) data[p] = outputPixel(values[i * plane + p]);
+      return createImage(this.size, this.size, 1, data);
+    });
+  }
+
+  /** Frees the model. Further calls fail. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.backend.dispose();
+  }
+}

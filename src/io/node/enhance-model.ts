@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
+import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
+import { FaceEnhancer } from '../../enhance/face-enhancer.js';
+import { parseEnhanceModelMetadata } from '../../enhance/model-info.js';
+import { OnnxNodeBackend, readModelFile, type OnnxNodeBackendOptions } from './onnx-backend.js';
+
+/** The shipped face super-resolution model (FSRNet); resolved from the package, never the working directory. */
+export const DEFAULT_ENHANCE_MODEL_PATH = fileURLToPath(
+  new URL('../../../../models/enhance/fsrnet.onnx', import.meta.url),
+);
+
+/** Whether the shipped super-resolution model is installed (`--enhance auto` restores faces only then). */
+export function hasDefaultEnhanceModel(): boolean {
+  return existsSync(DEFAULT_ENHANCE_MODEL_PATH);
+}
+
+export interface LoadFaceEnhancerOptions extends Omit<OnnxNodeBackendOptions, 'outputName'> {
+  /** Faces per inference call (default 32). */
+  readonly batchSize?: number;
+}
+
+/**
+ * Loads the face super-resolution stage from an ONNX model file (default: the shipped FSRNet) with
+ * onnxruntime-node. The model's input must be `input` [N, 1, size, size] and its output `output` of the
+ * same shape, `size` being its metadata's `moodlens.input_size`.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the path and what was wrong: no file, not an ONNX
+ *   model, or another kind of model (an emotion or landmark model given by mistake).
+ */
+export async function loadFaceEnhancer(
+  modelPath: string = DEFAULT_ENHANCE_MODEL_PATH,
+  options: LoadFaceEnhancerOptions = {},
+): Promise<FaceEnhancer> {
+  const { batchSize, ...backendOptions } = options;
+  const bytes = await readModelFile(modelPath);
+  // The metadata first: an emotion model given by mistake is named as such, not as a missing output.
+  parseEnhanceModelMetadata(readOnnxMetadata(bytes, modelPath).metadata, modelPath);
+  const backend = await OnnxNodeBackend.fromBytes(bytes, modelPath, {
+    ...backendOptions,
+    outputName: 'output',
+  });
+  try {
+    const enhancer = await FaceEnhancer.create({
+      backend,
+      metadata: backend.model.metadata,
+      source: modelPath,
+      batchSize,
+    });
+    expectSquareGrayInput(backend.sampleShape, enhancer.size, `Super-resolution model ${modelPath}`);
+    return enhancer;
+  } catch (error) {
+    await backend.dispose();
+    throw error;
+  }
+}

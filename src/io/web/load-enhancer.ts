@@ -1,0 +1,37 @@
+import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
+import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
+import type { OrtModule } from '../../emotion/onnx-runtime-backend.js';
+import { FaceEnhancer } from '../../enhance/face-enhancer.js';
+import { parseEnhanceModelMetadata } from '../../enhance/model-info.js';
+import { fetchAsset, type FetchLike } from './fetch-asset.js';
+import { OnnxWebBackend } from './onnx-web-backend.js';
+
+/**
+ * Loads the face super-resolution stage (onnxruntime-web) from a URL: the browser twin of
+ * `loadFaceEnhancer`, with the same checks (metadata first, then the input shape). ONNX Runtime must
+ * already be configured (`configureOrtWasm`). Give the result to `EmotionPipeline` as `enhancer`.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the URL and what arrived instead (an HTML page,
+ *   an emotion or landmark model...).
+ */
+export async function loadWebFaceEnhancer(
+  ort: OrtModule,
+  modelUrl: string,
+  fetchImpl?: FetchLike,
+): Promise<FaceEnhancer> {
+  const bytes = await fetchAsset(modelUrl, 'super-resolution model', fetchImpl);
+  // The metadata first: an emotion model (or an HTML page) is named as such, not as a missing output.
+  parseEnhanceModelMetadata(readOnnxMetadata(bytes, modelUrl).metadata, modelUrl);
+  const backend = await OnnxWebBackend.fromBytes(ort, bytes, modelUrl, { outputName: 'output' });
+  try {
+    const enhancer = await FaceEnhancer.create({
+      backend,
+      metadata: backend.model.metadata,
+      source: modelUrl,
+    });
+    expectSquareGrayInput(backend.sampleShape, enhancer.size, `Super-resolution model ${modelUrl}`);
+    return enhancer;
+  } catch (error) {
+    await backend.dispose();
+    throw error;
+  }
+}
