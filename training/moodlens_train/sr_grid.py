@@ -34,8 +34,9 @@ def main(argv=None) -> int:
     p.add_argument('--seed', type=int, default=7)
     p.add_argument('--out', type=Path, required=True)
     args = p.parse_args(argv)
-    faces = load_faces(args.data, limit=args.count * 2, seed=args.seed)
-    hr = faces.images[:args.count]
+    faces = load_faces(args.data, limit=args.count * 7, seed=args.seed)
+    pick = np.linspace(0, len(faces.images) - 1, args.count).astype(int)  # spread over the classes
+    hr, labels = faces.images[pick], faces.labels[pick]
     f = args.factor
     columns = [(f'{SIZE // f}x{SIZE // f} input', np.stack([degrade(h, f) for h in hr])),
                ('bicubic', bicubic_baseline(hr, f))]
@@ -53,7 +54,7 @@ def main(argv=None) -> int:
         for r, img in enumerate(imgs):
             y = HEADER + r * (TILE + gap)
             canvas[y:y + TILE, x:x + TILE] = cv2.resize(img, (TILE, TILE), interpolation=cv2.INTER_NEAREST)
-    for r, label in enumerate(faces.labels[:args.count]):
+    for r, label in enumerate(labels):
         y = HEADER + r * (TILE + gap) + TILE // 2
         cv2.putText(canvas, LABELS[label], (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.42, 0, 1, cv2.LINE_AA)
     args.out.parent.mkdir(parents=True, exist_ok=True)
