@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -173,10 +173,12 @@ class BestCheckpoint:
 
 
 class CsvLogger:
-    """Appends one row per epoch: epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds."""
+    """Appends one row per epoch (default columns: epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds),
+    rewriting the file atomically, so that a killed run never leaves half a row."""
 
-    def __init__(self, path):
+    def __init__(self, path, fields: Sequence[str] = CSV_FIELDS):
         self.path = Path(path)
+        self.fields = tuple(fields)
 
     def rows(self) -> List[Dict[str, str]]:
         if not self.path.exists():
@@ -191,12 +193,12 @@ class CsvLogger:
 
     def append(self, row: Dict[str, object]) -> None:
         rows = self.rows()
-        rows.append({k: _fmt(row[k]) for k in CSV_FIELDS})
+        rows.append({k: _fmt(row.get(k, "")) for k in self.fields})
         self._write(rows)
 
     def _write(self, rows: List[Dict[str, str]]) -> None:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=self.fields, lineterminator="\n", restval="")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_bytes(self.path, out.getvalue().encode())

@@ -10,8 +10,6 @@ continues from the run folder's last.pt (model, optimizer, schedule, random stat
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import sys
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .callbacks import atomic_torch_save, atomic_write_bytes
+from .callbacks import CsvLogger, atomic_torch_save
 from .landmark_data import (FLIP_PERMUTATION, Augment, LandmarkSet, augmented_crop, face300w_split,
                             from_crop_units, nme, run_time_crop, to_crop_units)
 from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
@@ -93,20 +91,6 @@ def predict(model, faces: LandmarkSet, batch: int = 256, tta: bool = False) -> n
     return np.stack(out)
 
 
-def log_rows(path: Path):
-    if not path.exists():
-        return []
-    with open(path, newline='') as f:
-        return list(csv.DictReader(f))
-
-
-def write_log(path: Path, rows) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator='\n')
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode())
-
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
@@ -156,7 +140,7 @@ def main(argv=None) -> int:
         rng.bit_generator.state = ckpt['numpy_rng']
         torch.set_rng_state(ckpt['torch_rng'])
         start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
-        write_log(out / 'log.csv', [r for r in log_rows(out / 'log.csv') if int(r['epoch']) < start_epoch])
+        CsvLogger(out / 'log.csv', LOG_FIELDS).truncate(start_epoch - 1)
         print(f'resumed after epoch {ckpt["epoch"]} (best selection NME {best:.4f})', file=sys.stderr)
     elif (out / 'last.pt').exists():
         raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
@@ -187,7 +171,7 @@ def main(argv=None) -> int:
                'val_nme_teacher': f'{val_nme:.5f}', 'val_nme_human': f'{human_nme:.5f}',
                'heldout_nme_human': f'{held_nme:.5f}',
                'seconds': f'{time.time() - t0:.1f}'}
-        write_log(out / 'log.csv', log_rows(out / 'log.csv') + [row])
+        CsvLogger(out / 'log.csv', LOG_FIELDS).append(row)
         payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
                    'val_nme_teacher': val_nme, 'val_nme_human': human_nme, 'heldout_nme_human': held_nme,
                    'selected_by': args.select}

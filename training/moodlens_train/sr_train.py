@@ -14,8 +14,6 @@ the classifier's mean accuracy on the restored faces instead); `--init` starts f
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import sys
 import time
@@ -25,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .callbacks import atomic_torch_save, atomic_write_bytes
+from .callbacks import CsvLogger, atomic_torch_save
 from .sr_data import Degradation, evaluation_inputs, psnr, training_batch
 from .sr_model import FSRNet, count_parameters
 
@@ -104,20 +102,6 @@ def enhance(model: FSRNet, inputs_u8: np.ndarray, batch: int = 256) -> np.ndarra
     return np.clip(np.floor(np.concatenate(out) * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
-def log_rows(path: Path):
-    if not path.exists():
-        return []
-    with open(path, newline='') as f:
-        return list(csv.DictReader(f))
-
-
-def write_log(path: Path, rows) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator='\n')
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode())
-
 
 def load_faces(path: Path, limit=None):
     data = np.load(path)
@@ -160,7 +144,7 @@ def main(argv=None) -> int:
         rng.bit_generator.state = ckpt['numpy_rng']
         torch.set_rng_state(ckpt['torch_rng'])
         start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
-        write_log(out / 'log.csv', [r for r in log_rows(out / 'log.csv') if int(r['epoch']) < start_epoch])
+        CsvLogger(out / 'log.csv', LOG_FIELDS).truncate(start_epoch - 1)
         print(f'resumed after epoch {ckpt["epoch"]} (best selection score {best:.4f})', file=sys.stderr)
     elif (out / 'last.pt').exists():
         raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
@@ -197,7 +181,7 @@ def main(argv=None) -> int:
                'pixel_loss': f'{np.mean(pix):.5f}', 'prior_loss': f'{np.mean(pri):.5f}',
                'emotion_loss': f'{np.mean(emo):.5f}', 'val_psnr_x2': f'{val[2]:.3f}', 'val_psnr_x4': f'{val[4]:.3f}',
                'val_acc_x2': f'{acc[2]:.4f}', 'val_acc_x4': f'{acc[4]:.4f}', 'seconds': f'{time.time() - t0:.1f}'}
-        write_log(out / 'log.csv', log_rows(out / 'log.csv') + [row])
+        CsvLogger(out / 'log.csv', LOG_FIELDS).append(row)
         payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
                    'val_psnr_x2': val[2], 'val_psnr_x4': val[4], 'val_acc_x2': acc[2], 'val_acc_x4': acc[4],
                    'selected_by': args.select, 'emotion_weight': args.emotion_weight if classifier else 0.0}
