@@ -12,10 +12,10 @@ export const ENHANCE_MODES: readonly EnhanceMode[] = ['auto', 'always', 'never']
  * Faces whose box side (pixels) is below this are restored by FSRNet under `auto`. Measured with
  * `npm run study:enhance`: all 3,589 PublicTest faces shrunk to each size (blur + area average), then
  * classified through the plain path (the classifier's own enlargement) and through FSRNet. With the
- * checkpoint trained with the emotion loss (2026-11-25), FSRNet gained 20.0, 19.4, 14.6 and 8.8 points at
- * 12, 16, 20 and 24 px, then 7.9, 4.3, 2.5 and 0.5 at 26, 28, 30 and 32 px, and lost from 34 px on (-1.3
- * at 34, -2.7 at 40, -5.2 at 48 px, where it can only damage a clean face); the earlier checkpoint trained
- * on pixels and priors alone crossed over at the same place (+0.7 at 32, -0.5 at 34 px). The Haar
+ * shipped model (trained with the emotion loss), FSRNet gained 20.9, 19.9, 14.7 and 9.6 points at 12, 16,
+ * 20 and 24 px, then 8.3, 5.3, 2.7 and 1.1 at 26, 28, 30 and 32 px, and lost from 34 px on (-0.5 at 34,
+ * -2.5 at 40, -5.0 at 48 px, where it can only damage a clean face); the checkpoint trained on pixels and
+ * priors alone crossed over at the same place (+0.7 at 32, -0.5 at 34 px). The Haar
  * cascade finds faces from 24 px, so in practice faces of 24 to 33 px are restored. Re-run the study when
  * the model changes.
  */
