@@ -4,7 +4,12 @@
  */
 import { EMOTION_COLORS } from '../draw/annotate.js';
 import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
-import { weakestClasses, type SessionReport } from './report.js';
+import {
+  SCREENING_NOTICE_BODY,
+  SCREENING_NOTICE_TITLE,
+  weakestClasses,
+  type SessionReport,
+} from './report.js';
 import type { TimelineBin, TrackSummary } from './summary.js';
 
 const PLOT_WIDTH = 760;
@@ -238,10 +243,7 @@ export function renderReportHtml(report: SessionReport): string {
 <body>
 <header><h1>MoodLens session report</h1>
 <div class="muted">${escapeHtml(source.file ?? 'recorded session')}${source.generatedAt === undefined ? '' : ` &middot; ${escapeHtml(source.generatedAt)}`}</div></header>
-<div class="notice" role="note"><strong>A screening aid, not a diagnosis.</strong> This page describes facial expressions as an automatic
-model recognised them, frame by frame. It is meant to support a qualified professional, who interprets it together with
-everything else they know about the person. It cannot diagnose any condition, and an expression is not the same as a feeling:
-lighting, head pose, glasses, speech and culture all change what the model sees.</div>
+<div class="notice" role="note"><strong>${SCREENING_NOTICE_TITLE}</strong> ${escapeHtml(SCREENING_NOTICE_BODY)}</div>
 ${source.partial === undefined ? '' : `<div class="partial" role="alert" data-field="partial"><strong>Partial result.</strong> ${escapeHtml(source.partial)}. The figures cover only the frames that could be read.</div>`}
 ${modelSection(report)}
 <dl class="session">${facts.map(([k, v, f]) => `<div><dt>${k}</dt><dd data-field="${f}">${escapeHtml(v)}</dd></div>`).join('')}</dl>

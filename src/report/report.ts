@@ -13,6 +13,16 @@ import {
   type TimelineBin,
 } from './summary.js';
 
+/** The heading of the screening-aid notice that every report page and the live page open with. */
+export const SCREENING_NOTICE_TITLE = 'A screening aid, not a diagnosis.';
+
+/** The notice's text after its heading: what the figures are, who reads them, what they cannot say. */
+export const SCREENING_NOTICE_BODY =
+  'This page describes facial expressions as an automatic model recognises them, frame by frame. It is ' +
+  'meant to support a qualified professional, who interprets it together with everything else they know ' +
+  'about the person. It cannot diagnose any condition, and an expression is not the same as a feeling: ' +
+  'lighting, head pose, glasses, speech and culture all change what the model sees.';
+
 /** Per-class figures of the emotion model on its test set. */
 export interface ClassQuality {
   readonly precision: number;

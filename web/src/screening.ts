@@ -3,7 +3,13 @@
  * measured accuracy and weakest classes read from its machine-readable card (models/emotion/emotion.json,
  * bundled), never typed in by hand.
  */
-import { modelQualityFromCard, weakestClasses, type ModelQuality } from '../../src/report/report.js';
+import {
+  modelQualityFromCard,
+  SCREENING_NOTICE_BODY,
+  SCREENING_NOTICE_TITLE,
+  weakestClasses,
+  type ModelQuality,
+} from '../../src/report/report.js';
 import { NEGATIVE_EMOTIONS } from '../../src/report/summary.js';
 
 /** The model's name as `moodlens report` gives it: the file, then its architecture. */
@@ -17,11 +23,8 @@ export function modelQuality(card: unknown): ModelQuality | undefined {
   return modelQualityFromCard(card, modelName(card));
 }
 
-export const SCREENING_NOTICE =
-  'A screening aid, not a diagnosis. This page shows facial expressions as an automatic model recognises ' +
-  'them, frame by frame. It is meant to support a qualified professional, who interprets it together with ' +
-  'everything else they know about the person. It cannot diagnose any condition, and an expression is not ' +
-  'the same as a feeling: lighting, head pose, glasses, speech and culture all change what the model sees.';
+/** The report's own notice, so the live page and the report never say it differently. */
+export const SCREENING_NOTICE = `${SCREENING_NOTICE_TITLE} ${SCREENING_NOTICE_BODY}`;
 
 const pct = (value: number, digits = 0): string => `${(value * 100).toFixed(digits)}%`;
 
