@@ -556,6 +556,41 @@ void test('a worker grown past recycleAboveBytes by a large image is replaced af
   }
 });
 
+void test('without the landmark and FSRNet models: box crops, no enhancement, enhance=always a 400', async () => {
+  const bare = await buildServer({
+    modelPath: MODEL,
+    workers: 1,
+    landmarkModelPath: false,
+    enhanceModelPath: false,
+  });
+  try {
+    const entry = (
+      await bare.inject({
+        method: 'POST',
+        url: '/v1/analyze',
+        headers: { 'content-type': 'image/png' },
+        payload: astronaut,
+      })
+    ).json<Analyzed>();
+    const cli = await analyzeJson(ASTRONAUT, '--no-align', '--enhance', 'never');
+    assert.deepEqual({ ...entry, file: cli.file }, cli);
+    const models = (await bare.inject({ method: 'GET', url: '/v1/models' })).json<{ models: unknown[] }>();
+    assert.equal(models.models.length, 2);
+    assertError(
+      await bare.inject({
+        method: 'POST',
+        url: '/v1/analyze?enhance=always',
+        headers: { 'content-type': 'image/png' },
+        payload: astronaut,
+      }),
+      400,
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+    );
+  } finally {
+    await bare.close();
+  }
+});
+
 void test('a model that cannot load fails the start with MOODLENS_ERR_MODEL_LOAD', async () => {
   for (const modelPath of [join(ROOT, 'no-such-model.onnx'), ASTRONAUT, join(ROOT, 'examples')]) {
     await assert.rejects(buildServer({ modelPath, workers: 1 }), (error: unknown) => {
