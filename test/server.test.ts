@@ -20,6 +20,7 @@ import { buildServer, type MoodLensServer } from '../src/server/app.js';
 import { loadModels } from '../src/server/models.js';
 import { runCaptured } from './support/cli.js';
 import { pngBombHeader } from './support/png.js';
+import { SMALL_ASTRONAUT_BOX, writeSmallAstronaut } from './support/small-astronaut.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ASTRONAUT = join(ROOT, 'examples', 'astronaut.png');
@@ -30,6 +31,9 @@ const BODY_LIMIT = 1024 * 1024;
 interface Face {
   box: { x: number; y: number; width: number; height: number };
   emotion: { label: string; confidence: number; scores: Record<string, number> };
+  landmarks?: [number, number][];
+  alignment?: { method: string };
+  enhanced: boolean;
 }
 interface Analyzed {
   file: string;
@@ -111,26 +115,61 @@ void test('POST /v1/analyze (raw PNG): the astronaut face, and the same JSON as 
   assert.deepEqual(entry.faces[0].box, ASTRONAUT_BOX);
   assertScores(entry.faces[0]);
 
+  // Landmarks, alignment and enhancement as `moodlens analyze --json` has them, nothing left out.
+  assert.equal(entry.faces[0].landmarks?.length, 68);
+  assert.equal(entry.faces[0].alignment?.method, 'rotation');
+  assert.equal(entry.faces[0].enhanced, false);
+  const cli = await analyzeJson(ASTRONAUT);
+  assert.deepEqual({ ...entry, file: cli.file }, cli);
+});
+
+/** The entry of `moodlens analyze --json --no-images --model MODEL` for one image. */
+async function analyzeJson(file: string, ...flags: string[]): Promise<Analyzed> {
   const { code, stdout, stderr } = await runCaptured([
     'analyze',
-    ASTRONAUT,
+    file,
     '--json',
     '--no-images',
-    // The API classifies the box crop; landmarks, alignment and enhancement are CLI and library stages so far.
-    '--no-align',
-    '--enhance',
-    'never',
     '--model',
     MODEL,
+    ...flags,
   ]);
   assert.equal(code, 0, stderr);
-  const [cli] = JSON.parse(stdout) as Analyzed[];
-  const cliFaces = cli.faces.map((face) => {
-    const { enhanced, ...rest } = face as typeof face & { enhanced?: boolean };
-    assert.equal(enhanced, false);
-    return rest;
-  });
-  assert.deepEqual({ ...entry, file: cli.file }, { ...cli, faces: cliFaces });
+  return (JSON.parse(stdout) as Analyzed[])[0];
+}
+
+void test('POST /v1/analyze?align=false: the plain box crop, as `moodlens analyze --no-align`', async () => {
+  const response = await postImage('/v1/analyze?align=false', astronaut);
+  assert.equal(response.statusCode, 200, response.body);
+  const entry = response.json<Analyzed>();
+  assert.equal(entry.faces[0].landmarks, undefined);
+  assert.equal(entry.faces[0].alignment, undefined);
+  const cli = await analyzeJson(ASTRONAUT, '--no-align');
+  assert.deepEqual({ ...entry, file: cli.file }, cli);
+});
+
+void test('POST /v1/analyze: a small face is restored by FSRNet under enhance=auto, not under enhance=never', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'moodlens-server-small-'));
+  try {
+    const path = await writeSmallAstronaut(dir);
+    const small = await readFile(path);
+    const auto = (await postImage('/v1/analyze', small)).json<Analyzed>();
+    assert.deepEqual(auto.faces[0].box, SMALL_ASTRONAUT_BOX);
+    assert.equal(auto.faces[0].enhanced, true);
+    const cli = await analyzeJson(path);
+    assert.deepEqual({ ...auto, file: cli.file }, cli);
+
+    const never = (await postImage('/v1/analyze?enhance=never', small)).json<Analyzed>();
+    assert.equal(never.faces[0].enhanced, false);
+    assert.notDeepEqual(never.faces[0].emotion.scores, auto.faces[0].emotion.scores);
+    const below = (await postImage('/v1/analyze?enhanceBelow=20', small)).json<Analyzed>();
+    assert.equal(below.faces[0].enhanced, false);
+    assert.deepEqual(below.faces[0].emotion, never.faces[0].emotion);
+    const always = (await postImage('/v1/analyze?enhance=always', astronaut)).json<Analyzed>();
+    assert.equal(always.faces[0].enhanced, true);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 void test('POST /v1/analyze: JPEG, WebP and application/octet-stream bodies; multipart with its file name', async () => {
@@ -188,6 +227,11 @@ void test('POST /v1/analyze: query options mirror the CLI flags and are validate
     ['maxSize=big', 'maxSize'],
     ['margin=3', 'margin'],
     ['flipTta=maybe', 'flipTta'],
+    ['align=sideways', 'align'],
+    ['enhance=sometimes', 'enhance'],
+    ['enhance=', 'enhance'],
+    ['enhanceBelow=-1', 'enhanceBelow'],
+    ['enhanceBelow=12.5', 'enhanceBelow'],
     ['min_neighbors=5', 'additional properties'],
   ]) {
     const message = assertError(
@@ -332,7 +376,8 @@ void test('GET /healthz and GET /v1/models', async () => {
 
   const models = await app.inject({ method: 'GET', url: '/v1/models' });
   assert.equal(models.statusCode, 200);
-  const [emotion, detector] = models.json<{ models: Array<Record<string, unknown>> }>().models;
+  const [emotion, detector, landmarks, enhance] = models.json<{ models: Array<Record<string, unknown>> }>()
+    .models;
   assert.equal(emotion.name, 'tiny-emotion');
   assert.equal(emotion.task, 'emotion-classification');
   assert.equal(emotion.file, 'tiny-emotion.onnx');
@@ -342,6 +387,12 @@ void test('GET /healthz and GET /v1/models', async () => {
   assert.equal(emotion.accuracy, undefined, "the fixture's val_accuracy is nan and it has no card");
   assert.equal(detector.file, 'haarcascade_frontalface_default.xml');
   assert.equal(detector.task, 'face-detection');
+  assert.deepEqual([landmarks.file, landmarks.task], ['landmarks.onnx', 'face-landmarks']);
+  assert.deepEqual([enhance.file, enhance.task], ['fsrnet.onnx', 'face-super-resolution']);
+  for (const model of [landmarks, enhance]) {
+    assert.equal(typeof model.version, 'string');
+    assert.match(String(model.sha256), /^[0-9a-f]{64}$/);
+  }
   assert.ok(!JSON.stringify(models.json()).includes(ROOT), 'no server path is disclosed');
 });
 
@@ -399,6 +450,9 @@ void test('GET /openapi.json is a valid OpenAPI 3.x document listing every route
     responses: Record<string, unknown>;
   };
   assert.deepEqual(analyze.parameters.map((p) => p.name).sort(), [
+    'align',
+    'enhance',
+    'enhanceBelow',
     'flipTta',
     'margin',
     'maxSize',
@@ -499,6 +553,41 @@ void test('a worker grown past recycleAboveBytes by a large image is replaced af
     assert.equal((await post()).statusCode, 200);
   } finally {
     await lean.close();
+  }
+});
+
+void test('without the landmark and FSRNet models: box crops, no enhancement, enhance=always a 400', async () => {
+  const bare = await buildServer({
+    modelPath: MODEL,
+    workers: 1,
+    landmarkModelPath: false,
+    enhanceModelPath: false,
+  });
+  try {
+    const entry = (
+      await bare.inject({
+        method: 'POST',
+        url: '/v1/analyze',
+        headers: { 'content-type': 'image/png' },
+        payload: astronaut,
+      })
+    ).json<Analyzed>();
+    const cli = await analyzeJson(ASTRONAUT, '--no-align', '--enhance', 'never');
+    assert.deepEqual({ ...entry, file: cli.file }, cli);
+    const models = (await bare.inject({ method: 'GET', url: '/v1/models' })).json<{ models: unknown[] }>();
+    assert.equal(models.models.length, 2);
+    assertError(
+      await bare.inject({
+        method: 'POST',
+        url: '/v1/analyze?enhance=always',
+        headers: { 'content-type': 'image/png' },
+        payload: astronaut,
+      }),
+      400,
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+    );
+  } finally {
+    await bare.close();
   }
 });
 

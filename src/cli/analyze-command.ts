@@ -33,7 +33,7 @@ import {
   type EnhanceFlags,
 } from './enhance-flags.js';
 import { plural, processImages } from './image-batch.js';
-import { describeAlignment, jsonAlignment, jsonPoints, resolveLandmarkModel } from './landmark-output.js';
+import { describeAlignment, jsonFace, resolveLandmarkModel, type JsonFace } from './landmark-output.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -51,16 +51,7 @@ export interface AnalyzeFileResult {
   readonly file: string;
   readonly width: number;
   readonly height: number;
-  readonly faces: readonly {
-    readonly box: Box;
-    readonly emotion: EmotionResult;
-    /** 68 `[x, y]` in image pixels, when the landmark stage ran. */
-    readonly landmarks?: [number, number][];
-    /** How the classifier's input was made, when alignment is on. */
-    readonly alignment?: Alignment;
-    /** Whether the face was restored by the super-resolution model before classification. */
-    readonly enhanced: boolean;
-  }[];
+  readonly faces: readonly JsonFace[];
   /** The labelled copy written, unless --no-images. */
   readonly output?: string;
 }
@@ -272,13 +263,7 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
           file,
           width: image.width,
           height: image.height,
-          faces: faces.map(({ box, emotion, landmarks, alignment, enhanced }) => ({
-            box,
-            emotion,
-            ...(landmarks === undefined ? {} : { landmarks: jsonPoints(landmarks.points) }),
-            ...(alignment === undefined ? {} : { alignment: jsonAlignment(alignment) }),
-            enhanced: enhanced === true,
-          })),
+          faces: faces.map(jsonFace),
           ...(output === undefined ? {} : { output }),
         };
         return {

@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { MoodLensError } from '../core/errors.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
-import { DEFAULT_ENHANCE_BELOW, ENHANCE_MODES, type EnhanceMode } from '../enhance/policy.js';
+import {
+  DEFAULT_ENHANCE_BELOW,
+  ENHANCE_MODES,
+  enhanceThreshold,
+  type EnhanceMode,
+} from '../enhance/policy.js';
 import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../io/node/enhance-model.js';
 import { parseNumberOption, usageError, type CliIo, type CommandOptionValues } from './main.js';
 
@@ -85,7 +90,7 @@ export async function loadEnhanceStage(
   shipped: string = DEFAULT_ENHANCE_MODEL_PATH,
 ): Promise<EnhanceStage> {
   const { enhanceMode, enhanceModel } = flags;
-  const enhanceBelow = enhanceMode === 'always' ? Infinity : flags.enhanceBelow;
+  const enhanceBelow = enhanceThreshold(enhanceMode, flags.enhanceBelow);
   if (enhanceMode === 'never') return { enhanceBelow };
   if (enhanceModel !== undefined) return { enhancer: await loadFaceEnhancer(enhanceModel), enhanceBelow };
   if (existsSync(shipped)) return { enhancer: await loadFaceEnhancer(shipped), enhanceBelow };

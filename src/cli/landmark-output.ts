@@ -1,5 +1,8 @@
 import type { Alignment } from '../align/aligner.js';
 import { MoodLensError } from '../core/errors.js';
+import type { Box } from '../core/image.js';
+import type { EmotionResult } from '../emotion/classifier.js';
+import type { AnalyzedFace } from '../pipeline/pipeline.js';
 import { LANDMARK_PARTS, type Point } from '../landmarks/points.js';
 import { DEFAULT_LANDMARK_MODEL_PATH, hasDefaultLandmarkModel } from '../io/node/landmark-model.js';
 
@@ -23,6 +26,29 @@ export function jsonAlignment(alignment: Alignment): Alignment {
     angle: Math.round(alignment.angle * 10) / 10,
     scale: Math.round(alignment.scale * 10_000) / 10_000,
     residual: Math.round(alignment.residual * 1000) / 1000,
+  };
+}
+
+/** One face as `moodlens analyze --json` (and the HTTP service) writes it. */
+export interface JsonFace {
+  readonly box: Box;
+  readonly emotion: EmotionResult;
+  /** 68 `[x, y]` in image pixels, when the landmark stage ran. */
+  readonly landmarks?: [number, number][];
+  /** How the classifier's input was made, when alignment is on. */
+  readonly alignment?: Alignment;
+  /** Whether the face was restored by the super-resolution model before classification. */
+  readonly enhanced: boolean;
+}
+
+/** A pipeline result as `--json` writes it: points and alignment rounded, `enhanced` always present. */
+export function jsonFace({ box, emotion, landmarks, alignment, enhanced }: AnalyzedFace): JsonFace {
+  return {
+    box,
+    emotion,
+    ...(landmarks === undefined ? {} : { landmarks: jsonPoints(landmarks.points) }),
+    ...(alignment === undefined ? {} : { alignment: jsonAlignment(alignment) }),
+    enhanced: enhanced === true,
   };
 }
 

@@ -28,7 +28,9 @@ offline, with the COOP/COEP headers that allow wasm threads. Build it once with
 
 And the HTTP API: POST /v1/analyze (one image, raw body or multipart),
 POST /v1/analyze/batch (multipart, several images), GET /healthz, GET /v1/models and
-GET /openapi.json. Answers are the JSON of \`moodlens analyze --json\`; errors are
+GET /openapi.json. Answers are the JSON of \`moodlens analyze --json\` (landmarks,
+alignment and FSRNet enhancement included; query options align, enhance, enhanceBelow
+as its flags); errors are
 {"error": {"code", "message"}} with a 4xx status for a client's mistake.
 A screening aid, never a diagnosis.
 

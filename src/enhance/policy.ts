@@ -30,3 +30,8 @@ export function faceSide(box: Box): number {
 export function shouldEnhance(box: Box, below: number): boolean {
   return faceSide(box) < below;
 }
+
+/** The pipeline's `enhanceBelow` for a mode: Infinity under `always` (every face), else `below`. */
+export function enhanceThreshold(mode: EnhanceMode, below: number): number {
+  return mode === 'always' ? Infinity : below;
+}

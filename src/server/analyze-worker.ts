@@ -1,14 +1,22 @@
 /**
- * One inference worker of the HTTP service: holds its own face detector and emotion classifier (loaded
- * once from the bytes the main thread read), and for each job decodes the uploaded images (sharp is
- * thread-safe), detects, crops and classifies. Jobs come one at a time; the pool never sends a second
+ * One inference worker of the HTTP service: holds its own face detector, emotion classifier and, when
+ * installed, landmark detector, aligner and super-resolution model (loaded once from the bytes the main
+ * thread read), and for each job decodes the uploaded images (sharp is thread-safe) and runs the stages of
+ * `moodlens analyze`: detect, landmarks, alignment, enhancement, classification. Jobs come one at a time; the pool never sends a second
  * before the first is answered.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { FaceAligner } from '../align/aligner.js';
+import { jsonFace } from '../cli/landmark-output.js';
 import { isMoodLensError } from '../core/errors.js';
 import { HaarFaceDetector } from '../detect/detector.js';
 import { EmotionClassifier } from '../emotion/classifier.js';
+import type { FaceEnhancer } from '../enhance/face-enhancer.js';
+import { enhanceThreshold } from '../enhance/policy.js';
+import { faceEnhancerFromBytes } from '../io/node/enhance-model.js';
+import { landmarkDetectorFromBytes } from '../io/node/landmark-model.js';
 import { OnnxNodeBackend } from '../io/node/onnx-backend.js';
+import type { LandmarkDetector } from '../landmarks/detector.js';
 import { decodeImage } from '../io/node/read-image.js';
 import { EmotionPipeline } from '../pipeline/pipeline.js';
 import type { AnalyzeJobMessage, AnalyzeWorkerInit, ImageOutcome, WorkerMessage } from './protocol.js';
@@ -25,6 +33,9 @@ interface Stages {
   /** Plain and flip-averaged classifiers over one ONNX session (`dispose` is idempotent on it). */
   readonly plain: EmotionClassifier;
   readonly flipped: EmotionClassifier;
+  /** Landmarks and alignment, when the landmark model is installed. */
+  readonly align?: { readonly landmarks: LandmarkDetector; readonly aligner: FaceAligner };
+  readonly enhancer?: FaceEnhancer;
 }
 
 async function load(init: AnalyzeWorkerInit): Promise<Stages> {
@@ -34,7 +45,23 @@ async function load(init: AnalyzeWorkerInit): Promise<Stages> {
   const plain = await EmotionClassifier.create({ backend, metadata, source, flipAverage: false });
   const flipped = await EmotionClassifier.create({ backend, metadata, source, flipAverage: true });
   const detector = HaarFaceDetector.fromXml(init.cascadeXml, init.cascadeSource);
-  return { detector, plain, flipped };
+  const { landmarks, enhance } = init;
+  return {
+    detector,
+    plain,
+    flipped,
+    ...(landmarks === undefined
+      ? {}
+      : {
+          align: {
+            landmarks: await landmarkDetectorFromBytes(landmarks.bytes, landmarks.source),
+            aligner: new FaceAligner(landmarks.template),
+          },
+        }),
+    ...(enhance === undefined
+      ? {}
+      : { enhancer: await faceEnhancerFromBytes(enhance.bytes, enhance.source) }),
+  };
 }
 
 async function analyzeOne(
@@ -45,16 +72,21 @@ async function analyzeOne(
   const { options } = job;
   try {
     const decoded = await decodeImage(image.bytes, { maxPixels: options.maxPixels }, image.name);
+    // The stages `moodlens analyze` builds from the same flags (see its runAnalyze).
+    const { align, enhancer } = stages;
     const pipeline = new EmotionPipeline(stages.detector, options.flipTta ? stages.flipped : stages.plain, {
       detect: options.detect,
       crop: { margin: options.margin },
+      ...(options.align && align !== undefined ? align : {}),
+      ...(options.enhance === 'never' || enhancer === undefined ? {} : { enhancer }),
+      enhanceBelow: enhanceThreshold(options.enhance, options.enhanceBelow),
     });
     const faces = await pipeline.analyze(decoded);
     return {
       file: image.name,
       width: decoded.width,
       height: decoded.height,
-      faces: faces.map(({ box, emotion }) => ({ box, emotion })),
+      faces: faces.map(jsonFace),
     };
   } catch (error) {
     if (isMoodLensError(error)) {

@@ -15,6 +15,7 @@ import { Type } from 'typebox';
 import { sniffFormat } from '../io/node/read-image.js';
 import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
+import { DEFAULT_ENHANCE_BELOW } from '../enhance/policy.js';
 import { packageVersion } from '../cli/main.js';
 import { ServerError, toHttpError } from './errors.js';
 import { loadModels } from './models.js';
@@ -61,7 +62,8 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const ERROR_RESPONSES = { '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema } as const;
 
 const API_DESCRIPTION =
-  'Finds faces (OpenCV-exact Haar cascade) and classifies their emotion (FER-2013 classes). ' +
+  'Finds faces (OpenCV-exact Haar cascade), turns each upright by its 68 landmarks, restores small ones ' +
+  'with FSRNet super-resolution and classifies their emotion (FER-2013 classes), as `moodlens analyze`. ' +
   'A screening aid, never a diagnosis. Errors are {"error": {"code", "message"}} with MOODLENS_ERR_... codes.';
 
 /**
@@ -74,7 +76,7 @@ const API_DESCRIPTION =
  */
 export async function buildServer(options: ServerOptions = {}): Promise<MoodLensServer> {
   const opts = resolveServerOptions(options);
-  const models = await loadModels(opts.modelPath, opts.cascadePath);
+  const models = await loadModels(opts.modelPath, opts.cascadePath, opts);
   const pool = await AnalyzePool.create(
     { ...models.init, recycleAboveBytes: opts.recycleAboveBytes },
     {
@@ -84,7 +86,9 @@ export async function buildServer(options: ServerOptions = {}): Promise<MoodLens
     },
   );
   try {
-    return await createApp(opts, pool, models.descriptions);
+    const app = await createApp(opts, pool, models.descriptions);
+    for (const note of models.notes) app.log.warn(note);
+    return app;
   } catch (error) {
     await pool.close();
     throw error;
@@ -247,17 +251,30 @@ async function createApp(
     if (admitted === undefined) throw new Error('Request not admitted');
     return admitted.admission;
   };
-  const analyzeOptions = (query: AnalyzeQuery): AnalyzeOptions => ({
-    detect: {
-      scaleFactor: query.scaleFactor,
-      minNeighbors: query.minNeighbors,
-      minSize: query.minSize,
-      maxSize: query.maxSize,
-    },
-    margin: query.margin ?? DEFAULT_CROP_FACE_OPTIONS.margin,
-    flipTta: query.flipTta ?? false,
-    maxPixels: opts.maxPixels,
-  });
+  const canEnhance = descriptions.some((d) => d.task === 'face-super-resolution');
+  const analyzeOptions = (query: AnalyzeQuery): AnalyzeOptions => {
+    const enhance = query.enhance ?? 'auto';
+    if (enhance === 'always' && !canEnhance) {
+      throw new MoodLensError(
+        'MOODLENS_ERR_INVALID_ARGUMENT',
+        'enhance=always needs the super-resolution model, which this server has not loaded',
+      );
+    }
+    return {
+      detect: {
+        scaleFactor: query.scaleFactor,
+        minNeighbors: query.minNeighbors,
+        minSize: query.minSize,
+        maxSize: query.maxSize,
+      },
+      margin: query.margin ?? DEFAULT_CROP_FACE_OPTIONS.margin,
+      flipTta: query.flipTta ?? false,
+      align: query.align ?? true,
+      enhance,
+      enhanceBelow: query.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
+      maxPixels: opts.maxPixels,
+    };
+  };
 
   app.post(
     '/v1/analyze',

@@ -1,17 +1,26 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseEmotionModelMetadata } from '../emotion/classifier.js';
 import type { Emotion } from '../emotion/labels.js';
 import { readOnnxMetadata } from '../emotion/onnx-metadata.js';
+import { parseEnhanceModelMetadata } from '../enhance/model-info.js';
 import { readCascadeFile } from '../io/node/cascade-file.js';
+import { DEFAULT_ENHANCE_MODEL_PATH } from '../io/node/enhance-model.js';
+import {
+  DEFAULT_LANDMARK_MODEL_PATH,
+  hasDefaultLandmarkModel,
+  loadAlignmentTemplate,
+} from '../io/node/landmark-model.js';
 import { readModelFile } from '../io/node/onnx-backend.js';
-import type { AnalyzeWorkerInit } from './protocol.js';
+import { parseLandmarkModelMetadata } from '../landmarks/model-info.js';
+import type { AnalyzeWorkerInit, ModelBytes } from './protocol.js';
 
 /** One model as `GET /v1/models` describes it. File names only: never a server path. */
 export interface ModelDescription {
   readonly name: string;
-  readonly task: 'emotion-classification' | 'face-detection';
+  readonly task: 'emotion-classification' | 'face-detection' | 'face-landmarks' | 'face-super-resolution';
   readonly file: string;
   /** `moodlens.version` from the model's metadata when given, else `sha256:` and 12 hex digits of its bytes. */
   readonly version: string;
@@ -36,41 +45,49 @@ export interface ModelDescription {
 export interface LoadedModels {
   readonly init: Omit<AnalyzeWorkerInit, 'recycleAboveBytes'>;
   readonly descriptions: readonly ModelDescription[];
+  /** Stages left out because their shipped model is not installed, one line each, for the start log. */
+  readonly notes: readonly string[];
 }
 
 /**
- * Reads the emotion model and the cascade once, for the workers and for `GET /v1/models`. The model's
+ * The landmark, alignment and super-resolution stages' files. A path given must load; left out, the
+ * shipped file is used when installed, else the stage is off (as with `moodlens analyze`); false: off.
+ */
+export interface StagePaths {
+  readonly landmarkModelPath?: string | false;
+  readonly templatePath?: string;
+  readonly enhanceModelPath?: string | false;
+}
+
+/**
+ * Reads the emotion model, the cascade and, as `moodlens analyze` does, the landmark model, alignment
+ * template and super-resolution model once, for the workers and for `GET /v1/models`. The models'
  * metadata is checked here, so a wrong model fails the start before any worker is spawned.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` (model), `MOODLENS_ERR_FILE_NOT_FOUND` /
  *   `MOODLENS_ERR_NOT_A_FILE` (cascade).
  */
-export async function loadModels(modelPath: string, cascadePath: string): Promise<LoadedModels> {
+export async function loadModels(
+  modelPath: string,
+  cascadePath: string,
+  stages: StagePaths = {},
+): Promise<LoadedModels> {
   const modelBytes = await readModelFile(modelPath);
   const onnx = readOnnxMetadata(modelBytes, modelPath);
   const info = parseEmotionModelMetadata(onnx.metadata, modelPath);
   const cascadeXml = await readCascadeFile(cascadePath);
 
-  const modelHash = sha256(modelBytes);
   const card = await readModelCard(modelPath);
   const accuracy = {
     ...(info.valAccuracy === undefined ? {} : { validation: info.valAccuracy }),
     ...card?.accuracy,
   };
-  const params = positiveInteger(onnx.metadata['moodlens.params']);
-  const epoch = positiveInteger(onnx.metadata['moodlens.epoch']);
   const emotion: ModelDescription = {
-    name: basename(modelPath, extname(modelPath)),
-    task: 'emotion-classification',
-    file: basename(modelPath),
-    version: onnx.metadata['moodlens.version'] || `sha256:${modelHash.slice(0, 12)}`,
-    sha256: modelHash,
-    bytes: modelBytes.length,
+    ...describeOnnx(modelPath, modelBytes, 'emotion-classification', onnx.metadata),
     ...(info.arch === undefined ? {} : { arch: info.arch }),
     labels: info.labels,
     inputSize: info.inputSize,
     ...(onnx.opsetVersion === undefined ? {} : { opset: onnx.opsetVersion }),
-    ...(params === undefined ? {} : { params }),
-    ...(epoch === undefined ? {} : { epoch }),
+    ...onnxCounts(onnx.metadata),
     ...(Object.keys(accuracy).length === 0 ? {} : { accuracy }),
     ...(card === undefined ? {} : { card: card.file }),
   };
@@ -85,10 +102,111 @@ export async function loadModels(modelPath: string, cascadePath: string): Promis
     bytes: cascadeBytes.length,
     arch: /<featureType>\s*LBP\s*<\/featureType>/i.test(cascadeXml) ? 'lbp-cascade' : 'haar-cascade',
   };
+
+  const notes: string[] = [];
+  const descriptions = [emotion, detector];
+  const landmarkPath = stagePath(
+    stages.landmarkModelPath,
+    DEFAULT_LANDMARK_MODEL_PATH,
+    hasDefaultLandmarkModel(),
+  );
+  let landmarks: AnalyzeWorkerInit['landmarks'];
+  if (landmarkPath !== undefined) {
+    const model = await readStageModel(landmarkPath, 'face-landmarks', parseLandmarkModelMetadata);
+    landmarks = { ...model.bytes, template: await loadAlignmentTemplate(stages.templatePath) };
+    descriptions.push(model.description);
+  } else if (stages.landmarkModelPath === undefined) {
+    notes.push(
+      `no landmark model at ${DEFAULT_LANDMARK_MODEL_PATH}: faces are classified from their box crop, unaligned`,
+    );
+  }
+  const enhancePath = stagePath(
+    stages.enhanceModelPath,
+    DEFAULT_ENHANCE_MODEL_PATH,
+    existsSync(DEFAULT_ENHANCE_MODEL_PATH),
+  );
+  let enhance: ModelBytes | undefined;
+  if (enhancePath !== undefined) {
+    const model = await readStageModel(enhancePath, 'face-super-resolution', parseEnhanceModelMetadata);
+    enhance = model.bytes;
+    descriptions.push(model.description);
+  } else if (stages.enhanceModelPath === undefined) {
+    notes.push(
+      `no super-resolution model at ${DEFAULT_ENHANCE_MODEL_PATH}: small faces are classified without enhancement`,
+    );
+  }
   return {
-    init: { modelBytes, modelSource: modelPath, cascadeXml, cascadeSource: cascadePath },
-    descriptions: [emotion, detector],
+    init: {
+      modelBytes,
+      modelSource: modelPath,
+      cascadeXml,
+      cascadeSource: cascadePath,
+      ...(landmarks === undefined ? {} : { landmarks }),
+      ...(enhance === undefined ? {} : { enhance }),
+    },
+    descriptions,
+    notes,
   };
+}
+
+/** The file a stage loads: the one given, else the shipped one when installed; undefined: the stage is off. */
+function stagePath(
+  given: string | false | undefined,
+  shipped: string,
+  installed: boolean,
+): string | undefined {
+  if (given === false) return undefined;
+  return given ?? (installed ? shipped : undefined);
+}
+
+/** Reads a landmark or super-resolution model, checks its metadata (a wrong model fails the start) and describes it. */
+async function readStageModel(
+  path: string,
+  task: ModelDescription['task'],
+  checkMetadata: (metadata: Readonly<Record<string, string>>, origin: string) => unknown,
+): Promise<{ bytes: ModelBytes; description: ModelDescription }> {
+  const bytes = await readModelFile(path);
+  const onnx = readOnnxMetadata(bytes, path);
+  checkMetadata(onnx.metadata, path);
+  const inputSize = positiveInteger(onnx.metadata['moodlens.input_size']);
+  const arch = onnx.metadata['moodlens.arch'];
+  const card = await readModelCard(path);
+  return {
+    bytes: { bytes, source: path },
+    description: {
+      ...describeOnnx(path, bytes, task, onnx.metadata),
+      ...(arch ? { arch } : {}),
+      ...(inputSize === undefined ? {} : { inputSize }),
+      ...(onnx.opsetVersion === undefined ? {} : { opset: onnx.opsetVersion }),
+      ...onnxCounts(onnx.metadata),
+      ...(card === undefined ? {} : { card: card.file }),
+    },
+  };
+}
+
+/** Name, task, file, version, hash and size of a model file. */
+function describeOnnx(
+  path: string,
+  bytes: Uint8Array,
+  task: ModelDescription['task'],
+  metadata: Readonly<Record<string, string>>,
+): Pick<ModelDescription, 'name' | 'task' | 'file' | 'version' | 'sha256' | 'bytes'> {
+  const hash = sha256(bytes);
+  return {
+    name: basename(path, extname(path)),
+    task,
+    file: basename(path),
+    version: metadata['moodlens.version'] || `sha256:${hash.slice(0, 12)}`,
+    sha256: hash,
+    bytes: bytes.length,
+  };
+}
+
+/** `params` and `epoch` from a model's MoodLens metadata, when given. */
+function onnxCounts(metadata: Readonly<Record<string, string>>): Pick<ModelDescription, 'params' | 'epoch'> {
+  const params = positiveInteger(metadata['moodlens.params']);
+  const epoch = positiveInteger(metadata['moodlens.epoch']);
+  return { ...(params === undefined ? {} : { params }), ...(epoch === undefined ? {} : { epoch }) };
 }
 
 function sha256(bytes: Uint8Array): string {

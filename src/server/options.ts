@@ -4,6 +4,7 @@ import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_CASCADE_PATH } from '../io/node/cascade-file.js';
 import { DEFAULT_EMOTION_MODEL_PATH } from '../io/node/emotion-model.js';
 import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
+import type { StagePaths } from './models.js';
 import { DEFAULT_WEB_ROOT } from './static-files.js';
 
 /** Options of {@link buildServer}, each documented with its default (all defaults live in this file). */
@@ -12,6 +13,18 @@ export interface ServerOptions {
   readonly modelPath?: string;
   /** Face cascade XML. Default: the shipped `haarcascade_frontalface_default.xml`. */
   readonly cascadePath?: string;
+  /**
+   * Landmark model of the alignment stage. Default: the shipped `models/landmarks/landmarks.onnx` when
+   * installed, else no alignment (as `moodlens analyze`); false: no landmarks or alignment.
+   */
+  readonly landmarkModelPath?: string | false;
+  /** Alignment template. Default: the shipped `models/landmarks/template48.json`. */
+  readonly templatePath?: string;
+  /**
+   * Super-resolution model of the enhance stage. Default: the shipped `models/enhance/fsrnet.onnx` when
+   * installed, else no enhancement; false: no enhancement.
+   */
+  readonly enhanceModelPath?: string | false;
   /** Inference worker threads, each with its own detector and classifier, integer 1-64. Default: the cores. */
   readonly workers?: number;
   /** Requests that may wait for a worker, integer >= 0; one more answers 503. Default: 2 x workers. */
@@ -54,7 +67,7 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(availableParallelism(), 64));
 }
 
-export type ResolvedServerOptions = Required<ServerOptions>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, keyof StagePaths>> & StagePaths;
 
 /**
  * Fills in the defaults and checks each option, naming it, the expectation and what arrived.
@@ -65,6 +78,11 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   return {
     modelPath: path('modelPath', options.modelPath ?? DEFAULT_EMOTION_MODEL_PATH),
     cascadePath: path('cascadePath', options.cascadePath ?? DEFAULT_CASCADE_PATH),
+    ...optionalPath('landmarkModelPath', options.landmarkModelPath),
+    ...(options.templatePath === undefined
+      ? {}
+      : { templatePath: path('templatePath', options.templatePath) }),
+    ...optionalPath('enhanceModelPath', options.enhanceModelPath),
     workers,
     queue: integer('queue', options.queue ?? 2 * workers, 0, 100_000),
     bodyLimit: integer('bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 1, 2 ** 31 - 1),
@@ -90,6 +108,15 @@ function integer(name: string, value: number, min: number, max: number): number 
     );
   }
   return value;
+}
+
+/** A path option left out stays out (the stage's own default applies); false is kept. */
+function optionalPath<K extends 'landmarkModelPath' | 'enhanceModelPath'>(
+  name: K,
+  value: string | false | undefined,
+): Partial<Record<K, string | false>> {
+  if (value === undefined) return {};
+  return { [name]: value === false ? false : path(name, value) } as Partial<Record<K, string | false>>;
 }
 
 function path(name: string, value: string): string {

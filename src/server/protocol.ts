@@ -1,15 +1,28 @@
 /** Messages between the inference pool (`pool.ts`) and its worker threads (`analyze-worker.ts`). */
+import type { AlignmentTemplate } from '../align/template.js';
+import type { JsonFace } from '../cli/landmark-output.js';
 import type { ErrorCode } from '../core/errors.js';
-import type { Box } from '../core/image.js';
 import type { DetectOptions } from '../detect/options.js';
-import type { EmotionResult } from '../emotion/classifier.js';
+import type { EnhanceMode } from '../enhance/policy.js';
 
-/** What each worker gets at start: the model and cascade themselves, read once by the main thread. */
+/** An ONNX model read by the main thread: its bytes and its path (for messages). */
+export interface ModelBytes {
+  readonly bytes: Uint8Array;
+  readonly source: string;
+}
+
+/**
+ * What each worker gets at start: the models, cascade and template themselves, read once by the main
+ * thread. No `landmarks`: no landmark model installed (faces are classified unaligned); no `enhance`: no
+ * super-resolution model (no face is restored).
+ */
 export interface AnalyzeWorkerInit {
   readonly modelBytes: Uint8Array;
   readonly modelSource: string;
   readonly cascadeXml: string;
   readonly cascadeSource: string;
+  readonly landmarks?: ModelBytes & { readonly template: AlignmentTemplate };
+  readonly enhance?: ModelBytes;
   /** Past this many bytes of scan memory the worker asks to be replaced after its job. */
   readonly recycleAboveBytes: number;
 }
@@ -21,6 +34,12 @@ export interface AnalyzeOptions {
   readonly margin: number;
   /** Average each face with its mirror image. */
   readonly flipTta: boolean;
+  /** Turn each face upright by its landmarks (when the landmark model is loaded), as analyze does by default. */
+  readonly align: boolean;
+  /** Which faces the super-resolution model restores (when it is loaded). */
+  readonly enhance: EnhanceMode;
+  /** Box side in pixels below which `auto` restores a face. */
+  readonly enhanceBelow: number;
   /** Pixel limit checked from the header before decoding. */
   readonly maxPixels: number;
 }
@@ -42,7 +61,7 @@ export interface AnalyzedImage {
   readonly file: string;
   readonly width: number;
   readonly height: number;
-  readonly faces: { readonly box: Box; readonly emotion: EmotionResult }[];
+  readonly faces: JsonFace[];
 }
 
 /** An image that failed with a coded error, as the CLI's JSON reports it. */

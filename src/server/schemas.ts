@@ -3,9 +3,11 @@
  * requests and serialises answers with them, and the OpenAPI document is generated from them.
  */
 import { Type, type Static } from 'typebox';
+import { ALIGNMENT_MODES } from '../align/aligner.js';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/options.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
+import { DEFAULT_ENHANCE_BELOW, ENHANCE_MODES } from '../enhance/policy.js';
 
 const D = DEFAULT_DETECT_OPTIONS;
 
@@ -60,6 +62,32 @@ export const AnalyzeQuerySchema = Type.Object(
         description: 'Also classify each face mirrored and average the two (--flip-tta)',
       }),
     ),
+    align: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'Turn each face upright by its 68 landmarks before classifying it, falling back to the box crop ' +
+          'when they are unreliable; false classifies the plain box crop (--no-align). No effect when the ' +
+          'server has no landmark model',
+      }),
+    ),
+    enhance: Type.Optional(
+      Type.Enum([...ENHANCE_MODES], {
+        default: 'auto',
+        description:
+          'Restore faces with the FSRNet super-resolution model before classifying them (--enhance): auto ' +
+          '(faces whose box side is under enhanceBelow, when the server has the model), always (every face; ' +
+          'the server must have the model) or never',
+      }),
+    ),
+    enhanceBelow: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10_000,
+        default: DEFAULT_ENHANCE_BELOW,
+        description: 'Box side in pixels under which enhance=auto restores a face (--enhance-below)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -80,6 +108,24 @@ const ScoresSchema = Type.Object(
   { description: 'Softmax probability of each emotion (they sum to 1)' },
 );
 
+const AlignmentSchema = Type.Union(
+  [
+    Type.Object({
+      method: Type.Enum([...ALIGNMENT_MODES]),
+      angle: Type.Number({ description: 'Roll undone, degrees, positive = counter-clockwise on screen' }),
+      scale: Type.Number({ description: 'Classifier-input pixels per image pixel' }),
+      residual: Type.Number({
+        description: 'RMS distance of the mapped points from the template, in eye distances',
+      }),
+    }),
+    Type.Object({
+      method: Type.Literal('box'),
+      reason: Type.String({ description: 'Why the plain box crop was used (landmarks unreliable)' }),
+    }),
+  ],
+  { description: 'How the classifier input was made; absent with align=false or no landmark model' },
+);
+
 const FaceSchema = Type.Object({
   box: BoxSchema,
   emotion: Type.Object({
@@ -87,6 +133,15 @@ const FaceSchema = Type.Object({
     confidence: Type.Number({ minimum: 0, maximum: 1 }),
     scores: ScoresSchema,
   }),
+  landmarks: Type.Optional(
+    Type.Array(Type.Array(Type.Number(), { minItems: 2, maxItems: 2 }), {
+      minItems: 68,
+      maxItems: 68,
+      description: '68 [x, y] points (iBUG order) in image pixels, when the landmark stage ran',
+    }),
+  ),
+  alignment: Type.Optional(AlignmentSchema),
+  enhanced: Type.Boolean({ description: 'Whether FSRNet restored the face before classification' }),
 });
 
 export const AnalyzedImageSchema = Type.Object(
@@ -149,7 +204,12 @@ export const ModelsSchema = Type.Object({
   models: Type.Array(
     Type.Object({
       name: Type.String(),
-      task: Type.Enum(['emotion-classification', 'face-detection']),
+      task: Type.Enum([
+        'emotion-classification',
+        'face-detection',
+        'face-landmarks',
+        'face-super-resolution',
+      ]),
       file: Type.String({ description: 'File name (no path)' }),
       version: Type.String(),
       sha256: Type.String(),

@@ -32,8 +32,20 @@ export async function loadFaceEnhancer(
   modelPath: string = DEFAULT_ENHANCE_MODEL_PATH,
   options: LoadFaceEnhancerOptions = {},
 ): Promise<FaceEnhancer> {
+  return faceEnhancerFromBytes(await readModelFile(modelPath), modelPath, options);
+}
+
+/**
+ * {@link loadFaceEnhancer} from the model's bytes, already read (the HTTP service's workers get them from
+ * the main thread); `modelPath` names the model in messages.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the path and what was wrong.
+ */
+export async function faceEnhancerFromBytes(
+  bytes: Uint8Array,
+  modelPath: string,
+  options: LoadFaceEnhancerOptions = {},
+): Promise<FaceEnhancer> {
   const { batchSize, ...backendOptions } = options;
-  const bytes = await readModelFile(modelPath);
   // The metadata first: an emotion model given by mistake is named as such, not as a missing output.
   parseEnhanceModelMetadata(readOnnxMetadata(bytes, modelPath).metadata, modelPath);
   const backend = await OnnxNodeBackend.fromBytes(bytes, modelPath, {

@@ -45,8 +45,20 @@ export async function loadLandmarkDetector(
   modelPath: string = DEFAULT_LANDMARK_MODEL_PATH,
   options: LoadLandmarkDetectorOptions = {},
 ): Promise<LandmarkDetector> {
+  return landmarkDetectorFromBytes(await readModelFile(modelPath), modelPath, options);
+}
+
+/**
+ * {@link loadLandmarkDetector} from the model's bytes, already read (the HTTP service's workers get them
+ * from the main thread); `modelPath` names the model in messages.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the path and what was wrong.
+ */
+export async function landmarkDetectorFromBytes(
+  bytes: Uint8Array,
+  modelPath: string,
+  options: LoadLandmarkDetectorOptions = {},
+): Promise<LandmarkDetector> {
   const { batchSize, thresholds, flipTta, ...backendOptions } = options;
-  const bytes = await readModelFile(modelPath);
   // The metadata first: an emotion model given by mistake is named as such, not as a missing output.
   parseLandmarkModelMetadata(readOnnxMetadata(bytes, modelPath).metadata, modelPath);
   const backend = await OnnxNodeBackend.fromBytes(bytes, modelPath, {
