@@ -67,9 +67,9 @@ const API_DESCRIPTION =
   'A screening aid, never a diagnosis. Errors are {"error": {"code", "message"}} with MOODLENS_ERR_... codes.';
 
 /**
- * Builds the MoodLens HTTP service: loads the models once (reading the model and cascade, checking the
- * model's metadata, and starting the worker pool, each worker loading its own copy), then registers the
- * routes. Test it with `app.inject()`, serve it with `app.listen()`; `app.close()` stops accepting,
+ * Builds the MoodLens HTTP service: loads the models once (reading the emotion model, the cascade and,
+ * when installed, the landmark model, its template and FSRNet; checking their metadata; starting the worker
+ * pool, each worker building its own copies from those bytes), then registers the routes. Test it with `app.inject()`, serve it with `app.listen()`; `app.close()` stops accepting,
  * lets in-flight requests finish and stops the workers.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` when the model cannot load, `MOODLENS_ERR_INVALID_ARGUMENT`
  *   for a bad option.
