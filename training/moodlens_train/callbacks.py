@@ -11,9 +11,10 @@ import io
 import math
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -208,3 +209,38 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+class SimpleRun:
+    """A run folder's resumable state for the simple training loops (landmarks, FSRNet): `last.pt` holds the
+    payload plus optimizer, scheduler, both random states and the best selection score, so `--resume`
+    continues exactly; the CSV log is cut back to the last saved epoch."""
+
+    def __init__(self, out, log_fields: Sequence[str]):
+        self.out = Path(out)
+        self.log = CsvLogger(self.out / "log.csv", log_fields)
+
+    def start(self, resume: bool, model, opt, sched, rng, best: float) -> Tuple[int, float]:
+        """(first epoch to run, best score so far), restoring everything from last.pt when resuming."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            ckpt = torch.load(self.out / "last.pt", map_location="cpu")
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            rng.bit_generator.state = ckpt["numpy_rng"]
+            torch.set_rng_state(ckpt["torch_rng"])
+            self.log.truncate(ckpt["epoch"])
+            print(f"resumed after epoch {ckpt['epoch']} (best selection score {ckpt['best']:.4f})", file=sys.stderr)
+            return ckpt["epoch"] + 1, ckpt["best"]
+        if (self.out / "last.pt").exists():
+            raise SystemExit(f"{self.out} already holds a run: pass --resume to continue it or choose another --out")
+        return 1, best
+
+    def save(self, payload: dict, opt, sched, rng, best: float, is_best: bool) -> None:
+        """best.pt (the payload) when `is_best`, and always last.pt (payload plus the resumable state)."""
+        if is_best:
+            atomic_torch_save(payload, self.out / "best.pt")
+        atomic_torch_save({**payload, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                           "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                           "best": best}, self.out / "last.pt")

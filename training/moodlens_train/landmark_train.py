@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .callbacks import CsvLogger, atomic_torch_save
+from .callbacks import SimpleRun
 from .landmark_data import (FLIP_PERMUTATION, Augment, LandmarkSet, augmented_crop, face300w_split,
                             from_crop_units, nme, run_time_crop, to_crop_units)
 from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
@@ -130,20 +130,8 @@ def main(argv=None) -> int:
         opt, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
     aug = Augment(rotation=args.rotation)
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    start_epoch, best = 1, math.inf
-    if args.resume:
-        ckpt = torch.load(out / 'last.pt', map_location='cpu')
-        model.load_state_dict(ckpt['model'])
-        opt.load_state_dict(ckpt['optimizer'])
-        sched.load_state_dict(ckpt['scheduler'])
-        rng.bit_generator.state = ckpt['numpy_rng']
-        torch.set_rng_state(ckpt['torch_rng'])
-        start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
-        CsvLogger(out / 'log.csv', LOG_FIELDS).truncate(start_epoch - 1)
-        print(f'resumed after epoch {ckpt["epoch"]} (best selection NME {best:.4f})', file=sys.stderr)
-    elif (out / 'last.pt').exists():
-        raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
+    run = SimpleRun(out, LOG_FIELDS)
+    start_epoch, best = run.start(args.resume, model, opt, sched, rng, math.inf)
     if not args.quiet:
         print(f'LandmarkNet width {args.width}: {count_parameters(model):,} parameters', file=sys.stderr)
     n_human = int(round(args.batch_size * args.human_share))
@@ -171,16 +159,13 @@ def main(argv=None) -> int:
                'val_nme_teacher': f'{val_nme:.5f}', 'val_nme_human': f'{human_nme:.5f}',
                'heldout_nme_human': f'{held_nme:.5f}',
                'seconds': f'{time.time() - t0:.1f}'}
-        CsvLogger(out / 'log.csv', LOG_FIELDS).append(row)
+        run.log.append(row)
         payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
                    'val_nme_teacher': val_nme, 'val_nme_human': human_nme, 'heldout_nme_human': held_nme,
                    'selected_by': args.select}
-        if score < best:
-            best = score
-            atomic_torch_save(payload, out / 'best.pt')
-        atomic_torch_save({**payload, 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(),
-                           'numpy_rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
-                           'best': best}, out / 'last.pt')
+        is_best = score < best
+        best = score if is_best else best
+        run.save(payload, opt, sched, rng, best, is_best)
         if not args.quiet:
             print(f'\repoch {epoch}: loss {np.mean(losses):.3f}  PublicTest NME vs teacher {val_nme:.4f}  '
                   f'held-out face300w NME vs human {held_nme:.4f}  ({time.time() - t0:.0f} s)', file=sys.stderr)

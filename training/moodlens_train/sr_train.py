@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .callbacks import CsvLogger, atomic_torch_save
+from .callbacks import SimpleRun
 from .sr_data import Degradation, evaluation_inputs, psnr, training_batch
 from .sr_model import FSRNet, count_parameters
 
@@ -134,20 +134,8 @@ def main(argv=None) -> int:
         opt, lambda s: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     deg = Degradation()
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    start_epoch, best = 1, -math.inf
-    if args.resume:
-        ckpt = torch.load(out / 'last.pt', map_location='cpu')
-        model.load_state_dict(ckpt['model'])
-        opt.load_state_dict(ckpt['optimizer'])
-        sched.load_state_dict(ckpt['scheduler'])
-        rng.bit_generator.state = ckpt['numpy_rng']
-        torch.set_rng_state(ckpt['torch_rng'])
-        start_epoch, best = ckpt['epoch'] + 1, ckpt['best']
-        CsvLogger(out / 'log.csv', LOG_FIELDS).truncate(start_epoch - 1)
-        print(f'resumed after epoch {ckpt["epoch"]} (best selection score {best:.4f})', file=sys.stderr)
-    elif (out / 'last.pt').exists():
-        raise SystemExit(f'{out} already holds a run: pass --resume to continue it or choose another --out')
+    run = SimpleRun(out, LOG_FIELDS)
+    start_epoch, best = run.start(args.resume, model, opt, sched, rng, -math.inf)
     if not args.quiet:
         print(f'FSRNet width {args.width}, priors {not args.no_priors}: {count_parameters(model):,} parameters; '
               f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection', file=sys.stderr)
@@ -181,16 +169,13 @@ def main(argv=None) -> int:
                'pixel_loss': f'{np.mean(pix):.5f}', 'prior_loss': f'{np.mean(pri):.5f}',
                'emotion_loss': f'{np.mean(emo):.5f}', 'val_psnr_x2': f'{val[2]:.3f}', 'val_psnr_x4': f'{val[4]:.3f}',
                'val_acc_x2': f'{acc[2]:.4f}', 'val_acc_x4': f'{acc[4]:.4f}', 'seconds': f'{time.time() - t0:.1f}'}
-        CsvLogger(out / 'log.csv', LOG_FIELDS).append(row)
+        run.log.append(row)
         payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
                    'val_psnr_x2': val[2], 'val_psnr_x4': val[4], 'val_acc_x2': acc[2], 'val_acc_x4': acc[4],
                    'selected_by': args.select, 'emotion_weight': args.emotion_weight if classifier else 0.0}
-        if score > best:
-            best = score
-            atomic_torch_save(payload, out / 'best.pt')
-        atomic_torch_save({**payload, 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(),
-                           'numpy_rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
-                           'best': best}, out / 'last.pt')
+        is_best = score > best
+        best = score if is_best else best
+        run.save(payload, opt, sched, rng, best, is_best)
         if not args.quiet:
             print(f'\repoch {epoch}: loss {np.mean(tot):.5f} (pixel {np.mean(pix):.5f}, prior {np.mean(pri):.5f}, '
                   f'emotion {np.mean(emo):.4f})  PublicTest PSNR x2 {val[2]:.2f} dB, x4 {val[4]:.2f} dB; '
