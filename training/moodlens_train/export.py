@@ -347,3 +347,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def small_model_export_main(argv, description: str, load_model, export_proto, parity_fixture, parity_count: int,
+                            parity_data_help: str) -> int:
+    """The command line shared by the landmark and FSRNet exporters: CHECKPOINT OUTPUT [--parity-out ...]
+    [--metadata KEY=VALUE]. `export_proto(model, extra_metadata)` returns the ONNX proto; `parity_fixture(model,
+    data, count)` the fixture dict."""
+    import onnx
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('checkpoint', type=Path)
+    p.add_argument('output', type=Path)
+    p.add_argument('--parity-out', type=Path)
+    p.add_argument('--parity-data', type=Path, help=parity_data_help)
+    p.add_argument('--parity-count', type=int, default=parity_count)
+    p.add_argument('--metadata', action='append', default=[], help='extra KEY=VALUE metadata (repeatable)')
+    args = p.parse_args(argv)
+    model = load_model(args.checkpoint)
+    proto = export_proto(model, dict(kv.split('=', 1) for kv in args.metadata))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(args.output))
+    print(f'wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)', file=sys.stderr)
+    if args.parity_out:
+        if args.parity_data is None:
+            p.error('--parity-out needs --parity-data')
+        fixture = parity_fixture(model, args.parity_data, args.parity_count)
+        args.parity_out.write_text(json.dumps(fixture, separators=(',', ':')) + '\n')
+        print(f'wrote {args.parity_out}', file=sys.stderr)
+    return 0

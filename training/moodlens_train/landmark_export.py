@@ -6,17 +6,14 @@ fixture (real face crops and PyTorch's points) that a Node test compares onnxrun
 """
 from __future__ import annotations
 
-import argparse
 import inspect
 import io
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .export import fold_batchnorm, set_metadata
+from .export import fold_batchnorm, set_metadata, small_model_export_main
 from .landmark_data import CROP_MARGIN, CROP_SHIFT, LandmarkSet, run_time_crop
 from .landmark_model import CROP_SIZE, NUM_POINTS, LandmarkNet
 
@@ -72,27 +69,8 @@ def parity_fixture(model, data_path, count: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('checkpoint', type=Path)
-    p.add_argument('output', type=Path)
-    p.add_argument('--parity-out', type=Path)
-    p.add_argument('--parity-data', type=Path, help='labelled .npz whose faces make the parity crops')
-    p.add_argument('--parity-count', type=int, default=6)
-    p.add_argument('--metadata', action='append', default=[], help='extra KEY=VALUE metadata (repeatable)')
-    args = p.parse_args(argv)
-    import onnx
-    model = load_model(args.checkpoint)
-    extra = dict(kv.split('=', 1) for kv in args.metadata)
-    proto, folded = export_onnx(model, extra)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(args.output))
-    print(f'wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)', file=sys.stderr)
-    if args.parity_out:
-        fixture = parity_fixture(model, args.parity_data, args.parity_count)
-        args.parity_out.write_text(json.dumps(fixture, separators=(',', ':')) + '\n')
-        print(f'wrote {args.parity_out}', file=sys.stderr)
-    return 0
-
+    return small_model_export_main(argv, __doc__, load_model, lambda model, extra: export_onnx(model, extra)[0],
+                                   parity_fixture, 6, 'labelled .npz whose faces make the parity crops')
 
 if __name__ == '__main__':
     sys.exit(main())

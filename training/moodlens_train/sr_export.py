@@ -6,17 +6,14 @@ side reads, and optionally a parity fixture: real degraded PublicTest faces and 
 """
 from __future__ import annotations
 
-import argparse
 import inspect
 import io
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .export import set_metadata
+from .export import set_metadata, small_model_export_main
 from .sr_data import evaluation_inputs
 from .sr_model import SIZE, FSRNet, FSRNetExport
 
@@ -71,26 +68,8 @@ def parity_fixture(model: FSRNet, data_path, count: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('checkpoint', type=Path)
-    p.add_argument('output', type=Path)
-    p.add_argument('--parity-out', type=Path)
-    p.add_argument('--parity-data', type=Path, help='.npz of 48x48 faces (image) that make the parity inputs')
-    p.add_argument('--parity-count', type=int, default=4)
-    p.add_argument('--metadata', action='append', default=[], help='extra KEY=VALUE metadata (repeatable)')
-    args = p.parse_args(argv)
-    import onnx
-    model = load_model(args.checkpoint)
-    proto = export_onnx(model, dict(kv.split('=', 1) for kv in args.metadata))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(args.output))
-    print(f'wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)', file=sys.stderr)
-    if args.parity_out:
-        fixture = parity_fixture(model, args.parity_data, args.parity_count)
-        args.parity_out.write_text(json.dumps(fixture, separators=(',', ':')) + '\n')
-        print(f'wrote {args.parity_out}', file=sys.stderr)
-    return 0
-
+    return small_model_export_main(argv, __doc__, load_model, export_onnx, parity_fixture, 4,
+                                   '.npz of 48x48 faces (image) that make the parity inputs')
 
 if __name__ == '__main__':
     sys.exit(main())
