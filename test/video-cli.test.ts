@@ -151,7 +151,7 @@ void describe('moodlens video on a real clip', () => {
     assert.equal(person.frames, FRAMES - (CUT.last - CUT.first + 1));
     assert.ok(Math.abs(person.seconds - fromCsv.tracks[0].seconds) < 1e-6);
     assert.equal(person.dominant, fromCsv.tracks[0].dominant);
-    // The astronaut smiles throughout (the model: happy 85% on the photo).
+    // The astronaut smiles throughout (the model: happy 82% on the photo).
     assert.equal(person.dominant, 'happy');
     assert.ok(person.timeShare.happy > 0.9, String(person.timeShare.happy));
     assert.ok(report.model !== undefined && report.model.accuracy > 0.5);
