@@ -41,17 +41,17 @@ def crop_square(box) -> Tuple[int, int, int]:
     return int(math.floor(x + (w - side) / 2)), int(math.floor(y + (h - side) / 2)), side
 
 
-def run_time_crop(gray: np.ndarray, box) -> Tuple[np.ndarray, Tuple[int, int, int]]:
-    """The crop the TypeScript side feeds the model (uint8 CROP_SIZE^2) and its (x0, y0, side)."""
+def run_time_crop(gray: np.ndarray, box, size: int = CROP_SIZE) -> Tuple[np.ndarray, Tuple[int, int, int]]:
+    """The crop the TypeScript side feeds the model (uint8 size x size) and its (x0, y0, side)."""
     x0, y0, side = crop_square(box)
     h, w = gray.shape
     cols = np.clip(np.arange(x0, x0 + side), 0, w - 1)
     rows = np.clip(np.arange(y0, y0 + side), 0, h - 1)
     square = gray[rows[:, None], cols[None, :]]
-    if side > CROP_SIZE:
-        square = cv2.resize(square, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
-    elif side < CROP_SIZE:
-        square = cv2.resize(square, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR_EXACT)
+    if side > size:
+        square = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+    elif side < size:
+        square = cv2.resize(square, (size, size), interpolation=cv2.INTER_LINEAR_EXACT)
     return cv2.equalizeHist(np.ascontiguousarray(square)), (x0, y0, side)
 
 
@@ -77,7 +77,8 @@ class Augment:
     noise_p: float = 0.2
 
 
-def augmented_crop(gray: np.ndarray, box, points: np.ndarray, aug: Augment, rng: np.random.Generator):
+def augmented_crop(gray: np.ndarray, box, points: np.ndarray, aug: Augment, rng: np.random.Generator,
+                   size: int = CROP_SIZE):
     """A randomly transformed crop around the run-time crop of `box`: (uint8 crop, points in crop units)."""
     x0, y0, side = crop_square(box)
     cx, cy = x0 + side / 2.0, y0 + side / 2.0  # continuous coordinates (pixel i covers [i, i+1))
@@ -86,8 +87,8 @@ def augmented_crop(gray: np.ndarray, box, points: np.ndarray, aug: Augment, rng:
     cy += rng.uniform(-aug.shift, aug.shift) * side
     theta = math.radians(rng.uniform(-aug.rotation, aug.rotation)) if rng.random() < aug.rotate_p else 0.0
     flip = aug.flip and rng.random() < 0.5
-    m = max(1, js_round(s / CROP_SIZE))  # sample near the source resolution, then area-average down
-    n = CROP_SIZE * m
+    m = max(1, js_round(s / size))  # sample near the source resolution, then area-average down
+    n = size * m
     # Crop pixel centre (i + 0.5) / n in [0, 1] -> source continuous coordinates, rotating about the centre.
     c, si = math.cos(theta), math.sin(theta)
     a = s / n
@@ -99,7 +100,7 @@ def augmented_crop(gray: np.ndarray, box, points: np.ndarray, aug: Augment, rng:
     crop = cv2.warpAffine(gray, mat, (n, n), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
     if m > 1:
-        crop = cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     # Points: source pixel p -> crop units. Invert the affine on continuous coordinates.
     full = np.vstack([mat, [0, 0, 1]])
     inv = np.linalg.inv(full)
@@ -110,7 +111,7 @@ def augmented_crop(gray: np.ndarray, box, points: np.ndarray, aug: Augment, rng:
         units = units[FLIP_PERMUTATION]
     if rng.random() < aug.lowres_p:
         k = rng.integers(16, 40)
-        crop = cv2.resize(cv2.resize(crop, (int(k), int(k)), interpolation=cv2.INTER_AREA), (CROP_SIZE, CROP_SIZE),
+        crop = cv2.resize(cv2.resize(crop, (int(k), int(k)), interpolation=cv2.INTER_AREA), (size, size),
                           interpolation=cv2.INTER_LINEAR)
     if rng.random() < aug.blur_p:
         crop = cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.4, 1.4))

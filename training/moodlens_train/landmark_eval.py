@@ -26,7 +26,8 @@ from .landmark_model import CROP_SIZE, count_parameters
 from .landmark_train import predict
 
 
-def rotated_crop(faces: LandmarkSet, i: int, angle: float, shift: float, rng: np.random.Generator):
+def rotated_crop(faces: LandmarkSet, i: int, angle: float, shift: float, rng: np.random.Generator,
+                 size: int = CROP_SIZE):
     """The face turned by exactly `angle` degrees about its crop centre, then cropped from the same Haar box
     shifted by up to `shift` of the side: (uint8 crop, points in crop units)."""
     img, box = faces.images[i], faces.boxes[i]
@@ -41,7 +42,7 @@ def rotated_crop(faces: LandmarkSet, i: int, angle: float, shift: float, rng: np
     moved = (box[0] + pad, box[1] + pad, box[2], box[3])
     only_shift = Augment(rotation=0.0, rotate_p=0.0, scale=0.0, shift=shift, flip=False, blur_p=0, lowres_p=0,
                          noise_p=0)
-    return augmented_crop(turned, moved, pts.astype(np.float32), only_shift, rng)
+    return augmented_crop(turned, moved, pts.astype(np.float32), only_shift, rng, size)
 
 
 @torch.no_grad()
@@ -50,7 +51,7 @@ def perturbed(model, faces: LandmarkSet, angle: float, shift: float, seed: int =
     rng = np.random.default_rng(seed)
     crops, truths = [], []
     for i in range(len(faces)):
-        c, u = rotated_crop(faces, i, angle if rng.random() < 0.5 else -angle, shift, rng)
+        c, u = rotated_crop(faces, i, angle if rng.random() < 0.5 else -angle, shift, rng, model.crop_size)
         crops.append(c)
         truths.append(u)
     x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     ours = predict(model, held)
     per_face_ms = (time.time() - t0) * 1000 / len(held)
     results = {
-        'model': {'parameters': count_parameters(model), 'input': CROP_SIZE},
+        'model': {'parameters': count_parameters(model), 'input': model.crop_size},
         'face300w_heldout_vs_human': {
             'note': 'every 10th face300w crop (Helen trainset, 300-W labels), never trained on; crop from our '
                     'Haar box',

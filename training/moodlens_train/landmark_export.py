@@ -24,16 +24,18 @@ def load_model(path) -> LandmarkNet:
     ckpt = torch.load(path, map_location='cpu')
     if not isinstance(ckpt, dict) or ckpt.get('format') != 'moodlens-landmarks/1':
         raise SystemExit(f'{path}: not a MoodLens landmark checkpoint')
-    model = LandmarkNet(width=ckpt['config']['width'], heatmap=ckpt['config'].get('heatmap', 16))
+    config = ckpt['config']
+    model = LandmarkNet(width=config['width'], heatmap=config.get('heatmap', 16),
+                        crop_size=config.get('crop_size', CROP_SIZE))
     model.load_state_dict(ckpt['model'])
     return model.eval()
 
 
-def metadata(extra=None) -> dict:
+def metadata(crop_size: int = CROP_SIZE, extra=None) -> dict:
     meta = {
         'moodlens.task': 'landmarks',
         'moodlens.points': str(NUM_POINTS),
-        'moodlens.input_size': str(CROP_SIZE),
+        'moodlens.input_size': str(crop_size),
         'moodlens.crop_margin': str(CROP_MARGIN),
         'moodlens.crop_shift': str(CROP_SHIFT),
         'moodlens.preprocessing': 'gray,box_shift,square_crop_replicate,area_resize,equalize_hist',
@@ -49,22 +51,23 @@ def export_onnx(model: LandmarkNet, extra_metadata=None):
     folded = fold_batchnorm(model)
     buf = io.BytesIO()
     kwargs = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
-    torch.onnx.export(folded, (torch.zeros(1, 1, CROP_SIZE, CROP_SIZE),), buf, opset_version=OPSET,
+    size = model.crop_size
+    torch.onnx.export(folded, (torch.zeros(1, 1, size, size),), buf, opset_version=OPSET,
                       input_names=['input'], output_names=['points'],
                       dynamic_axes={'input': {0: 'N'}, 'points': {0: 'N'}}, do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
-    set_metadata(proto, metadata(extra_metadata))
+    set_metadata(proto, metadata(size, extra_metadata))
     return proto, folded
 
 
 def parity_fixture(model, data_path, count: int) -> dict:
     faces = LandmarkSet(data_path)
     pick = np.linspace(0, len(faces) - 1, count).astype(int)
-    crops = np.stack([run_time_crop(faces.images[i], faces.boxes[i])[0] for i in pick])
+    crops = np.stack([run_time_crop(faces.images[i], faces.boxes[i], model.crop_size)[0] for i in pick])
     x = torch.from_numpy(crops[:, None].astype(np.float32) / 255.0)
     with torch.no_grad():
         y = model(x).numpy()
-    return {'size': CROP_SIZE, 'crops': [c.flatten().tolist() for c in crops],
+    return {'size': model.crop_size, 'crops': [c.flatten().tolist() for c in crops],
             'points': [[round(float(v), 7) for v in p.flatten()] for p in y], 'tolerance': 1e-4}
 
 

@@ -1,8 +1,8 @@
-"""The landmark student: a small CNN that turns a 64x64 face crop into 68 points.
+"""The landmark student: a small CNN that turns a square face crop (64x64 by default) into 68 points.
 
-Residual depthwise-separable stages down to 4x4 (global context), a light top-down decoder back to 16x16, one
-heatmap per point and a soft-argmax that reads each heatmap's expected position: sub-pixel points without a
-large output map (16x16, or 32x32 with one more decoder step), and a graph of plain ONNX ops (Conv, Relu, Add, Resize, Reshape, Softmax, MatMul).
+Residual depthwise-separable stages down to 1/16 of the crop (global context), a light top-down decoder back to
+1/4, one heatmap per point and a soft-argmax that reads each heatmap's expected position: sub-pixel points without
+a large output map (1/4 of the crop, or 1/2 with one more decoder step), and a graph of plain ONNX ops (Conv, Relu, Add, Resize, Reshape, Softmax, MatMul).
 Output: (N, 68, 2) positions in crop units, 0 = the crop's left/top edge, 1 = its right/bottom edge.
 """
 from __future__ import annotations
@@ -39,14 +39,20 @@ class SeparableResidual(nn.Module):
 
 
 class LandmarkNet(nn.Module):
-    def __init__(self, width: int = 32, points: int = NUM_POINTS, heatmap: int = HEATMAP_SIZE):
+    def __init__(self, width: int = 32, points: int = NUM_POINTS, heatmap: int = HEATMAP_SIZE,
+                 crop_size: int = CROP_SIZE):
         super().__init__()
-        if heatmap not in (16, 32):
-            raise ValueError(f'heatmap size must be 16 or 32, not {heatmap}')
+        if crop_size % 16:
+            raise ValueError(f'the crop side must be a multiple of 16 (four stride-2 steps), not {crop_size}')
+        if heatmap not in (crop_size // 4, crop_size // 2):
+            raise ValueError(f'heatmap side must be a quarter or a half of the crop ({crop_size}), not {heatmap}')
         w = width
         self.points = points
+        self.crop_size = crop_size
         self.heatmap_size = heatmap
-        self.stem = nn.Sequential(conv_bn(1, w // 2, 3, 2), conv_bn(w // 2, w, 3))  # 32x32
+        self.fine = heatmap == crop_size // 2
+        self.stem = nn.Sequential(conv_bn(1, w // 2, 3, 2), conv_bn(w // 2, w, 3))  # crop / 2
+        # Stage names give the side for the default 64x64 crop (checkpoint keys; other crops scale them).
         self.stage32 = SeparableResidual(w, w)
         self.stage16 = nn.Sequential(SeparableResidual(w, 2 * w, 2), SeparableResidual(2 * w, 2 * w))
         self.stage8 = nn.Sequential(SeparableResidual(2 * w, 4 * w, 2), SeparableResidual(4 * w, 4 * w))
@@ -57,7 +63,7 @@ class LandmarkNet(nn.Module):
         self.lateral16 = conv_bn(2 * w, d, 1)
         self.merge8 = SeparableResidual(d, d)
         self.merge16 = SeparableResidual(d, d)
-        if heatmap == 32:  # one more top-down step: finer heatmaps for the contour and the eyes
+        if self.fine:  # one more top-down step: finer heatmaps for the contour and the eyes
             self.lateral32 = conv_bn(w, d, 1)
             self.merge32 = SeparableResidual(d, d)
         self.heatmaps = nn.Conv2d(d, points, 1)
@@ -75,7 +81,7 @@ class LandmarkNet(nn.Module):
         m8 = self.merge8(F.interpolate(top, scale_factor=2.0, mode='nearest') + self.lateral8(f8))
         m16 = self.merge16(F.interpolate(m8, scale_factor=2.0, mode='nearest') + self.lateral16(f16))
         top = m16
-        if self.heatmap_size == 32:
+        if self.fine:
             top = self.merge32(F.interpolate(m16, scale_factor=2.0, mode='nearest') + self.lateral32(f32))
         logits = self.heatmaps(top).reshape(x.shape[0], self.points, self.heatmap_size ** 2)
         return torch.matmul(torch.softmax(logits, dim=-1), self.grid)

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--human-share', type=float, default=0.4, help='share of each batch from face300w')
     p.add_argument('--lr', type=float, default=2e-3, help='Adam; cosine decay to 1%% over the epochs')
     p.add_argument('--width', type=int, default=32)
-    p.add_argument('--heatmap', type=int, default=16, choices=(16, 32), help='heatmap side (default 16)')
+    p.add_argument('--crop-size', type=int, default=CROP_SIZE, help=f'input crop side (default {CROP_SIZE})')
+    p.add_argument('--heatmap', type=int, help='heatmap side: a quarter (default) or a half of the crop side')
     p.add_argument('--rotation', type=float, default=30.0)
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
@@ -56,11 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def batch_from(sets, counts, aug, rng):
+def batch_from(sets, counts, aug, rng, size: int = CROP_SIZE):
     crops, targets = [], []
     for s, k in zip(sets, counts):
         for i in rng.integers(0, len(s), size=k):
-            c, u = augmented_crop(s.images[i], s.boxes[i], s.points[i], aug, rng)
+            c, u = augmented_crop(s.images[i], s.boxes[i], s.points[i], aug, rng, size)
             crops.append(c)
             targets.append(u)
     x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
@@ -82,7 +83,7 @@ def predict(model, faces: LandmarkSet, batch: int = 256, tta: bool = False) -> n
     for start in range(0, len(faces), batch):
         crops, squares = [], []
         for i in range(start, min(start + batch, len(faces))):
-            c, sq = run_time_crop(faces.images[i], faces.boxes[i])
+            c, sq = run_time_crop(faces.images[i], faces.boxes[i], model.crop_size)
             crops.append(c)
             squares.append(sq)
         x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
@@ -113,7 +114,8 @@ def main(argv=None) -> int:
     if not args.quiet:
         print(f'face300w: {len(human)} training faces, {len(heldout)} held out; FER teacher faces: {len(fer)}; '
               f'PublicTest selection faces: {len(val)}', file=sys.stderr)
-    model = LandmarkNet(width=args.width, heatmap=args.heatmap)
+    heatmap = args.heatmap or args.crop_size // 4
+    model = LandmarkNet(width=args.width, heatmap=heatmap, crop_size=args.crop_size)
     if args.init and not args.resume:
         init = torch.load(args.init, map_location='cpu')
         if init['config']['width'] != args.width:
@@ -135,14 +137,14 @@ def main(argv=None) -> int:
     if not args.quiet:
         print(f'LandmarkNet width {args.width}: {count_parameters(model):,} parameters', file=sys.stderr)
     n_human = int(round(args.batch_size * args.human_share))
-    config = {'width': args.width, 'crop_size': CROP_SIZE, 'heatmap': args.heatmap}
+    config = {'width': args.width, 'crop_size': args.crop_size, 'heatmap': heatmap}
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
         model.train()
         losses = []
         for step in range(args.steps):
-            x, y = batch_from([human, fer], [n_human, args.batch_size - n_human], aug, rng)
-            loss = (model(x) - y).abs().mean() * CROP_SIZE  # L1 in crop pixels
+            x, y = batch_from([human, fer], [n_human, args.batch_size - n_human], aug, rng, args.crop_size)
+            loss = (model(x) - y).abs().mean() * args.crop_size  # L1 in crop pixels
             opt.zero_grad()
             loss.backward()
             opt.step()

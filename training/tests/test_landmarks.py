@@ -9,6 +9,7 @@ import pytest
 
 from moodlens_train import landmark_data as ld
 from moodlens_train.landmark_labels import haar_detector, label_face300w, save
+from moodlens_train.landmark_model import LandmarkNet
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,22 @@ def test_tiny_training_run_lowers_the_loss_resumes_and_exports(face300w_npz, tmp
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["moodlens.task"] == "landmarks" and meta["moodlens.input_size"] == "64"
     assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim][1:] == [68, 2]
+
+
+def test_a_larger_crop_trains_from_the_64_pixel_weights_and_exports_its_size(face300w_npz, tmp_path):
+    import onnx
+    from moodlens_train.landmark_export import export_onnx, load_model
+    from moodlens_train.landmark_train import main
+    common = ["--face300w", str(face300w_npz), "--fer", str(face300w_npz), "--val", str(face300w_npz),
+              "--steps", "3", "--batch-size", "8", "--width", "8", "--quiet", "--epochs", "1"]
+    assert main([*common, "--out", str(tmp_path / "small")]) == 0
+    assert main([*common, "--crop-size", "96", "--heatmap", "48", "--init", str(tmp_path / "small" / "last.pt"),
+                 "--out", str(tmp_path / "big")]) == 0
+    model = load_model(tmp_path / "big" / "best.pt")
+    assert (model.crop_size, model.heatmap_size) == (96, 48)
+    proto, _ = export_onnx(model)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["moodlens.input_size"] == "96"
+    assert [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim][2:] == [96, 96]
+    with pytest.raises(ValueError, match="quarter or a half"):
+        LandmarkNet(width=8, heatmap=32, crop_size=96)
