@@ -1,22 +1,11 @@
 import { basename, extname, join } from 'node:path';
-import type { Alignment, FaceAligner } from '../align/aligner.js';
+import type { Alignment } from '../align/aligner.js';
 import type { Box } from '../core/image.js';
-import { RotatedSearchDetector } from '../detect/rotated-search.js';
 import { annotateFaces } from '../draw/annotate.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
-import { loadEmotionClassifier } from '../io/node/emotion-model.js';
-import {
-  DEFAULT_LANDMARK_MODEL_PATH,
-  loadFaceAligner,
-  loadLandmarkDetector,
-} from '../io/node/landmark-model.js';
-import type { LandmarkDetector } from '../landmarks/detector.js';
-import type { FaceEnhancer } from '../enhance/face-enhancer.js';
-import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import { writeImage } from '../io/node/write-image.js';
-import { EmotionPipeline } from '../pipeline/pipeline.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,
@@ -28,12 +17,12 @@ import {
   ENHANCE_HELP,
   ENHANCE_NUMERIC_OPTIONS,
   ENHANCE_OPTIONS,
-  loadEnhanceStage,
   parseEnhanceFlags,
   type EnhanceFlags,
 } from './enhance-flags.js';
 import { plural, processImages } from './image-batch.js';
-import { describeAlignment, jsonFace, resolveLandmarkModel, type JsonFace } from './landmark-output.js';
+import { openPipeline } from './pipeline-stages.js';
+import { describeAlignment, jsonFace, type JsonFace } from './landmark-output.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -197,45 +186,19 @@ function describeFace(
   );
 }
 
-/** `moodlens analyze`: loads detector and model once, then detects, classifies and labels each image. */
+/** `moodlens analyze`: loads the detector and the models once, then detects, classifies and labels each image. */
 export async function runAnalyze(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseAnalyzeArgs(args);
   // A model or cascade that cannot load fails the whole command with its code.
-  const classifier = await loadEmotionClassifier(parsed.model, { flipAverage: parsed.flipAverage });
-  let detector: ParallelFaceDetector | undefined;
-  let landmarker: LandmarkDetector | undefined;
-  let enhancer: FaceEnhancer | undefined;
+  const { pipeline, close } = await openPipeline(
+    {
+      ...parsed,
+      ...(parsed.drawLandmarks ? { landmarksNeededBy: 'moodlens analyze --draw-landmarks' } : {}),
+    },
+    'moodlens analyze',
+    io,
+  );
   try {
-    // Landmarks run when alignment or drawing needs them; alignment is on by default only when the
-    // landmark model is installed (a model given with --landmark-model must load).
-    const landmarkModel = resolveLandmarkModel(
-      parsed.landmarkModel,
-      parsed.drawLandmarks ? 'moodlens analyze --draw-landmarks' : false,
-    );
-    let aligner: FaceAligner | undefined;
-    if (landmarkModel !== undefined && (parsed.align || parsed.drawLandmarks)) {
-      landmarker = await loadLandmarkDetector(landmarkModel);
-      if (parsed.align) aligner = await loadFaceAligner(parsed.template);
-    } else if (parsed.align) {
-      io.stderr(
-        `moodlens analyze: no landmark model at ${DEFAULT_LANDMARK_MODEL_PATH}: ` +
-          'faces are classified from their box crop, unaligned\n',
-      );
-    }
-    const enhanceStage = await loadEnhanceStage(parsed, 'moodlens analyze', io);
-    enhancer = enhanceStage.enhancer;
-    detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
-    const pipeline = new EmotionPipeline(
-      parsed.rotatedSearch ? new RotatedSearchDetector(detector) : detector,
-      classifier,
-      {
-        detect: parsed.detectOptions,
-        crop: { margin: parsed.margin },
-        ...(landmarker === undefined ? {} : { landmarks: landmarker }),
-        ...(aligner === undefined ? {} : { aligner }),
-        ...enhanceStage,
-      },
-    );
     const taken = new Set<string>();
     const { failed } = await processImages<AnalyzeFileResult>(
       'analyze',
@@ -278,10 +241,7 @@ export async function runAnalyze(args: readonly string[], io: CliIo): Promise<nu
     );
     return failed > 0 ? EXIT_FAILURE : EXIT_OK;
   } finally {
-    await detector?.close();
-    await landmarker?.dispose();
-    await enhancer?.dispose();
-    await classifier.dispose();
+    await close();
   }
 }
 

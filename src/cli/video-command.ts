@@ -1,26 +1,18 @@
 import { basename, extname, join } from 'node:path';
 import { MoodLensError } from '../core/errors.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
-import type { FaceAligner } from '../align/aligner.js';
-import { loadEmotionClassifier } from '../io/node/emotion-model.js';
-import { loadFaceAligner, loadLandmarkDetector } from '../io/node/landmark-model.js';
-import type { LandmarkDetector } from '../landmarks/detector.js';
-import { resolveLandmarkModel } from './landmark-output.js';
-import type { FaceEnhancer } from '../enhance/face-enhancer.js';
 import {
   ENHANCE_HELP,
   ENHANCE_NUMERIC_OPTIONS,
   ENHANCE_OPTIONS,
-  loadEnhanceStage,
   parseEnhanceFlags,
   type EnhanceFlags,
 } from './enhance-flags.js';
 import { locateFfmpeg } from '../io/node/ffmpeg/locate.js';
 import { probeVideo } from '../io/node/ffmpeg/probe.js';
 import { loadModelQuality } from '../io/node/model-card.js';
-import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import { analyzeVideo, type StillsChoice } from '../io/node/video-analysis.js';
-import { EmotionPipeline } from '../pipeline/pipeline.js';
+import { openPipeline } from './pipeline-stages.js';
 import { formatClock, formatSeconds } from '../report/html.js';
 import type { SessionSummary } from '../report/summary.js';
 import { DEFAULT_SMOOTHING_ALPHA } from '../video/smoothing.js';
@@ -250,27 +242,9 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
         `pixels per frame, over --max-pixels ${parsed.maxPixels}`,
     );
   }
-  const classifier = await loadEmotionClassifier(parsed.model);
-  let detector: ParallelFaceDetector | undefined;
-  let landmarker: LandmarkDetector | undefined;
-  let enhancer: FaceEnhancer | undefined;
+  // Alignment as in analyze: on by default when the shipped landmark model is installed.
+  const { pipeline, close } = await openPipeline(parsed, 'moodlens video', io);
   try {
-    // Alignment as in analyze: on by default when the shipped landmark model is installed.
-    const landmarkModel = parsed.align ? resolveLandmarkModel(undefined, false) : undefined;
-    let aligner: FaceAligner | undefined;
-    if (landmarkModel !== undefined) {
-      landmarker = await loadLandmarkDetector(landmarkModel);
-      aligner = await loadFaceAligner();
-    }
-    const enhanceStage = await loadEnhanceStage(parsed, 'moodlens video', io);
-    enhancer = enhanceStage.enhancer;
-    detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
-    const pipeline = new EmotionPipeline(detector, classifier, {
-      detect: parsed.detectOptions,
-      ...(landmarker === undefined ? {} : { landmarks: landmarker }),
-      ...(aligner === undefined ? {} : { aligner }),
-      ...enhanceStage,
-    });
     const model = await loadModelQuality(parsed.model);
     const expected = info.expectedFrames;
     io.stderr(
@@ -349,10 +323,7 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
     }
     return EXIT_OK;
   } finally {
-    await detector?.close();
-    await landmarker?.dispose();
-    await enhancer?.dispose();
-    await classifier.dispose();
+    await close();
   }
 }
 
