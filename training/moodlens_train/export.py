@@ -42,7 +42,7 @@ OPSET = 13
 
 #: ONNX op types the exported graphs may contain (all supported by onnxruntime-web's wasm backend).
 ALLOWED_OPS = {"Conv", "Relu", "MaxPool", "Concat", "Add", "GlobalAveragePool", "Flatten", "BatchNormalization",
-               "Identity", "Constant", "Reshape", "AveragePool"}
+               "Identity", "Constant", "Reshape", "AveragePool", "Slice", "Mul"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -202,10 +202,29 @@ def run_onnx(proto, x: np.ndarray) -> np.ndarray:
             out = torch.from_numpy(numpy_helper.to_array(attrs["value"]).copy())
         elif op == "Reshape":
             out = ins[0].reshape([int(v) for v in ins[1]])
+        elif op == "Mul":
+            out = ins[0] * ins[1]
+        elif op == "Slice":
+            out = _slice(ins[0], *[None if t is None else [int(v) for v in t] for t in ins[1:]])
         else:
             raise ValueError(f"run_onnx: op {op} is not in the MoodLens op set")
         values[node.output[0]] = out
     return values[proto.graph.output[0].name].numpy()
+
+
+def _slice(x: torch.Tensor, starts, ends, axes=None, steps=None) -> torch.Tensor:
+    """ONNX Slice (opset 13), clamping as the spec does; negative steps walk backwards (a mirror)."""
+    axes = axes if axes is not None else list(range(len(starts)))
+    steps = steps if steps is not None else [1] * len(starts)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        dim = x.shape[axis]
+        start, end = (v + dim if v < 0 else v for v in (start, end))
+        if step > 0:
+            start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+        else:
+            start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+        x = x.index_select(axis, torch.arange(start, end, step, dtype=torch.long))
+    return x
 
 
 def _attr(a):
@@ -283,14 +302,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parity-count", type=int, default=16, help="faces in the parity fixture")
     p.add_argument("--no-fold-bn", action="store_true", help="keep BatchNormalization nodes")
     p.add_argument("--opset", type=int, default=OPSET, help="ONNX opset")
+    p.add_argument("--member", action="append", default=[], metavar="CHECKPOINT",
+                   help="another trained checkpoint to average with the first (repeatable): one graph whose "
+                        "logits are the members' mean")
+    p.add_argument("--flip-average", action="store_true",
+                   help="average each member's logits with those of the mirrored face inside the graph")
     return p
 
 
+def averaged_model(checkpoints: Sequence, flip: bool, log=print):
+    """(AveragedLogits over the checkpoints' models, a checkpoint-like dict describing it). The validation
+    accuracy recorded is measured here, on the first checkpoint's validation set when it is still there."""
+    from .models import AveragedLogits
+
+    loaded = [load_model_from_checkpoint(c, torch.device("cpu")) for c in checkpoints]
+    scalings = {c["scaling"] for _, c in loaded}
+    if len(scalings) != 1:
+        raise ValueError(f"--member: the checkpoints expect different input scalings {sorted(scalings)}")
+    model = AveragedLogits([m for m, _ in loaded], flip=flip).eval()
+    first = loaded[0][1]
+    ckpt = {
+        "scaling": first["scaling"], "labels": first.get("labels", LABELS),
+        "config": {"arch": "averaged_logits", "flip_average": flip,
+                   "members": [{**c["config"], "epoch": c.get("epoch"), "val_acc": c.get("val_acc")}
+                               for _, c in loaded]},
+        "params": sum(int(c.get("params") or 0) for _, c in loaded),
+        "epoch": "+".join(str(c.get("epoch", "")) for _, c in loaded),
+        "val_path": first.get("val_path"), "val_usage": first.get("val_usage"),
+    }
+    if ckpt["val_path"] and Path(ckpt["val_path"]).exists():
+        from .evaluate import predict_logits
+        faces = load_faces(ckpt["val_path"], ckpt["val_usage"])
+        logits = predict_logits(model, faces.images, ckpt["scaling"], torch.device("cpu"), 256)
+        ckpt["val_acc"] = float((logits.argmax(1) == faces.labels).mean())
+        log(f"averaged model: {ckpt['val_acc']:.2%} on {len(faces.labels)} faces of {ckpt['val_path']}")
+    return model, ckpt
+
+
 def export(checkpoint, output, parity_out=None, parity_data=None, parity_usage=None, parity_count=16,
-           fold=True, opset=OPSET, log=print) -> dict:
+           fold=True, opset=OPSET, log=print, members: Sequence = (), flip_average: bool = False) -> dict:
     import onnx
 
-    model, ckpt = load_model_from_checkpoint(checkpoint, torch.device("cpu"))
+    if members or flip_average:
+        model, ckpt = averaged_model([checkpoint, *members], flip_average, log)
+    else:
+        model, ckpt = load_model_from_checkpoint(checkpoint, torch.device("cpu"))
     ckpt["_path"] = str(checkpoint)
     proto, _ = export_onnx(model, fold=fold, opset=opset)
     set_metadata(proto, metadata_for(ckpt))
@@ -338,7 +394,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         export(args.checkpoint, args.output, args.parity_out, args.parity_data, args.parity_usage,
-               args.parity_count, fold=not args.no_fold_bn, opset=args.opset)
+               args.parity_count, fold=not args.no_fold_bn, opset=args.opset, members=args.member,
+               flip_average=args.flip_average)
     except (DatasetError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ GlobalAveragePool.
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -239,6 +239,28 @@ def build_model(config: Dict[str, object]) -> nn.Module:
             compression=float(config["compression"]),  # type: ignore[arg-type]
         )
     raise ValueError(f"arch: expected one of {', '.join(ARCHS)} but received {arch!r}")
+
+
+class AveragedLogits(nn.Module):
+    """The mean logits of several trained classifiers, each also run on the mirrored face when ``flip``: an
+    ensemble with flip test-time augmentation as one graph (ONNX: Slice for the mirror, Add and Mul)."""
+
+    def __init__(self, members: Sequence[nn.Module], flip: bool = False):
+        super().__init__()
+        if not members:
+            raise ValueError("AveragedLogits needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.flip = flip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        views = [x, torch.flip(x, [3])] if self.flip else [x]
+        total: Optional[torch.Tensor] = None
+        for member in self.members:
+            for view in views:
+                y = member(view)
+                total = y if total is None else total + y
+        assert total is not None
+        return total * (1.0 / (len(self.members) * len(views)))
 
 
 def count_params(model: nn.Module) -> Tuple[int, int]:

@@ -134,3 +134,24 @@ def test_evaluating_onnx_without_onnxruntime_says_what_to_install(exported, fer_
     else:
         report = evaluate(onnx_path, fer_dir / "val")
         assert report["faces"] == 3589
+
+
+def test_an_averaged_model_with_flip_exports_as_one_graph_equal_to_the_mean_of_its_members(tiny_run, tmp_path, fer_dir):
+    first, last = next(tiny_run.glob("fer2013_dense_xception.*.pt")), tiny_run / "last.pt"
+    onnx_path = tmp_path / "averaged.onnx"
+    assert export_main([str(first), str(onnx_path), "--member", str(last), "--flip-average"]) == 0
+    proto = onnx.load(str(onnx_path))
+    assert {"Slice", "Mul"} <= set(op_types(proto)) <= ALLOWED_OPS
+    meta = {p.key: p.value for p in proto.metadata_props}
+    config = json.loads(meta["moodlens.config"])
+    assert meta["moodlens.arch"] == "averaged_logits" and config["flip_average"] is True
+    assert len(config["members"]) == 2 and 0 < float(meta["moodlens.val_accuracy"]) <= 1
+    faces = load_folder(fer_dir / "val", limit=16, seed=5)
+    x = scale_images(faces.images, "v1")[:, None]
+    want = []
+    for path in (first, last):
+        model, _ = load_model_from_checkpoint(path, torch.device("cpu"))
+        with torch.no_grad():
+            t = torch.from_numpy(x)
+            want += [model(t).numpy(), model(torch.flip(t, [3])).numpy()]
+    np.testing.assert_allclose(run_onnx(proto, x), np.mean(want, axis=0), atol=1e-4)
