@@ -18,6 +18,7 @@ import {
   loadLandmarkDetector,
 } from '../src/io/node/landmark-model.js';
 import { fromCropUnits, landmarkCrop, landmarkCropSquare } from '../src/landmarks/crop.js';
+import { DEFAULT_LANDMARK_SCALES, scaledGeometry } from '../src/landmarks/detector.js';
 import { parseLandmarkModelMetadata } from '../src/landmarks/model-info.js';
 import { centroid, MIRRORED_INDEX, partIndices, type Point } from '../src/landmarks/points.js';
 import { mirrorHorizontal } from '../src/emotion/preprocess.js';
@@ -292,6 +293,45 @@ void test('flip TTA: the plain and the mirrored answers averaged, with the 300-W
   } finally {
     await detector.dispose();
     await plainOnly.dispose();
+  }
+});
+
+void test("crop-scale TTA: the answers of each scale's crop, mapped to image pixels and averaged", async () => {
+  const scales = [1, 0.9, 1.1];
+  const detector = await loadLandmarkDetector(DEV_MODEL, { flipTta: false, scales });
+  try {
+    assert.deepEqual(
+      await loadLandmarkDetector(DEV_MODEL).then(async (d) => {
+        const used = d.scales;
+        await d.dispose();
+        return used;
+      }),
+      DEFAULT_LANDMARK_SCALES,
+    );
+    const { rgb } = await loadAstronaut();
+    const gray = toGray(rgb);
+    const perScale: Point[][] = [];
+    for (const scale of scales) {
+      const geometry = scaledGeometry(detector.info, scale);
+      const square = landmarkCropSquare(ASTRONAUT_BOX, geometry);
+      assert.ok(
+        Math.abs(square.width / landmarkCropSquare(ASTRONAUT_BOX, detector.info).width - scale) < 0.02,
+      );
+      perScale.push(
+        fromCropUnits(await detector.predictCrops([landmarkCrop(gray, ASTRONAUT_BOX, geometry)]), square),
+      );
+    }
+    const [marks] = await detector.detect(rgb, [ASTRONAUT_BOX]);
+    marks.points.forEach(([x, y], k) => {
+      const mx = perScale.reduce((sum, p) => sum + p[k][0], 0) / scales.length;
+      const my = perScale.reduce((sum, p) => sum + p[k][1], 0) / scales.length;
+      assert.ok(Math.abs(x - mx) < 1e-3 && Math.abs(y - my) < 1e-3, `point ${k}`);
+    });
+    // The scales disagree a little on a real face, and the average lies between them.
+    assert.notDeepEqual(perScale[1], perScale[2]);
+    await assert.rejects(loadLandmarkDetector(DEV_MODEL, { scales: [] }), /crop scales from 0.5 to 2/);
+  } finally {
+    await detector.dispose();
   }
 });
 

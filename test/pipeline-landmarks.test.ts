@@ -66,12 +66,13 @@ void test('EmotionPipeline with landmark and alignment stages, and each stage on
     truth.flatMap(([x, y]) => [(x + 0.5 - square.x) / square.width, (y + 0.5 - square.y) / square.height]),
   );
   const backend = new KnownPointsBackend(units);
-  // flipTta off: the fake model knows only the unmirrored crop (the averaging has its own test).
+  // flipTta off and one scale: the fake model knows only the model's own crop (the averaging has its own test).
   const landmarks = await LandmarkDetector.create({
     backend,
     metadata: METADATA,
     source: 'known points',
     flipTta: false,
+    scales: [1],
   });
   const classifier = await loadEmotionClassifier(TINY_EMOTION);
   const aligner = new FaceAligner(template);

@@ -3,7 +3,7 @@ import type { Box, GrayImage, Image } from '../core/image.js';
 import type { InferenceBackend } from '../emotion/backend.js';
 import { mirrorHorizontal, toInputTensor } from '../emotion/preprocess.js';
 import { toGray } from '../image/gray.js';
-import { fromCropUnits, landmarkCrop, landmarkCropSquare } from './crop.js';
+import { fromCropUnits, landmarkCrop, landmarkCropSquare, type LandmarkCropGeometry } from './crop.js';
 import { parseLandmarkModelMetadata, type LandmarkModelInfo } from './model-info.js';
 import { MIRRORED_INDEX, type Point } from './points.js';
 import {
@@ -40,9 +40,28 @@ export interface LandmarkDetectorOptions {
    * inference (about 0.4 ms more per face).
    */
   readonly flipTta?: boolean;
+  /**
+   * Crop sides, as multiples of the model's own crop, whose answers are averaged (test-time augmentation
+   * over scale; each with its mirror image when `flipTta` is on). Default {@link DEFAULT_LANDMARK_SCALES}.
+   * `[1]`: the model's crop only.
+   */
+  readonly scales?: readonly number[];
 }
 
 export const DEFAULT_LANDMARK_BATCH_SIZE = 32;
+
+/**
+ * The crop scales averaged by default: the model's crop and crops 8% tighter and looser. Measured on the
+ * held-out and the selection faces of face300w and on PublicTest (models/landmarks/landmarks.md): lower
+ * error on all three, for three times the inference.
+ */
+export const DEFAULT_LANDMARK_SCALES: readonly number[] = [1, 0.92, 1.08];
+
+/** The crop geometry whose square side is `scale` times the model's: the margin grows or shrinks. */
+export function scaledGeometry(geometry: LandmarkCropGeometry, scale: number): LandmarkCropGeometry {
+  if (scale === 1) return geometry;
+  return { ...geometry, cropMargin: Math.max(0, (scale * (1 + 2 * geometry.cropMargin) - 1) / 2) };
+}
 
 /**
  * The landmark stage: 68 points for each face box of an image, from a small CNN run through an injected
@@ -63,6 +82,8 @@ export class LandmarkDetector {
     readonly thresholds: ReliabilityThresholds,
     /** Whether each crop is also run mirrored and the answers averaged. */
     readonly flipTta: boolean,
+    /** Crop sides (multiples of the model's crop) whose answers are averaged. */
+    readonly scales: readonly number[],
   ) {}
 
   /**
@@ -77,12 +98,18 @@ export class LandmarkDetector {
       batchSize = DEFAULT_LANDMARK_BATCH_SIZE,
       thresholds = DEFAULT_RELIABILITY_THRESHOLDS,
       flipTta = true,
+      scales = DEFAULT_LANDMARK_SCALES,
     } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`Expected a positive integer for batchSize but received ${String(batchSize)}`);
     }
+    if (scales.length === 0 || scales.some((s) => !Number.isFinite(s) || s < 0.5 || s > 2)) {
+      throw new RangeError(`Expected crop scales from 0.5 to 2 but received [${scales.join(', ')}]`);
+    }
     const info = parseLandmarkModelMetadata(metadata, source);
-    return Promise.resolve(new LandmarkDetector(backend, info, batchSize, source, thresholds, flipTta));
+    return Promise.resolve(
+      new LandmarkDetector(backend, info, batchSize, source, thresholds, flipTta, [...scales]),
+    );
   }
 
   /** The model's input crop for `box` (see `landmarkCrop`). */
@@ -140,14 +167,40 @@ export class LandmarkDetector {
   async detect(image: Image, boxes: readonly Box[]): Promise<FaceLandmarks[]> {
     if (boxes.length === 0) return [];
     const gray = toGray(image);
-    const units = await this.predictCropsTta(boxes.map((box) => this.crop(gray, box)));
+    const located = await this.locate(boxes.map((box) => ({ gray, box })));
+    return boxes.map((box, i) => ({
+      box,
+      points: located[i],
+      reliability: assessLandmarks(located[i], box, this.thresholds),
+    }));
+  }
+
+  /**
+   * The 68 points (image pixels) of faces that may come from different gray images, in one batch: every
+   * scale's crop of every face (with its mirror image when `flipTta` is on); the answers meet in image
+   * pixels and are averaged.
+   */
+  async locate(faces: readonly { readonly gray: GrayImage; readonly box: Box }[]): Promise<Point[][]> {
+    const geometries = this.scales.map((scale) => scaledGeometry(this.info, scale));
+    const units = await this.predictCropsTta(
+      geometries.flatMap((geometry) => faces.map(({ gray, box }) => landmarkCrop(gray, box, geometry))),
+    );
     const perFace = this.info.points * 2;
-    return boxes.map((box, i) => {
-      const points = fromCropUnits(
-        units.subarray(i * perFace, (i + 1) * perFace),
-        landmarkCropSquare(box, this.info),
-      );
-      return { box, points, reliability: assessLandmarks(points, box, this.thresholds) };
+    return faces.map(({ box }, i) => {
+      const sum = new Float64Array(perFace);
+      geometries.forEach((geometry, g) => {
+        const at = (g * faces.length + i) * perFace;
+        const points = fromCropUnits(units.subarray(at, at + perFace), landmarkCropSquare(box, geometry));
+        points.forEach(([x, y], k) => {
+          sum[2 * k] += x;
+          sum[2 * k + 1] += y;
+        });
+      });
+      const points: Point[] = [];
+      for (let k = 0; k < this.info.points; k++) {
+        points.push([sum[2 * k] / geometries.length, sum[2 * k + 1] / geometries.length]);
+      }
+      return points;
     });
   }
 

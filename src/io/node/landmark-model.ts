@@ -33,6 +33,8 @@ export interface LoadLandmarkDetectorOptions extends Omit<OnnxNodeBackendOptions
   readonly thresholds?: ReliabilityThresholds;
   /** Also run each crop mirrored and average (default true; see `LandmarkDetectorOptions.flipTta`). */
   readonly flipTta?: boolean;
+  /** Crop scales averaged (default `DEFAULT_LANDMARK_SCALES`; see `LandmarkDetectorOptions.scales`). */
+  readonly scales?: readonly number[];
 }
 
 /**
@@ -58,7 +60,7 @@ export async function landmarkDetectorFromBytes(
   modelPath: string,
   options: LoadLandmarkDetectorOptions = {},
 ): Promise<LandmarkDetector> {
-  const { batchSize, thresholds, flipTta, ...backendOptions } = options;
+  const { batchSize, thresholds, flipTta, scales, ...backendOptions } = options;
   // The metadata first: an emotion model given by mistake is named as such, not as a missing output.
   parseLandmarkModelMetadata(readOnnxMetadata(bytes, modelPath).metadata, modelPath);
   const backend = await OnnxNodeBackend.fromBytes(bytes, modelPath, {
@@ -73,6 +75,7 @@ export async function landmarkDetectorFromBytes(
       batchSize,
       thresholds,
       flipTta,
+      scales,
     });
     expectSquareGrayInput(backend.sampleShape, detector.info.inputSize, `Landmark model ${modelPath}`);
     return detector;
