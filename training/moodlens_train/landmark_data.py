@@ -33,17 +33,27 @@ def js_round(v: float) -> int:
     return int(math.floor(v + 0.5))
 
 
-def crop_square(box) -> Tuple[int, int, int]:
+def crop_square(box, margin: float = CROP_MARGIN) -> Tuple[int, int, int]:
     """(x0, y0, side) of the run-time crop for a Haar box (x, y, w, h)."""
     x, y, w, h = (float(v) for v in box)
     y += CROP_SHIFT * h
-    side = max(1, js_round(max(w, h) * (1 + 2 * CROP_MARGIN)))
+    side = max(1, js_round(max(w, h) * (1 + 2 * margin)))
     return int(math.floor(x + (w - side) / 2)), int(math.floor(y + (h - side) / 2)), side
 
 
-def run_time_crop(gray: np.ndarray, box, size: int = CROP_SIZE) -> Tuple[np.ndarray, Tuple[int, int, int]]:
+#: Crop scales the TypeScript detector averages by default (src/landmarks/detector.ts DEFAULT_LANDMARK_SCALES).
+TTA_SCALES = (1.0, 0.92, 1.08)
+
+
+def scaled_margin(scale: float) -> float:
+    """The crop margin whose square is `scale` times the run-time one (TypeScript's scaledGeometry)."""
+    return CROP_MARGIN if scale == 1 else max(0.0, (scale * (1 + 2 * CROP_MARGIN) - 1) / 2)
+
+
+def run_time_crop(gray: np.ndarray, box, size: int = CROP_SIZE,
+                  margin: float = CROP_MARGIN) -> Tuple[np.ndarray, Tuple[int, int, int]]:
     """The crop the TypeScript side feeds the model (uint8 size x size) and its (x0, y0, side)."""
-    x0, y0, side = crop_square(box)
+    x0, y0, side = crop_square(box, margin)
     h, w = gray.shape
     cols = np.clip(np.arange(x0, x0 + side), 0, w - 1)
     rows = np.clip(np.arange(y0, y0 + side), 0, h - 1)

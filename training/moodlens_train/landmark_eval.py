@@ -20,7 +20,8 @@ import torch
 
 import cv2
 
-from .landmark_data import Augment, LandmarkSet, augmented_crop, crop_square, face300w_split, nme_parts
+from .landmark_data import (TTA_SCALES, Augment, LandmarkSet, augmented_crop, crop_square, face300w_split,
+                            nme_parts)
 from .landmark_export import load_model
 from .landmark_model import CROP_SIZE, count_parameters
 from .landmark_train import predict
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
                     'Haar box',
             'ours': nme_parts(ours, held.points),
             'ours_flip_tta': nme_parts(predict(model, held, tta=True), held.points),
+            'ours_flip_scale_tta': {**nme_parts(predict(model, held, tta=True, scales=TTA_SCALES), held.points),
+                                    'scales': list(TTA_SCALES)},
             'ours_on_faces_dlib_found': nme_parts(ours[teacher_ok], held.points[teacher_ok]),
             'dlib_teacher': {**nme_parts(teacher_pts[teacher_ok], held.points[teacher_ok]),
                              'faces_found_by_dlib_hog': int(teacher_ok.sum()),
@@ -96,7 +99,9 @@ def main(argv=None) -> int:
     pred = predict(model, val)
     results['publictest_vs_teacher'] = {'run_time_crop': nme_parts(pred, val.points),
                                         'run_time_crop_flip_tta': nme_parts(predict(model, val, tta=True),
-                                                                            val.points)}
+                                                                            val.points),
+                                        'run_time_crop_flip_scale_tta': nme_parts(
+                                            predict(model, val, tta=True, scales=TTA_SCALES), val.points)}
     for angle, shift in [(0, 0.05), (15, 0.0), (30, 0.0), (15, 0.05)]:
         results['publictest_vs_teacher'][f'rot{angle}_shift{shift}'] = perturbed(model, val, angle, shift)
     results['python_ms_per_face'] = per_face_ms

@@ -20,7 +20,7 @@ import torch
 
 from .callbacks import SimpleRun
 from .landmark_data import (FLIP_PERMUTATION, Augment, LandmarkSet, augmented_crop, face300w_split,
-                            from_crop_units, nme, run_time_crop, to_crop_units)
+                            from_crop_units, nme, run_time_crop, scaled_margin, to_crop_units)
 from .landmark_model import CROP_SIZE, LandmarkNet, count_parameters
 
 FORMAT = 'moodlens-landmarks/1'
@@ -76,21 +76,26 @@ def flip_tta(model, x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict(model, faces: LandmarkSet, batch: int = 256, tta: bool = False) -> np.ndarray:
-    """Points in source pixels for every face, from the run-time crop of its Haar box (`tta`: flip TTA)."""
+def predict(model, faces: LandmarkSet, batch: int = 256, tta: bool = False, scales=(1.0,)) -> np.ndarray:
+    """Points in source pixels for every face, from the run-time crop of its Haar box (`tta`: flip TTA;
+    `scales`: crops of these sides relative to the run-time one, averaged in source pixels, as the
+    TypeScript detector's crop-scale TTA)."""
     model.eval()
     out = []
     for start in range(0, len(faces), batch):
-        crops, squares = [], []
-        for i in range(start, min(start + batch, len(faces))):
-            c, sq = run_time_crop(faces.images[i], faces.boxes[i], model.crop_size)
-            crops.append(c)
-            squares.append(sq)
-        x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
-        units = flip_tta(model, x) if tta else model(x).numpy()
-        out.extend(from_crop_units(u, sq) for u, sq in zip(units, squares))
-    return np.stack(out)
-
+        total = None
+        for scale in scales:
+            crops, squares = [], []
+            for i in range(start, min(start + batch, len(faces))):
+                c, sq = run_time_crop(faces.images[i], faces.boxes[i], model.crop_size, scaled_margin(scale))
+                crops.append(c)
+                squares.append(sq)
+            x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255.0)
+            units = flip_tta(model, x) if tta else model(x).numpy()
+            pts = np.stack([from_crop_units(u, sq) for u, sq in zip(units, squares)])
+            total = pts if total is None else total + pts
+        out.append(total / len(scales))
+    return np.concatenate(out)
 
 
 def main(argv=None) -> int:
