@@ -2,6 +2,10 @@
 
     python -m moodlens_train.card RUN_DIR MODEL.onnx EVAL.json OUT.md [--eval-tta EVAL_TTA.json]
         [--ablation NAME=RUN_DIR ...] [--command "the training command"]
+    python -m moodlens_train.card averaged MODEL.onnx EVAL.json OUT.md --json-out OUT.json [--command "..."]
+
+The second form is for a graph made by `export --member ... --flip-average` (members and parameters from its
+ONNX metadata).
 
 RUN_DIR is the training run folder (run.json, log.csv); EVAL.json is `moodlens evaluate --json` output for
 the ONNX model on PublicTest (Node, the same code path as `moodlens analyze`).
@@ -26,6 +30,29 @@ def _log(run: Path) -> list[dict[str, float]]:
 
 def _percent(x: float) -> str:
     return f"{100 * x:.2f}%"
+
+
+def _class_tables(evaluation: dict) -> list[str]:
+    """The per-class table and the confusion matrix of a `moodlens evaluate --json` result."""
+    lines = [
+        "## Per-class results (PublicTest)",
+        "",
+        "| emotion | precision | recall | F1 | faces |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in LABELS:
+        c = evaluation["perClass"][name]
+        lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['n']} |")
+    lines += [
+        "",
+        "Confusion matrix (rows: true label, columns: predicted):",
+        "",
+        "| true \\ predicted | " + " | ".join(LABELS) + " |",
+        "| --- |" + " ---: |" * len(LABELS),
+    ]
+    for name, row in zip(evaluation["labels"], evaluation["confusion"]):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    return lines
 
 
 def render(
@@ -89,23 +116,8 @@ def render(
         command,
         "```",
         "",
-        "## Per-class results (PublicTest)",
-        "",
-        "| emotion | precision | recall | F1 | faces |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *_class_tables(evaluation),
     ]
-    for name in LABELS:
-        c = evaluation["perClass"][name]
-        lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['n']} |")
-    lines += [
-        "",
-        "Confusion matrix (rows: true label, columns: predicted):",
-        "",
-        "| true \\ predicted | " + " | ".join(LABELS) + " |",
-        "| --- |" + " ---: |" * len(LABELS),
-    ]
-    for name, row in zip(evaluation["labels"], evaluation["confusion"]):
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     lines += ["", "## Ablation", ""]
     if ablations:
         if ablation_epochs:
@@ -141,7 +153,87 @@ def render(
     return "\n".join(lines)
 
 
+def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, dict]:
+    """(Markdown card, JSON card) of an averaged-logits model, from its ONNX metadata and its evaluation."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    config = json.loads(meta["moodlens.config"])
+    members = config["members"]
+    views = 2 if config.get("flip_average") else 1
+    params = int(meta["moodlens.params"])
+    lines = [
+        f"# Emotion model card: `{model.name}`",
+        "",
+        "The mean of several trained MoodLens emotion classifiers"
+        + (", each also run on the mirrored face" if views == 2 else "")
+        + ", as one ONNX graph: the accurate choice (`--model`) beside the fast default `emotion.onnx`.",
+        "**A screening aid, never a diagnosis.**",
+        "",
+        "## Summary",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| members | {len(members)}: " + "; ".join(
+            f"`{m['arch']}` epoch {m.get('epoch')} (PublicTest {_percent(float(m.get('val_acc') or 0))} alone)"
+            for m in members) + " |",
+        f"| passes per face | {len(members) * views} (members x {'face and mirror' if views == 2 else 'face'}) |",
+        f"| parameters | {params:,} |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded |",
+        f"| input | `input` float32 [N,1,48,48], scaling `{meta['moodlens.scaling']}` (as every member) |",
+        "| output | `logits` float32 [N,7]: the members' mean logits (softmax applied by MoodLens) |",
+        f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",
+        "",
+        "Data, split, preprocessing and each member's training: as `emotion.md` (every member was trained by",
+        "`moodlens_train.train` on the 28,709 Training faces and selected on PublicTest; PrivateTest unused).",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        *_class_tables(evaluation),
+        "",
+        "## Limits",
+        "",
+        f"- {len(members) * views} classifier passes per face: slower than `emotion.onnx` (see `npm run bench`).",
+        "- The published paper claims over 95% accuracy; the best single published models reach 72-74% on",
+        "  FER-2013. We report only what we measure. Never use it alone to judge a person's mental health.",
+        "",
+    ]
+    card = {
+        "model": model.name,
+        "card": model.with_suffix(".md").name,
+        "arch": {"arch": config["arch"], "members": members, "flip_average": bool(config.get("flip_average"))},
+        "parameters": params,
+        "onnxBytes": model.stat().st_size,
+        "publicTest": {"n": evaluation["n"], "accuracy": evaluation["accuracy"]},
+        "perClass": evaluation["perClass"],
+        "confusion": evaluation["confusion"],
+        "command": command,
+    }
+    return "\n".join(lines), card
+
+
+def averaged_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m moodlens_train.card averaged",
+                                     description="Model card of an averaged-logits model (export --member).")
+    parser.add_argument("model", type=Path)
+    parser.add_argument("evaluation", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--json-out", type=Path, required=True)
+    parser.add_argument("--command", default="python -m moodlens_train.export A.pt OUT.onnx --member B.pt --flip-average")
+    a = parser.parse_args(argv)
+    text, card = render_averaged(a.model, json.loads(a.evaluation.read_text()), a.command)
+    a.json_out.write_text(json.dumps(card, indent=2) + "\n")
+    a.out.write_text(text)
+    print(f"wrote {a.out} and {a.json_out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["averaged"]:
+        return averaged_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m moodlens_train.card", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("model", type=Path)

@@ -155,3 +155,12 @@ def test_an_averaged_model_with_flip_exports_as_one_graph_equal_to_the_mean_of_i
             t = torch.from_numpy(x)
             want += [model(t).numpy(), model(torch.flip(t, [3])).numpy()]
     np.testing.assert_allclose(run_onnx(proto, x), np.mean(want, axis=0), atol=1e-4)
+    # Its model card: members and parameters from the graph's metadata, figures from the evaluation given.
+    from moodlens_train.card import render_averaged
+    confusion = np.eye(7, dtype=int) * 3
+    evaluation = {"n": 21, "accuracy": 1.0, "labels": list(LABELS), "confusion": confusion.tolist(),
+                  "perClass": {name: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "n": 3} for name in LABELS}}
+    text, card = render_averaged(onnx_path, evaluation, "the command")
+    assert card["arch"]["arch"] == "averaged_logits" and len(card["arch"]["members"]) == 2
+    assert card["parameters"] == int(meta["moodlens.params"]) > 0
+    assert "| passes per face | 4 (members x face and mirror) |" in text and "**100.00%**" in text
