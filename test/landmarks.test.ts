@@ -104,9 +104,9 @@ void test("the run-time crop equals training's own crop (landmark_data.run_time_
   const geometry = detector.info;
   const { gray } = await loadAstronaut();
   const boxes: Box[] = [
-    ASTRONAUT_BOX, // shrunk (side 142 -> 64, area)
+    ASTRONAUT_BOX, // shrunk (side 142 -> the model input, area)
     { x: 181.25, y: 59.5, width: 88.75, height: 88.75 }, // fractional, as FER boxes are
-    { x: 300, y: 200, width: 30, height: 30 }, // enlarged (side 45 -> 64, bilinear)
+    { x: 300, y: 200, width: 30, height: 30 }, // enlarged (side 45 -> the model input, bilinear)
     { x: 10, y: 470, width: 60, height: 60 }, // past the bottom and left edges
     { x: 400, y: 5, width: 42, height: 44 }, // side exactly 66, not square
   ];

@@ -15,6 +15,11 @@ export interface WebLandmarkUrls {
   readonly modelUrl: string;
   /** Absolute URL of the alignment template (template48.json). */
   readonly templateUrl: string;
+  /**
+   * Crop scales the detector averages (default `DEFAULT_LANDMARK_SCALES`, as in Node). A live camera page
+   * may pass `[1]`: the model's own crop with its mirror image, a third of the inference.
+   */
+  readonly scales?: readonly number[];
 }
 
 /** The landmark and alignment stages, as `EmotionPipeline` takes them. */
@@ -35,7 +40,7 @@ export async function loadWebLandmarkStages(
   urls: WebLandmarkUrls,
   fetchImpl?: FetchLike,
 ): Promise<WebLandmarkStages> {
-  const { modelUrl, templateUrl } = urls;
+  const { modelUrl, templateUrl, scales } = urls;
   const [modelBytes, templateBytes] = await Promise.all([
     fetchAsset(modelUrl, 'landmark model', fetchImpl),
     fetchAsset(templateUrl, 'alignment template', fetchImpl),
@@ -49,6 +54,7 @@ export async function loadWebLandmarkStages(
       backend,
       metadata: backend.model.metadata,
       source: modelUrl,
+      ...(scales === undefined ? {} : { scales }),
     });
     expectSquareGrayInput(backend.sampleShape, landmarks.info.inputSize, `Landmark model ${modelUrl}`);
     return { landmarks, aligner: new FaceAligner(template) };
