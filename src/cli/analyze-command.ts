@@ -64,6 +64,7 @@ Options:
                       {"method": "box", "reason"} (landmarks unreliable: the plain box crop);
                       "enhanced" says whether FSRNet restored the face (see --enhance)
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+                      models/emotion/emotion-ensemble.onnx is the more accurate, slower choice
   --flip-tta          Also classify each face mirrored and average the two (test-time augmentation)
   --margin M          Extra room around each detected face for the box crop, as a fraction
                       of the box side, >= 0 (default ${DEFAULT_CROP_FACE_OPTIONS.margin})

@@ -84,6 +84,7 @@ Options:
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
                       with MoodLens by npm, then ffmpeg on the PATH)
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
+                      models/emotion/emotion-ensemble.onnx is the more accurate, slower choice
 ${ENHANCE_HELP}
 ${DETECTOR_HELP}
   -h, --help          Show this help
