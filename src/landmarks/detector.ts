@@ -37,7 +37,7 @@ export interface LandmarkDetectorOptions {
   /**
    * Also run each crop mirrored and average the two answers (test-time augmentation). Default true: it
    * lowers the error on held-out human-labelled faces (see models/landmarks/landmarks.md) for twice the
-   * inference (about 0.4 ms more per face).
+   * inference.
    */
   readonly flipTta?: boolean;
   /**
