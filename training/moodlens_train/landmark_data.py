@@ -167,6 +167,8 @@ def nme_parts(pred: np.ndarray, truth: np.ndarray) -> dict:
     return {
         'faces': int(len(pred)),
         'nme': float(per_face.mean()),
+        # Standard error of that mean over the faces: how far another sample of faces could put it.
+        'nme_standard_error': float(per_face.std(ddof=1) / np.sqrt(len(per_face))) if len(per_face) > 1 else 0.0,
         'nme_contour': float(err[:, :17].mean()),
         'nme_inner': float(err[:, 17:].mean()),
         'failure_rate_10': float((per_face > 0.10).mean()),
