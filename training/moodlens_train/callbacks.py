@@ -43,6 +43,16 @@ def atomic_write_bytes(path, data: bytes) -> None:
         raise
 
 
+def emit_json(data, path=None) -> None:
+    """Prints `data` as indented JSON on stdout and, given a path, writes the same text there (atomically)."""
+    import json
+
+    text = json.dumps(data, indent=2)
+    print(text)
+    if path:
+        atomic_write_bytes(path, (text + "\n").encode())
+
+
 def atomic_torch_save(obj, path) -> None:
     """``torch.save`` to a temp file beside ``path``, then ``os.replace``."""
     buffer = io.BytesIO()

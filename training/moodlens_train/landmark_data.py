@@ -8,7 +8,6 @@ returned in crop units: u = (p + 0.5 - x0) / side, so p = x0 + u * side - 0.5 fo
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -174,8 +173,3 @@ def nme_parts(pred: np.ndarray, truth: np.ndarray) -> dict:
         'failure_rate_10': float((per_face > 0.10).mean()),
     }
 
-
-def write_json(path, data) -> None:
-    with open(path, 'w') as f:
-        json.dump(data, f, indent=2)
-        f.write('\n')

@@ -10,7 +10,6 @@ PublicTest against the teacher, on the run-time crops and on rotated/shifted cro
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 import cv2
 
+from .callbacks import emit_json
 from .landmark_data import (TTA_SCALES, Augment, LandmarkSet, augmented_crop, crop_square, face300w_split,
                             nme_parts)
 from .landmark_export import load_model
@@ -105,10 +105,7 @@ def main(argv=None) -> int:
     for angle, shift in [(0, 0.05), (15, 0.0), (30, 0.0), (15, 0.05)]:
         results['publictest_vs_teacher'][f'rot{angle}_shift{shift}'] = perturbed(model, val, angle, shift)
     results['python_ms_per_face'] = per_face_ms
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + '\n')
+    emit_json(results, args.json_out)
     return 0
 
 

@@ -12,7 +12,6 @@ classifier sees the restored face histogram-equalized, as at run time.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from .callbacks import emit_json
 from .data import load_faces
 from .evaluate import load_model_from_checkpoint
 from .sr_data import SIZE, bicubic_baseline, evaluation_inputs, psnr, ssim
@@ -74,10 +74,7 @@ def main(argv=None) -> int:
                   f'accuracy {row[name]["accuracy"]:.4f}', file=sys.stderr)
         results['factors'][f'x{f}'] = row
     print(f'original faces: accuracy {results["original_accuracy"]:.4f}', file=sys.stderr)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + '\n')
+    emit_json(results, args.json_out)
     return 0
 
 
