@@ -28,7 +28,7 @@ def cpu_threads() -> int:
 TRAIN_DEFAULTS = {
     # model
     "arch": "dense_xception",
-    "width": DENSE_DEFAULTS["width"],
+    "width": None,  # per arch: DENSE_DEFAULTS["width"] (16) for dense_xception, RESNET_WIDTH (64) for resnet
     "growth": DENSE_DEFAULTS["growth"],
     "layers": ",".join(str(n) for n in DENSE_DEFAULTS["layers"]),  # type: ignore[union-attr]
     "compression": DENSE_DEFAULTS["compression"],
@@ -41,6 +41,11 @@ TRAIN_DEFAULTS = {
     "label_smoothing": 0.1,
     "class_weights": "none",  # none | balanced | sqrt
     "mixup": 0.0,  # Beta(alpha, alpha); 0 = off
+    "schedule": "plateau",  # ReduceLROnPlateau as the paper's Keras callbacks; cosine for long GPU runs
+    "warmup": 0,  # cosine only: epochs of linear warm-up
+    # distillation (only with --teacher)
+    "kd_weight": 0.7,
+    "kd_temperature": 3.0,
     # augmentation (Keras ImageDataGenerator of the mini-Xception training)
     "rotation": 10.0,
     "shift": 0.1,

@@ -17,7 +17,10 @@ from . import LABELS
 
 NUM_CLASSES = len(LABELS)
 
-ARCHS = ("mini_xception", "dense_xception")
+ARCHS = ("mini_xception", "dense_xception", "resnet")
+
+#: resnet (the distillation teacher) default: channels of its first stage, doubled in each of the next three.
+RESNET_WIDTH = 64
 
 #: dense_xception defaults (each is a ``train`` flag: --width, --growth, --layers, --compression).
 DENSE_DEFAULTS: Dict[str, object] = {
@@ -210,6 +213,53 @@ def init_weights(model: nn.Module) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# resnet: a ResNet-18-shaped teacher for knowledge distillation (about 11M parameters, ~0.5 GFLOPs per face: far
+# over the phone budget, so it is trained on a GPU and never shipped; its soft labels train a dense_xception).
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv + BN, identity shortcut (a strided 1x1 conv + BN where the shape changes), ReLU after the add."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            *conv_bn(cin, cout, 3, stride=stride, padding=1),
+            nn.ReLU(inplace=True),
+            *conv_bn(cout, cout, 3, padding=1),
+        )
+        self.shortcut = (
+            nn.Sequential(*conv_bn(cin, cout, 1, stride=stride)) if stride != 1 or cin != cout else nn.Identity()
+        )
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNetTeacher(nn.Module):
+    """3x3 stem at full resolution (48x48; no stride-4 stem at this size), four stages of two basic blocks
+    (48, 24, 12, 6), then the same conv + global-average-pooling head as the students."""
+
+    def __init__(self, width: int = RESNET_WIDTH, classes: int = NUM_CLASSES):
+        super().__init__()
+        if not (isinstance(width, int) and width >= 1):
+            raise ValueError(f"width: expected an integer >= 1 but received {width!r}")
+        self.stem = nn.Sequential(*conv_bn(1, width, 3, padding=1), nn.ReLU(inplace=True))
+        blocks: List[nn.Module] = []
+        cin = width
+        for i in range(4):
+            cout = width * 2**i
+            blocks += [BasicBlock(cin, cout, 1 if i == 0 else 2), BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.features = nn.Sequential(*blocks)
+        self.head = Head(cin, classes)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.stem(x)))
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Construction from a config (stored in checkpoints)
 
 
@@ -224,6 +274,9 @@ def model_config(arch: str, **overrides) -> Dict[str, object]:
                 config[key] = tuple(value) if key == "layers" else value
         config["layers"] = list(config["layers"])  # type: ignore[arg-type]
         return config
+    if arch == "resnet":
+        width = overrides.get("width")
+        return {"arch": arch, "width": RESNET_WIDTH if width is None else int(width)}
     raise ValueError(f"arch: expected one of {', '.join(ARCHS)} but received {arch!r}")
 
 
@@ -238,6 +291,8 @@ def build_model(config: Dict[str, object]) -> nn.Module:
             layers=tuple(int(n) for n in config["layers"]),  # type: ignore[union-attr]
             compression=float(config["compression"]),  # type: ignore[arg-type]
         )
+    if arch == "resnet":
+        return ResNetTeacher(width=int(config["width"]))  # type: ignore[arg-type]
     raise ValueError(f"arch: expected one of {', '.join(ARCHS)} but received {arch!r}")
 
 

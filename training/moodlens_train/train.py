@@ -12,6 +12,7 @@ configuration). Per-epoch progress goes to stderr, the model summary and the fin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -37,6 +38,7 @@ from .callbacks import (
 )
 from .data import USAGES, DatasetError, FaceSet, default_usage, describe, load_faces
 from .defaults import TRAIN_DEFAULTS, HelpFormatter, cpu_threads, eval_batch_size
+from .distill import Teachers, distillation_loss
 from .evaluate import loss_and_accuracy, predict_logits
 from .models import ARCHS, build_model, model_config
 from .summary import summarize
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("model")
     g.add_argument("--arch", choices=ARCHS, default=D["arch"], help="model architecture")
-    g.add_argument("--width", type=int, default=D["width"], help="dense_xception: stem channels")
+    g.add_argument("--width", type=int, default=D["width"], help="stem channels (default: 16 for dense_xception, 64 for resnet)")
     g.add_argument("--growth", type=int, default=D["growth"],
                    help="dense_xception: channels per dense layer in module 1 (x2 per module)")
     g.add_argument("--layers", default=D["layers"], help="dense_xception: dense layers in each of the 4 modules")
@@ -80,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--class-weights", choices=("none", "balanced", "sqrt"), default=D["class_weights"],
                    help="loss weights per class from the training counts")
     g.add_argument("--mixup", type=float, default=D["mixup"], help="mixup alpha (0: off)")
+    g.add_argument("--schedule", choices=("plateau", "cosine"), default=D["schedule"],
+                   help="plateau: ReduceLROnPlateau (the paper's callback); cosine: per-step cosine decay from --lr "
+                        "to --min-lr over --epochs, after --warmup epochs of linear warm-up (for long GPU runs)")
+    g.add_argument("--warmup", type=int, default=D["warmup"], help="cosine: warm-up epochs")
+    g.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (ignored on the CPU)")
+
+    g = p.add_argument_group("distillation (soft labels from trained teachers)")
+    g.add_argument("--teacher", action="append", default=None, metavar="CKPT",
+                   help="a trained checkpoint whose logits (with its mirror image, averaged over all --teacher "
+                        "flags) the model also learns from; repeat for an ensemble")
+    g.add_argument("--kd-weight", type=float, default=D["kd_weight"],
+                   help="share of the distillation term in the loss (the rest: cross-entropy with the labels)")
+    g.add_argument("--kd-temperature", type=float, default=D["kd_temperature"], help="softmax temperature T")
 
     g = p.add_argument_group("augmentation (Keras ImageDataGenerator style, per batch on the device)")
     g.add_argument("--rotation", type=float, default=D["rotation"], help="degrees")
@@ -95,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--patience", type=int, default=D["patience"], help="early stopping patience (0: off)")
     g.add_argument("--lr-factor", type=float, default=D["lr_factor"], help="ReduceLROnPlateau factor")
     g.add_argument("--lr-patience", type=int, default=D["lr_patience"], help="ReduceLROnPlateau patience")
-    g.add_argument("--min-lr", type=float, default=D["min_lr"], help="ReduceLROnPlateau floor")
+    g.add_argument("--min-lr", type=float, default=D["min_lr"], help="ReduceLROnPlateau floor; cosine end")
 
     g = p.add_argument_group("run")
     g.add_argument("--out", default=None, help="run folder (default: runs/fer2013_<arch>)")
@@ -160,6 +175,9 @@ class Trainer:
         self.device = resolve_device(args.device)
         torch.set_num_threads(args.threads or cpu_threads())
         self.channels_last = self.device.type == "cpu"
+        self.amp = bool(args.amp) and self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed 48x48 shapes: pick the fastest kernels once
         self.run_dir = Path(args.out)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.prefix = f"fer2013_{args.arch}"
@@ -188,10 +206,12 @@ class Trainer:
             lr=args.lr,
         )
         self.monitor = Monitor(args.monitor)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode=self.monitor.mode, factor=args.lr_factor, patience=args.lr_patience,
-            min_lr=args.min_lr,
-        )
+        self.steps_per_epoch = math.ceil(self.train_x.shape[0] / args.batch_size)
+        self.scheduler = self._scheduler()
+        self.teachers = Teachers(args.teacher, self.device) if args.teacher else None
+        if self.teachers:
+            for line in self.teachers.descriptions:
+                self.log(f"teacher {line}")
         self.early = EarlyStopping(self.monitor, args.patience)
         self.best = BestCheckpoint(self.run_dir, self.prefix, self.monitor)
         self.csv = CsvLogger(self.run_dir / "log.csv")
@@ -206,6 +226,25 @@ class Trainer:
         self.finished = ""
         if resume_from is not None:
             self._restore(resume_from)
+
+    def _scheduler(self):
+        args = self.args
+        if args.schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode=self.monitor.mode, factor=args.lr_factor, patience=args.lr_patience,
+                min_lr=args.min_lr,
+            )
+        floor = min(1.0, args.min_lr / args.lr)
+
+        def factor(step: int) -> float:  # read args.epochs each time: a resumed run may extend it
+            warm = args.warmup * self.steps_per_epoch
+            if step < warm:
+                return (step + 1) / warm
+            total = max(1, args.epochs * self.steps_per_epoch - warm)
+            t = min(1.0, (step - warm) / total)
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
     def _load(self, path, usage, limit, role) -> FaceSet:
         t0 = time.time()
@@ -285,7 +324,10 @@ class Trainer:
         n = self.train_x.shape[0]
         bs = self.args.batch_size
         order = torch.randperm(n, generator=self.gen).to(self.device)
-        total_loss, correct, seen = 0.0, 0, 0
+        # running sums stay on the device: reading them every step would stall a GPU
+        total_loss = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
         t0 = last = time.time()
         steps = math.ceil(n / bs)
         for step in range(steps):
@@ -293,32 +335,38 @@ class Trainer:
             if idx.numel() < 2:  # BatchNorm cannot train on one face
                 continue
             y = self.train_y[idx]
-            x = self.train_x[idx].unsqueeze(1).float().div_(255.0)
-            x = augment(x, self.aug, self.gen)
-            if self.args.scaling == "v2":
-                x = (x - 0.5) * 2.0
+            x01 = self.train_x[idx].unsqueeze(1).float().div_(255.0)
+            x01 = augment(x01, self.aug, self.gen)
             targets = soft_targets(y, len(LABELS), self.args.label_smoothing)
-            if self.args.mixup > 0:
-                x, targets, _ = mixup(x, targets, self.args.mixup, self.gen)
+            if self.args.mixup > 0:  # mixing before the (affine) scaling is the same as after it
+                x01, targets, _ = mixup(x01, targets, self.args.mixup, self.gen)
+            x = (x01 - 0.5) * 2.0 if self.args.scaling == "v2" else x01
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits = self.model(x)
+            with torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext():
+                logits = self.model(x)
+                teacher = self.teachers.logits(x01) if self.teachers else None
             loss = soft_cross_entropy(logits, targets, self.weights)
+            if teacher is not None:
+                w = self.args.kd_weight
+                loss = (1.0 - w) * loss + w * distillation_loss(logits, teacher, self.args.kd_temperature)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if self.args.schedule == "cosine":
+                self.scheduler.step()
             b = idx.numel()
-            total_loss += float(loss.detach()) * b
-            correct += int((logits.detach().argmax(1) == y).sum())
+            total_loss += loss.detach().float() * b
+            correct += (logits.detach().argmax(1) == y).sum()
             seen += b
             now = time.time()
             if now - last >= 0.5:
                 last = now
                 rate = seen / max(now - t0, 1e-9)
-                self.progress(f"epoch {self.epoch + 1}: {seen}/{n} loss {total_loss / seen:.4f} "
-                              f"acc {correct / seen:.4f} {rate:.0f} img/s")
+                self.progress(f"epoch {self.epoch + 1}: {seen}/{n} loss {float(total_loss) / seen:.4f} "
+                              f"acc {int(correct) / seen:.4f} {rate:.0f} img/s")
         seconds = time.time() - t0
-        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
+        return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": int(correct) / max(seen, 1),
                 "train_seconds": seconds, "train_rate": seen / max(seconds, 1e-9)}
 
     def validate(self) -> Dict[str, float]:
@@ -345,7 +393,8 @@ class Trainer:
             seconds = time.time() - t0
             self.epoch += 1
             value = stats[self.monitor.name]
-            self.scheduler.step(value)
+            if args.schedule == "plateau":
+                self.scheduler.step(value)
             stop = self.early.step(self.epoch, value)
             self.csv.append({"epoch": self.epoch, "lr": lr, "train_loss": stats["train_loss"],
                              "train_acc": stats["train_acc"], "val_loss": stats["val_loss"],
@@ -363,7 +412,7 @@ class Trainer:
                 f"val_loss {stats['val_loss']:.4f} val_acc {stats['val_acc']:.4f}  lr {lr:.2g}  "
                 f"{seconds:.1f}s ({stats['train_rate']:.0f} img/s)"
                 + ("  * saved " + self.best.path.name if saved and self.best.path else "")
-                + (f"  -> lr {new_lr:.2g}" if new_lr < lr else ""),
+                + (f"  -> lr {new_lr:.2g}" if new_lr < lr and args.schedule == "plateau" else ""),
                 final=True,
             )
             if stop:

@@ -1,0 +1,77 @@
+"""Knowledge distillation, the cosine schedule and the resnet teacher: real FER-2013 faces, real tiny runs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_args
+from moodlens_train.callbacks import load_checkpoint
+from moodlens_train.distill import Teachers, distillation_loss
+from moodlens_train.models import build_model, model_config
+from moodlens_train.train import main
+
+
+def read_log(run: Path):
+    with open(run / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
+    torch.manual_seed(0)
+    teacher = torch.randn(16, 7)
+    assert float(distillation_loss(teacher.clone(), teacher, 3.0)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.randn(16, 7)
+    assert float(distillation_loss(other, teacher, 3.0)) > 0.01
+    # the T^2 factor keeps the soft term's scale comparable across temperatures
+    a, b = float(distillation_loss(other, teacher, 2.0)), float(distillation_loss(other, teacher, 4.0))
+    assert 0.2 < a / b < 5.0
+
+
+def test_resnet_teacher_shapes_and_default_width():
+    config = model_config("resnet")
+    assert config == {"arch": "resnet", "width": 64}
+    small = build_model(model_config("resnet", width=16)).eval()
+    assert small(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+    big = build_model(config)
+    assert 10_000_000 < sum(p.numel() for p in big.parameters()) < 12_000_000  # ResNet-18-shaped
+
+
+def test_teachers_average_each_model_and_its_mirror(tmp_path):
+    torch.manual_seed(1)
+    model = build_model(model_config("dense_xception")).eval()
+    ckpt = {"format": "moodlens-emotion-checkpoint/1", "config": model_config("dense_xception"), "scaling": "v1",
+            "epoch": 1, "val_acc": 0.5, "model": model.state_dict()}
+    from moodlens_train.callbacks import CHECKPOINT_FORMAT, atomic_torch_save
+
+    ckpt["format"] = CHECKPOINT_FORMAT
+    atomic_torch_save(ckpt, tmp_path / "t.pt")
+    teachers = Teachers([str(tmp_path / "t.pt")], torch.device("cpu"))
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        expected = (model(x) + model(torch.flip(x, [3]))) / 2
+    assert torch.allclose(teachers.logits(x), expected, atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="--teacher"):
+        Teachers([str(tmp_path / "missing.pt")], torch.device("cpu"))
+
+
+def test_cosine_run_decays_to_the_floor_and_distillation_trains(fer_dir, tiny_run, tmp_path):
+    """A student distilled from the tiny run's model: the log shows warm-up then cosine decay, loss goes down."""
+    teacher = sorted(tiny_run.glob("fer2013_dense_xception.*.pt"))[0]
+    out = tmp_path / "kd"
+    extra = ["--schedule", "cosine", "--warmup", "1", "--lr", "2e-3", "--min-lr", "1e-5", "--teacher", str(teacher),
+             "--kd-weight", "0.5", "--patience", "0"]
+    assert main(tiny_args(fer_dir, out, epochs=4, extra=extra)) == 0
+    rows = read_log(out)
+    lrs = [float(r["lr"]) for r in rows]  # the rate at each epoch's start
+    assert lrs[0] < 2e-3 * 0.2  # first warm-up step
+    assert lrs[1] == pytest.approx(2e-3, rel=1e-3)  # warm-up done after one epoch
+    assert lrs[1] > lrs[2] > lrs[3]
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < losses[0], losses
+    last = load_checkpoint(out / "last.pt")
+    assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-5, rel=1e-2)  # ends on --min-lr
+    assert last["args"]["teacher"] == [str(teacher)]
