@@ -4,14 +4,19 @@ the facial priors drawn from its 68 teacher landmarks (heatmaps and parsing maps
 Input = equalize(bicubic_u8(degrade(hr, f), 48, 48)) / 255, exactly what the TypeScript side feeds the model.
 Training varies the factor (2, 3, 4), the blur (sigma f/4 +- 50%) and adds noise and JPEG artefacts to the
 low-resolution face; evaluation uses the plain `degrade` at exactly x2 and x4.
+
+Batches are built on the CPU (in the main process or in DataLoader workers) and stay compact there: uint8
+faces, the points and uint8 parsing maps, 6 kB a face; `to_device` scales them and draws the heatmaps on the
+training device, because 68 float heatmaps are 157 kB a face, too much to build and ship at GPU rates.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
+import torch
 
 from .landmark_data import FLIP_PERMUTATION
 from .sr_degrade import bicubic_u8, block_mean, blur, degrade, round_half_up
@@ -30,17 +35,17 @@ def to_prior_frame(points: np.ndarray) -> np.ndarray:
     return (points + 0.5) * (PRIOR_SIZE / SIZE) - 0.5
 
 
-def heatmaps(points: np.ndarray) -> np.ndarray:
-    """(68, 24, 24) Gaussians, peak 1, at the points (48x48 frame)."""
-    p = to_prior_frame(points)
-    g = np.arange(PRIOR_SIZE, dtype=np.float32)
-    dx = (g[None, :] - p[:, 0:1]) ** 2  # (68, 24)
-    dy = (g[None, :] - p[:, 1:2]) ** 2
-    return np.exp(-(dy[:, :, None] + dx[:, None, :]) / (2 * HEATMAP_SIGMA ** 2)).astype(np.float32)
+def heatmaps(points: torch.Tensor) -> torch.Tensor:
+    """(..., 68, 24, 24) float32 Gaussians, peak 1, at the points (..., 68, 2) (48x48 frame), on their device."""
+    p = to_prior_frame(points.float())
+    g = torch.arange(PRIOR_SIZE, dtype=torch.float32, device=points.device)
+    dx = (g - p[..., 0:1]) ** 2  # (..., 68, 24)
+    dy = (g - p[..., 1:2]) ** 2
+    return torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * HEATMAP_SIGMA ** 2))
 
 
 def parsing_map(points: np.ndarray) -> np.ndarray:
-    """(24, 24) int64 class map: 0 background, 1 skin (hull of contour and brows), 2 brows, 3 eyes, 4 nose,
+    """(24, 24) uint8 class map: 0 background, 1 skin (hull of contour and brows), 2 brows, 3 eyes, 4 nose,
     5 lips, drawn as filled regions from the landmarks (later classes paint over earlier ones)."""
     shift = 4
     q = np.round(to_prior_frame(points) * (1 << shift)).astype(np.int32)
@@ -53,7 +58,7 @@ def parsing_map(points: np.ndarray) -> np.ndarray:
     cv2.fillConvexPoly(m, cv2.convexHull(np.concatenate([q[27:28], q[31:36]])), 4, lineType=cv2.LINE_8,
                        shift=shift)
     cv2.fillPoly(m, [q[48:60]], 5, lineType=cv2.LINE_8, shift=shift)
-    return m.astype(np.int64)
+    return m
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,9 @@ def random_low_res(hr: np.ndarray, deg: Degradation, rng: np.random.Generator) -
 
 def training_batch(images: np.ndarray, points: np.ndarray, idx: np.ndarray, deg: Degradation,
                    rng: np.random.Generator):
-    """(input, target, heatmaps, parsing) float32/int64 arrays for the faces `idx`, randomly flipped."""
-    xs, ys, hs, ps = [], [], [], []
+    """(input, target, points, parsing) for the faces `idx`, randomly flipped: uint8 (N, 1, 48, 48) twice,
+    float32 (N, 68, 2) and uint8 (N, 24, 24); `to_device` makes the training tensors of them."""
+    xs, ys, qs, ps = [], [], [], []
     for i in idx:
         hr, pts = images[i], points[i]
         if rng.random() < 0.5:
@@ -91,11 +97,38 @@ def training_batch(images: np.ndarray, points: np.ndarray, idx: np.ndarray, deg:
         hr = np.ascontiguousarray(hr)
         xs.append(sr_input(random_low_res(hr, deg, rng)))
         ys.append(hr)
-        hs.append(heatmaps(pts))
+        qs.append(pts)
         ps.append(parsing_map(pts))
-    x = np.stack(xs)[:, None].astype(np.float32) / 255.0
-    y = np.stack(ys)[:, None].astype(np.float32) / 255.0
-    return x, y, np.stack(hs), np.stack(ps)
+    return np.stack(xs)[:, None], np.stack(ys)[:, None], np.stack(qs).astype(np.float32), np.stack(ps)
+
+
+def batch_stream(images: np.ndarray, points: np.ndarray, batch_size: int, deg: Degradation,
+                 rng: np.random.Generator) -> Iterator:
+    """Endless training batches (as tensors) of faces drawn with replacement."""
+    while True:
+        idx = rng.integers(0, len(images), size=batch_size)
+        yield tuple(torch.from_numpy(a) for a in training_batch(images, points, idx, deg, rng))
+
+
+class WorkerBatches(torch.utils.data.IterableDataset):
+    """`batch_stream` in each DataLoader worker, from its own generator seeded by (seed, epoch, worker): a run
+    is reproducible for a given number of workers, and a resumed one restarts the streams at its epoch."""
+
+    def __init__(self, images, points, batch_size: int, deg: Degradation, seed: int, epoch: int):
+        super().__init__()
+        self.images, self.points, self.batch_size, self.deg = images, points, batch_size, deg
+        self.seed, self.epoch = seed, epoch
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, self.epoch, worker.id if worker else 0])
+        return batch_stream(self.images, self.points, self.batch_size, self.deg, rng)
+
+
+def to_device(batch, device: torch.device):
+    """A `training_batch` (as tensors) -> float inputs and targets in [0, 1], heatmaps, int64 parsing maps."""
+    x, y, pts, parse = (t.to(device, non_blocking=True) for t in batch)
+    return x.float() / 255.0, y.float() / 255.0, heatmaps(pts), parse.long()
 
 
 def evaluation_inputs(images: np.ndarray, factor: int) -> np.ndarray:

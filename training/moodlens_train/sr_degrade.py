@@ -12,6 +12,7 @@ align_corners=False). The uint8 form rounds half up and clamps.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -42,7 +43,9 @@ def blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def round_half_up(v: np.ndarray) -> np.ndarray:
-    return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
+    # minimum/maximum rather than np.clip: the same values, without np.clip's per-call Python overhead, which
+    # was a sixth of the time of building a training batch
+    return np.minimum(np.maximum(np.floor(v + 0.5), 0), 255).astype(np.uint8)
 
 
 def block_mean(img: np.ndarray, f: int) -> np.ndarray:
@@ -72,8 +75,10 @@ def cubic_weights(t: np.ndarray) -> np.ndarray:
     return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
 
 
+@functools.lru_cache(maxsize=None)
 def _axis_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) interpolation matrix along one axis."""
+    """(n_out, n_in) interpolation matrix along one axis; cached (read-only) because training asks for the same
+    few sizes for every face, and building them was a third of the time of a training batch."""
     scale = n_in / n_out
     src = (np.arange(n_out) + 0.5) * scale - 0.5
     i0 = np.floor(src).astype(int)
@@ -82,6 +87,7 @@ def _axis_matrix(n_in: int, n_out: int) -> np.ndarray:
     for k in range(4):
         idx = np.clip(i0 - 1 + k, 0, n_in - 1)
         np.add.at(m, (np.arange(n_out), idx), w[:, k])
+    m.setflags(write=False)
     return m
 
 

@@ -10,6 +10,11 @@ probabilities on the original face to those on the restored one, weighted by --e
 cosine decay; best.pt by the mean PSNR over x2 and x4 on --val-limit PublicTest faces (`--select emotion`: by
 the classifier's mean accuracy on the restored faces instead); `--init` starts from another run's weights;
 `--resume` continues from OUT/last.pt.
+
+On a GPU (`--device auto` takes CUDA when there is one) the model is cheap and building the degraded batches
+is the limit: `--workers N` builds them in N DataLoader worker processes (each with its own random stream, so
+a run is reproducible for a given N; a resumed run restarts the streams from its epoch); `--amp` runs the
+forward pass in bfloat16 autocast (CUDA only). Checkpoints hold CPU tensors: they load without a GPU.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .callbacks import SimpleRun
-from .sr_data import Degradation, evaluation_inputs, psnr, training_batch
+from .sr_data import Degradation, WorkerBatches, batch_stream, evaluation_inputs, psnr, to_device
 from .sr_model import FSRNet, count_parameters
 
 FORMAT = 'moodlens-fsrnet/1'
@@ -53,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--select', choices=('psnr', 'emotion'), default='psnr')
     p.add_argument('--init', type=Path, help="start from this FSRNet checkpoint's weights (fresh optimizer)")
     p.add_argument('--seed', type=int, default=1)
-    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--threads', type=int, default=1, help='torch threads of the main process')
+    p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto', help='auto: CUDA when available')
+    p.add_argument('--workers', type=int, default=0,
+                   help='processes that build the training batches (0: the main process, between steps)')
+    p.add_argument('--amp', action='store_true', help='bfloat16 autocast for the training pass (CUDA only)')
     p.add_argument('--resume', action='store_true')
     p.add_argument('--quiet', action='store_true')
     return p
@@ -62,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 def losses(model: FSRNet, x, y, heat, parse, args, classifier=None):
     coarse, fine, h, p = model(x)
     pixel = F.mse_loss(coarse, y) + F.mse_loss(fine, y)
-    prior = torch.zeros(())
+    prior = torch.zeros((), device=x.device)
     if model.use_priors:
         prior = args.heatmap_weight * F.mse_loss(h, heat) + args.parsing_weight * F.cross_entropy(p, parse)
-    emotion = torch.zeros(())
+    emotion = torch.zeros((), device=x.device)
     if classifier is not None:
         with torch.no_grad():
             target = torch.softmax(classifier(y), dim=1)
@@ -83,12 +92,17 @@ def frozen_classifier(path: Path):
     return model.eval()
 
 
+def model_input(faces_u8: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
+    """uint8 (N, 48, 48) -> float (N, 1, 48, 48) in [0, 1] on the model's device."""
+    x = torch.from_numpy(faces_u8[:, None].astype(np.float32) / 255.0)
+    return x.to(next(model.parameters()).device)
+
+
 @torch.no_grad()
 def accuracy(classifier, faces_u8: np.ndarray, labels: np.ndarray) -> float:
     import cv2
     eq = np.stack([cv2.equalizeHist(f) for f in faces_u8])
-    x = torch.from_numpy(eq[:, None].astype(np.float32) / 255.0)
-    return float((classifier(x).argmax(1).numpy() == labels).mean())
+    return float((classifier(model_input(eq, classifier)).argmax(1).cpu().numpy() == labels).mean())
 
 
 @torch.no_grad()
@@ -97,10 +111,31 @@ def enhance(model: FSRNet, inputs_u8: np.ndarray, batch: int = 256) -> np.ndarra
     model.eval()
     out = []
     for s in range(0, len(inputs_u8), batch):
-        x = torch.from_numpy(inputs_u8[s:s + batch, None].astype(np.float32) / 255.0)
-        out.append(torch.clamp(model(x)[1], 0, 1)[:, 0].numpy())
+        out.append(torch.clamp(model(model_input(inputs_u8[s:s + batch], model))[1], 0, 1)[:, 0].cpu().numpy())
     return np.clip(np.floor(np.concatenate(out) * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
+
+def pick_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: PyTorch sees no CUDA device here')
+    return torch.device(name)
+
+
+def training_batches(images, points, args, deg: Degradation, rng: np.random.Generator, epoch: int,
+                     device: torch.device):
+    """Endless training batches: built between steps from the run's own generator (restored by --resume), or
+    by --workers processes that keep a few batches ready (pinned for a fast copy to the GPU)."""
+    if args.workers == 0:
+        return batch_stream(images, points, args.batch_size, deg, rng)
+    data = WorkerBatches(images, points, args.batch_size, deg, args.seed, epoch)
+    return iter(torch.utils.data.DataLoader(data, batch_size=None, num_workers=args.workers,
+                                            pin_memory=device.type == 'cuda', prefetch_factor=4))
+
+
+def cpu_state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def load_faces(path: Path, limit=None):
@@ -111,14 +146,18 @@ def load_faces(path: Path, limit=None):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    device = pick_device(args.device)
+    if args.amp and device.type != 'cuda':
+        raise SystemExit('--amp is for CUDA (bfloat16 autocast); this run is on the CPU')
     torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest convolutions once
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     images, points, _ = load_faces(args.train, args.limit)
     val_images, _, val_emotions = load_faces(args.val)
     pick = np.linspace(0, len(val_images) - 1, min(args.val_limit, len(val_images))).astype(int)
     val_hr, val_labels = val_images[pick], val_emotions[pick]
-    classifier = frozen_classifier(args.emotion) if args.emotion else None
+    classifier = frozen_classifier(args.emotion).to(device) if args.emotion else None
     if args.select == 'emotion' and classifier is None:
         raise SystemExit('--select emotion needs --emotion (the classifier that measures it)')
     val_in = {f: evaluation_inputs(val_hr, f) for f in (2, 4)}
@@ -127,6 +166,7 @@ def main(argv=None) -> int:
         init = torch.load(args.init, map_location='cpu')
         model.load_state_dict(init['model'])
         print(f'weights from {args.init} (epoch {init["epoch"]})', file=sys.stderr)
+    model.to(device)  # before the optimizer is made, so that its state lives beside the weights
     steps = args.steps or len(images) // args.batch_size
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     total = args.epochs * steps
@@ -138,49 +178,49 @@ def main(argv=None) -> int:
     start_epoch, best = run.start(args.resume, model, opt, sched, rng, -math.inf)
     if not args.quiet:
         print(f'FSRNet width {args.width}, priors {not args.no_priors}: {count_parameters(model):,} parameters; '
-              f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection', file=sys.stderr)
+              f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection; on {device}, '
+              f'{args.workers} batch workers', file=sys.stderr)
     config = {'width': args.width, 'blocks': args.blocks, 'priors': not args.no_priors}
     if classifier is not None:
         classifier.eval()  # stays in eval mode (batch-norm statistics frozen) while the SR net trains
+    batches = training_batches(images, points, args, deg, rng, start_epoch, device)
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
         model.train()
-        tot, pix, pri, emo = [], [], [], []
+        # loss sums stay on the device: reading them every step would make the CPU wait for the GPU each time
+        sums = torch.zeros(4, device=device)
         for step in range(steps):
-            idx = rng.integers(0, len(images), size=args.batch_size)
-            x, y, h, p = (torch.from_numpy(a) for a in training_batch(images, points, idx, deg, rng))
-            loss, pixel, prior, emotion = losses(model, x, y, h, p, args, classifier)
+            x, y, h, p = to_device(next(batches), device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
+                terms = losses(model, x, y, h, p, args, classifier)
             opt.zero_grad()
-            loss.backward()
+            terms[0].backward()
             opt.step()
             sched.step()
-            tot.append(loss.item())
-            pix.append(pixel.item())
-            pri.append(prior.item())
-            emo.append(emotion.item())
+            sums += torch.stack(terms).detach().float()
             if not args.quiet and step % 50 == 0:
-                print(f'\r  epoch {epoch} step {step}/{steps} loss {np.mean(tot):.5f}', end='', file=sys.stderr,
-                      flush=True)
+                print(f'\r  epoch {epoch} step {step}/{steps} loss {sums[0].item() / (step + 1):.5f}', end='',
+                      file=sys.stderr, flush=True)
+        tot, pix, pri, emo = (sums / steps).tolist()
         restored = {f: enhance(model, val_in[f]) for f in (2, 4)}
         val = {f: float(psnr(restored[f], val_hr).mean()) for f in (2, 4)}
         acc = {f: accuracy(classifier, restored[f], val_labels) if classifier else math.nan for f in (2, 4)}
         score = (acc[2] + acc[4]) / 2 if args.select == 'emotion' else (val[2] + val[4]) / 2
-        row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'loss': f'{np.mean(tot):.5f}',
-               'pixel_loss': f'{np.mean(pix):.5f}', 'prior_loss': f'{np.mean(pri):.5f}',
-               'emotion_loss': f'{np.mean(emo):.5f}', 'val_psnr_x2': f'{val[2]:.3f}', 'val_psnr_x4': f'{val[4]:.3f}',
-               'val_acc_x2': f'{acc[2]:.4f}', 'val_acc_x4': f'{acc[4]:.4f}', 'seconds': f'{time.time() - t0:.1f}'}
+        row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'loss': f'{tot:.5f}', 'pixel_loss': f'{pix:.5f}',
+               'prior_loss': f'{pri:.5f}', 'emotion_loss': f'{emo:.5f}', 'val_psnr_x2': f'{val[2]:.3f}',
+               'val_psnr_x4': f'{val[4]:.3f}', 'val_acc_x2': f'{acc[2]:.4f}', 'val_acc_x4': f'{acc[4]:.4f}',
+               'seconds': f'{time.time() - t0:.1f}'}
         run.log.append(row)
-        payload = {'format': FORMAT, 'config': config, 'model': model.state_dict(), 'epoch': epoch,
+        payload = {'format': FORMAT, 'config': config, 'model': cpu_state(model), 'epoch': epoch,
                    'val_psnr_x2': val[2], 'val_psnr_x4': val[4], 'val_acc_x2': acc[2], 'val_acc_x4': acc[4],
                    'selected_by': args.select, 'emotion_weight': args.emotion_weight if classifier else 0.0}
         is_best = score > best
         best = score if is_best else best
         run.save(payload, opt, sched, rng, best, is_best)
         if not args.quiet:
-            print(f'\repoch {epoch}: loss {np.mean(tot):.5f} (pixel {np.mean(pix):.5f}, prior {np.mean(pri):.5f}, '
-                  f'emotion {np.mean(emo):.4f})  PublicTest PSNR x2 {val[2]:.2f} dB, x4 {val[4]:.2f} dB; '
-                  f'accuracy x2 {acc[2]:.4f}, x4 {acc[4]:.4f}  ({time.time() - t0:.0f} s)',
-                  file=sys.stderr)
+            print(f'\repoch {epoch}: loss {tot:.5f} (pixel {pix:.5f}, prior {pri:.5f}, emotion {emo:.4f})  '
+                  f'PublicTest PSNR x2 {val[2]:.2f} dB, x4 {val[4]:.2f} dB; accuracy x2 {acc[2]:.4f}, '
+                  f'x4 {acc[4]:.4f}  ({time.time() - t0:.0f} s)', file=sys.stderr)
     return 0
 
 
