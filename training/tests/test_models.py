@@ -73,7 +73,7 @@ def test_dense_xception_is_configurable():
         DenseXception(layers=(2, 3))
     with pytest.raises(ValueError, match="growth: expected an integer >= 1 but received 0"):
         DenseXception(growth=0)
-    with pytest.raises(ValueError, match="arch: expected one of mini_xception, dense_xception but received 'vgg'"):
+    with pytest.raises(ValueError, match="arch: expected one of mini_xception, dense_xception, resnet but received 'vgg'"):
         model_config("vgg")
 
 
