@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--kd-weight", type=float, default=D["kd_weight"],
                    help="share of the distillation term in the loss (the rest: cross-entropy with the labels)")
     g.add_argument("--kd-temperature", type=float, default=D["kd_temperature"], help="softmax temperature T")
+    g.add_argument("--init", metavar="CKPT", default=None,
+                   help="start from this checkpoint's weights (same architecture; fresh optimiser and schedule): "
+                        "fine-tuning, e.g. distilling an ensemble into one of its members")
 
     g = p.add_argument_group("augmentation (Keras ImageDataGenerator style, per batch on the device)")
     g.add_argument("--rotation", type=float, default=D["rotation"], help="degrees")
@@ -196,6 +199,8 @@ class Trainer:
         self.config = model_config(args.arch, width=args.width, growth=args.growth, layers=parse_layers(args.layers),
                                    compression=args.compression)
         self.model = build_model(self.config).to(self.device)
+        if args.init and resume_from is None:
+            self._init_from(args.init)
         self.summary = summarize(self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -208,7 +213,7 @@ class Trainer:
         self.monitor = Monitor(args.monitor)
         self.steps_per_epoch = math.ceil(self.train_x.shape[0] / args.batch_size)
         self.scheduler = self._scheduler()
-        self.teachers = Teachers(args.teacher, self.device) if args.teacher else None
+        self.teachers = Teachers(args.teacher, self.device, self.channels_last) if args.teacher else None
         if self.teachers:
             for line in self.teachers.descriptions:
                 self.log(f"teacher {line}")
@@ -227,6 +232,16 @@ class Trainer:
         if resume_from is not None:
             self._restore(resume_from)
 
+    def _init_from(self, path: str) -> None:
+        ckpt = load_checkpoint(path)
+        if ckpt["config"] != self.config:
+            raise ValueError(f"--init {path}: its model {json.dumps(ckpt['config'])} is not the one asked for "
+                             f"({json.dumps(self.config)}): pass the same --arch/--width/--growth/--layers")
+        if ckpt.get("scaling", "v1") != self.args.scaling:
+            raise ValueError(f"--init {path}: trained with --scaling {ckpt.get('scaling')}, not {self.args.scaling}")
+        self.model.load_state_dict(ckpt["model"])
+        self.log(f"init: weights of {path} (epoch {ckpt.get('epoch')}, val_acc {float(ckpt.get('val_acc', 0)):.4f})")
+
     def _scheduler(self):
         args = self.args
         if args.schedule == "plateau":
@@ -234,7 +249,7 @@ class Trainer:
                 self.optimizer, mode=self.monitor.mode, factor=args.lr_factor, patience=args.lr_patience,
                 min_lr=args.min_lr,
             )
-        floor = min(1.0, args.min_lr / args.lr)
+        floor = min(1.0, args.min_lr / args.lr) if args.lr > 0 else 1.0
 
         def factor(step: int) -> float:  # read args.epochs each time: a resumed run may extend it
             warm = args.warmup * self.steps_per_epoch

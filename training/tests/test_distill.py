@@ -75,3 +75,20 @@ def test_cosine_run_decays_to_the_floor_and_distillation_trains(fer_dir, tiny_ru
     last = load_checkpoint(out / "last.pt")
     assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-5, rel=1e-2)  # ends on --min-lr
     assert last["args"]["teacher"] == [str(teacher)]
+
+
+def test_init_starts_from_a_checkpoints_weights_and_refuses_another_architecture(fer_dir, tiny_run, tmp_path, capsys):
+    from moodlens_train.train import Trainer, build_parser
+
+    best = sorted(tiny_run.glob("fer2013_dense_xception.*.pt"))[0]
+    source = load_checkpoint(best)["model"]
+    args = build_parser().parse_args(tiny_args(fer_dir, tmp_path / "init", epochs=1, extra=["--init", str(best)]))
+    trainer = Trainer(args, log=lambda *a: None)
+    state = trainer.model.state_dict()
+    assert all(torch.equal(state[k].contiguous(), v) for k, v in source.items())
+    fresh = Trainer(build_parser().parse_args(tiny_args(fer_dir, tmp_path / "fresh", epochs=1)), log=lambda *a: None)
+    assert not torch.equal(fresh.model.state_dict()["head.conv.weight"], source["head.conv.weight"])
+
+    rc = main(tiny_args(fer_dir, tmp_path / "wrong", epochs=1, extra=["--init", str(best), "--growth", "8"]))
+    assert rc == 2
+    assert "--init" in capsys.readouterr().err
