@@ -55,6 +55,35 @@ def _class_tables(evaluation: dict) -> list[str]:
     return lines
 
 
+def _training_text(args: dict, info: dict) -> list[str]:
+    """The optimisation paragraph of a card, from the run's flags (run.json); older runs lack the newer flags."""
+    if args.get("schedule", "plateau") == "cosine":
+        schedule = (f"cosine decay of the rate per step to {args['min_lr']} over {args['epochs']} epochs"
+                    + (f" after {args['warmup']} warm-up epochs" if args.get("warmup") else ""))
+    else:
+        schedule = f"ReduceLROnPlateau (factor {args['lr_factor']}, patience {args['lr_patience']})"
+    stop = f"early stopping (patience {args['patience']})" if args["patience"] else "no early stopping"
+    lines = [
+        f"Adam (lr {args['lr']}), cross-entropy with label smoothing {args['label_smoothing']}, batch {args['batch_size']},",
+        f"weight decay {args['weight_decay']} on conv weights; augmentation: rotation ±{args['rotation']}°, shifts",
+        f"{args['shift']}, zoom {args['zoom']}, horizontal flips, random erasing p={args['erase']}; {schedule}",
+        f"and {stop}, the best epoch kept by PublicTest accuracy; seed {args['seed']}; {info['device']} with",
+        f"{info['threads']} threads, torch {info['torch']}.",
+    ]
+    if args.get("init"):
+        lines += ["", f"Started from the weights of `{args['init']}` (fine-tuning: a fresh optimiser and schedule)."]
+    if args.get("teacher"):
+        names = ", ".join(f"`{t}`" for t in args["teacher"])
+        lines += [
+            "",
+            f"Knowledge distillation from {len(args['teacher'])} teacher(s): {names}. Each teacher sees the augmented",
+            "batch and its mirror image; their logits are averaged; the loss is",
+            f"{1 - args['kd_weight']:g} x cross-entropy + {args['kd_weight']:g} x T^2 KL(teacher_T || model_T), "
+            f"T = {args['kd_temperature']:g}.",
+        ]
+    return lines
+
+
 def render(
     run: Path,
     model: Path,
@@ -106,11 +135,7 @@ def render(
         "",
         "## Training",
         "",
-        f"Adam (lr {args['lr']}), cross-entropy with label smoothing {args['label_smoothing']}, batch {args['batch_size']},",
-        f"weight decay {args['weight_decay']} on conv weights; augmentation: rotation ±{args['rotation']}°, shifts",
-        f"{args['shift']}, zoom {args['zoom']}, horizontal flips, random erasing p={args['erase']}; ReduceLROnPlateau",
-        f"(factor {args['lr_factor']}, patience {args['lr_patience']}) and early stopping (patience {args['patience']}) on",
-        f"PublicTest accuracy; seed {args['seed']}; {info['device']} with {info['threads']} threads, torch {info['torch']}.",
+        *_training_text(args, info),
         "",
         "```sh",
         command,
