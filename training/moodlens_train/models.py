@@ -70,6 +70,20 @@ class Head(nn.Module):
         return torch.flatten(self.pool(self.conv(x)), 1)
 
 
+class StemFeaturesHead(nn.Module):
+    """The shape every classifier here shares: stem -> feature blocks -> conv + GAP head (state-dict keys
+    ``stem.*``, ``features.*``, ``head.*``)."""
+
+    def assemble(self, stem_layers: nn.Module, blocks: Sequence[nn.Module], cin: int, classes: int) -> None:
+        self.stem = stem_layers
+        self.features = nn.Sequential(*blocks)
+        self.head = Head(cin, classes)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.stem(x)))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # mini-Xception (Arriaga et al. 2017, oarriaga/face_classification src/models/cnn.py mini_XCEPTION)
 
@@ -93,23 +107,17 @@ class XceptionModule(nn.Module):
         return self.body(x) + self.residual(x)
 
 
-class MiniXception(nn.Module):
+class MiniXception(StemFeaturesHead):
     """The published baseline: 8-filter stem, four residual separable modules (16, 32, 64, 128), conv + GAP head."""
 
     def __init__(self, filters: Sequence[int] = (16, 32, 64, 128), width: int = 8, classes: int = NUM_CLASSES):
         super().__init__()
-        self.stem = stem(width)
         modules = []
         cin = width
         for cout in filters:
             modules.append(XceptionModule(cin, cout))
             cin = cout
-        self.features = nn.Sequential(*modules)
-        self.head = Head(cin, classes)
-        init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.stem(x)))
+        self.assemble(stem(width), modules, cin, classes)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -155,7 +163,7 @@ class Transition(nn.Sequential):
         super().__init__(nn.MaxPool2d(3, stride=2, padding=1), *conv_bn(cin, cout, 1), nn.ReLU(inplace=True))
 
 
-class DenseXception(nn.Module):
+class DenseXception(StemFeaturesHead):
     """The improved mini-Xception: mini-Xception's stem and head around densely connected separable modules.
 
     48x48 -> stem (two valid 3x3 convs) 44x44 -> [dense module -> transition (1x1 compress, max-pool /2)] x4
@@ -172,7 +180,6 @@ class DenseXception(nn.Module):
     ):
         super().__init__()
         check_dense_config(width, growth, layers, compression)
-        self.stem = stem(width)
         blocks: List[nn.Module] = []
         cin = width
         for i, count in enumerate(layers):
@@ -180,12 +187,7 @@ class DenseXception(nn.Module):
             cout = max(1, int(round(dense.out_channels * compression)))
             blocks += [dense, Transition(dense.out_channels, cout)]
             cin = cout
-        self.features = nn.Sequential(*blocks)
-        self.head = Head(cin, classes)
-        init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.stem(x)))
+        self.assemble(stem(width), blocks, cin, classes)
 
 
 def check_dense_config(width: int, growth: int, layers: Sequence[int], compression: float) -> None:
@@ -236,7 +238,7 @@ class BasicBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-class ResNetTeacher(nn.Module):
+class ResNetTeacher(StemFeaturesHead):
     """3x3 stem at full resolution (48x48; no stride-4 stem at this size), four stages of two basic blocks
     (48, 24, 12, 6), then the same conv + global-average-pooling head as the students."""
 
@@ -244,19 +246,13 @@ class ResNetTeacher(nn.Module):
         super().__init__()
         if not (isinstance(width, int) and width >= 1):
             raise ValueError(f"width: expected an integer >= 1 but received {width!r}")
-        self.stem = nn.Sequential(*conv_bn(1, width, 3, padding=1), nn.ReLU(inplace=True))
         blocks: List[nn.Module] = []
         cin = width
         for i in range(4):
             cout = width * 2**i
             blocks += [BasicBlock(cin, cout, 1 if i == 0 else 2), BasicBlock(cout, cout, 1)]
             cin = cout
-        self.features = nn.Sequential(*blocks)
-        self.head = Head(cin, classes)
-        init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.stem(x)))
+        self.assemble(nn.Sequential(*conv_bn(1, width, 3, padding=1), nn.ReLU(inplace=True)), blocks, cin, classes)
 
 
 # --------------------------------------------------------------------------------------------------------------
