@@ -113,7 +113,8 @@ def render(
         f"| input | `input` float32 [N,1,48,48], scaling `{args['scaling']}` |",
         "| output | `logits` float32 [N,7] (softmax applied by MoodLens) |",
         f"| classes | {', '.join(f'{i} {name}' for i, name in enumerate(LABELS))} |",
-        f"| epochs trained | {len(log)} (best PublicTest epoch {int(best['epoch'])}) |",
+        f"| epochs trained | {len(log)}{' of fine-tuning from `--init` (see Training)' if args.get('init') else ''} "
+        f"(best PublicTest epoch {int(best['epoch'])}) |",
         f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",
     ]
     if tta:
