@@ -210,7 +210,7 @@ def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, d
         "| output | `logits` float32 [N,7]: the members' mean logits (softmax applied by MoodLens) |",
         f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",
         "",
-        "Data, split, preprocessing and each member's training: as `emotion.md` (every member was trained by",
+        "Data, split and preprocessing: as `emotion.md` (every member was trained by",
         "`moodlens_train.train` on the 28,709 Training faces and selected on PublicTest; PrivateTest unused).",
         "",
         "```sh",
