@@ -128,10 +128,12 @@ def scale_images(images, scaling: str):
     if scaling not in SCALINGS:
         raise ValueError(f"scaling: expected one of {', '.join(SCALINGS)} but received {scaling!r}")
     x = images.astype(np.float32) if isinstance(images, np.ndarray) else images.float()
-    x = x / 255.0
-    if scaling == "v2":
-        x = (x - 0.5) * 2.0
-    return x
+    return rescale_unit(x / 255.0, scaling)
+
+
+def rescale_unit(x01, scaling: str):
+    """Faces already in [0, 1] (after augmentation, say) to the model's scaling: v1 unchanged, v2 -> [-1, 1]."""
+    return (x01 - 0.5) * 2.0 if scaling == "v2" else x01
 
 
 # --------------------------------------------------------------------------------------------------------------

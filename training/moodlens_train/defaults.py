@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 
+import torch
+
 from .models import DENSE_DEFAULTS
 
 
@@ -16,6 +18,16 @@ def eval_batch_size(device_type: str, requested=None) -> int:
     if requested:
         return int(requested)
     return 64 if device_type == "cpu" else 512
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when this torch sees one) or a torch device name; a clear error for CUDA without CUDA."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available to this torch ({torch.__version__})")
+    return device
 
 
 def cpu_threads() -> int:

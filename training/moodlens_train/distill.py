@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import rescale_unit
 from .evaluate import load_model_from_checkpoint
 
 
@@ -45,7 +46,7 @@ class Teachers:
         total = None
         count = 0
         for model, scaling in self.members:
-            x = (x01 - 0.5) * 2.0 if scaling == "v2" else x01
+            x = rescale_unit(x01, scaling)
             for view in (x, torch.flip(x, [3])):
                 if self.channels_last:
                     view = view.contiguous(memory_format=torch.channels_last)

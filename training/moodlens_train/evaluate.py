@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 def evaluate(model_path, data, usage: Optional[str] = None, device: str = "auto", batch_size: Optional[int] = None,
              faces: Optional[FaceSet] = None) -> Dict[str, object]:
     from .defaults import eval_batch_size
-    from .train import resolve_device
+    from .defaults import resolve_device
 
     if faces is None:
         if usage is None and Path(data).suffix.lower() == ".csv":

@@ -29,7 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from .callbacks import SimpleRun
+from .defaults import resolve_device
 from .sr_data import Degradation, WorkerBatches, batch_stream, evaluation_inputs, psnr, to_device
+from .sr_degrade import round_half_up
 from .sr_model import FSRNet, count_parameters
 
 FORMAT = 'moodlens-fsrnet/1'
@@ -112,15 +114,7 @@ def enhance(model: FSRNet, inputs_u8: np.ndarray, batch: int = 256) -> np.ndarra
     out = []
     for s in range(0, len(inputs_u8), batch):
         out.append(torch.clamp(model(model_input(inputs_u8[s:s + batch], model))[1], 0, 1)[:, 0].cpu().numpy())
-    return np.clip(np.floor(np.concatenate(out) * 255.0 + 0.5), 0, 255).astype(np.uint8)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if name == 'cuda' and not torch.cuda.is_available():
-        raise SystemExit('--device cuda: PyTorch sees no CUDA device here')
-    return torch.device(name)
+    return round_half_up(np.concatenate(out) * 255.0)
 
 
 def training_batches(images, points, args, deg: Degradation, rng: np.random.Generator, epoch: int,
@@ -146,7 +140,10 @@ def load_faces(path: Path, limit=None):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    device = pick_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     if args.amp and device.type != 'cuda':
         raise SystemExit('--amp is for CUDA (bfloat16 autocast); this run is on the CPU')
     torch.set_num_threads(args.threads)

@@ -36,8 +36,8 @@ from .callbacks import (
     atomic_torch_save,
     load_checkpoint,
 )
-from .data import USAGES, DatasetError, FaceSet, default_usage, describe, load_faces
-from .defaults import TRAIN_DEFAULTS, HelpFormatter, cpu_threads, eval_batch_size
+from .data import USAGES, DatasetError, FaceSet, default_usage, describe, load_faces, rescale_unit
+from .defaults import TRAIN_DEFAULTS, HelpFormatter, cpu_threads, eval_batch_size, resolve_device
 from .distill import Teachers, distillation_loss
 from .evaluate import loss_and_accuracy, predict_logits
 from .models import ARCHS, build_model, model_config
@@ -138,15 +138,6 @@ def parse_layers(text) -> List[int]:
     if len(layers) != 4 or min(layers) < 1:
         raise ValueError(f"--layers: expected 4 comma-separated integers >= 1 but received {text!r}")
     return layers
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available to this torch ({torch.__version__})")
-    return device
 
 
 def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set:
@@ -355,7 +346,7 @@ class Trainer:
             targets = soft_targets(y, len(LABELS), self.args.label_smoothing)
             if self.args.mixup > 0:  # mixing before the (affine) scaling is the same as after it
                 x01, targets, _ = mixup(x01, targets, self.args.mixup, self.gen)
-            x = (x01 - 0.5) * 2.0 if self.args.scaling == "v2" else x01
+            x = rescale_unit(x01, self.args.scaling)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext():
