@@ -69,6 +69,17 @@ class Degradation:
     noise_p: float = 0.3
     jpeg_p: float = 0.3
 
+    @staticmethod
+    def for_factors(factors: Sequence[int]) -> 'Degradation':
+        """The default mix for (2, 3, 4); any other set of factors drawn with equal odds (one model per factor:
+        a single factor)."""
+        factors = tuple(sorted(set(int(f) for f in factors)))
+        if not factors or any(f < 2 or f > 8 for f in factors):
+            raise ValueError(f'factors must be integers from 2 to 8, got {factors}')
+        if factors == Degradation.factors:
+            return Degradation()
+        return Degradation(factors=factors, factor_p=tuple(1.0 / len(factors) for _ in factors))
+
 
 def random_low_res(hr: np.ndarray, deg: Degradation, rng: np.random.Generator) -> np.ndarray:
     f = int(rng.choice(deg.factors, p=deg.factor_p))

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--width', type=int, default=32)
     p.add_argument('--blocks', type=int, default=3)
+    p.add_argument('--factors', default='2,3,4',
+                   help='degradation factors to train on (default 2,3,4 drawn 40/20/40%%; e.g. 4 for a x4-only model)')
     p.add_argument('--no-priors', action='store_true', help='the ablation: no prior estimation branch')
     p.add_argument('--heatmap-weight', type=float, default=1.0)
     p.add_argument('--parsing-weight', type=float, default=0.01)
@@ -141,6 +143,12 @@ def load_faces(path: Path, limit=None):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        deg = Degradation.for_factors(int(f) for f in args.factors.split(','))
+    except ValueError as error:
+        raise SystemExit(f'--factors: {error}') from None
+    # selection looks at the evaluated factors (x2, x4) the model is trained for; both if it is trained for neither
+    selected = [f for f in (2, 4) if f in deg.factors] or [2, 4]
+    try:
         device = resolve_device(args.device)
     except ValueError as error:
         raise SystemExit(str(error)) from None
@@ -169,7 +177,6 @@ def main(argv=None) -> int:
     total = args.epochs * steps
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    deg = Degradation()
     out = args.out
     run = SimpleRun(out, LOG_FIELDS)
     start_epoch, best = run.start(args.resume, model, opt, sched, rng, -math.inf)
@@ -177,7 +184,8 @@ def main(argv=None) -> int:
         print(f'FSRNet width {args.width}, priors {not args.no_priors}: {count_parameters(model):,} parameters; '
               f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection; on {device}, '
               f'{args.workers} batch workers', file=sys.stderr)
-    config = {'width': args.width, 'blocks': args.blocks, 'priors': not args.no_priors}
+    config = {'width': args.width, 'blocks': args.blocks, 'priors': not args.no_priors,
+              'factors': list(deg.factors)}
     if classifier is not None:
         classifier.eval()  # stays in eval mode (batch-norm statistics frozen) while the SR net trains
     batches = training_batches(images, points, args, deg, rng, start_epoch, device)
@@ -202,7 +210,7 @@ def main(argv=None) -> int:
         restored = {f: enhance(model, val_in[f]) for f in (2, 4)}
         val = {f: float(psnr(restored[f], val_hr).mean()) for f in (2, 4)}
         acc = {f: accuracy(classifier, restored[f], val_labels) if classifier else math.nan for f in (2, 4)}
-        score = (acc[2] + acc[4]) / 2 if args.select == 'emotion' else (val[2] + val[4]) / 2
+        score = float(np.mean([(acc if args.select == 'emotion' else val)[f] for f in selected]))
         row = {'epoch': epoch, 'lr': f'{sched.get_last_lr()[0]:.3g}', 'loss': f'{tot:.5f}', 'pixel_loss': f'{pix:.5f}',
                'prior_loss': f'{pri:.5f}', 'emotion_loss': f'{emo:.5f}', 'val_psnr_x2': f'{val[2]:.3f}',
                'val_psnr_x4': f'{val[4]:.3f}', 'val_acc_x2': f'{acc[2]:.4f}', 'val_acc_x4': f'{acc[4]:.4f}',

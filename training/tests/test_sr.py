@@ -146,3 +146,23 @@ def test_batches_stay_compact_until_the_device(faces48):
     flat = heat.flatten(2).argmax(2).numpy()
     peaks = np.stack([flat % 24, flat // 24], axis=-1)
     assert np.abs(peaks - sd.to_prior_frame(pts)).max() <= 0.5 + 1e-6
+
+
+def test_factors_choose_the_degradations_a_model_trains_on(faces48, tmp_path):
+    """--factors 4 trains a x4-only model (every training input comes from 12x12), recorded in its config;
+    the default keeps the 40/20/40% mix of x2, x3 and x4; factors outside 2..8 are refused."""
+    hr = np.load(faces48)["image"][0]
+    rng = np.random.default_rng(0)
+    only4 = sd.Degradation.for_factors([4])
+    assert {sd.random_low_res(hr, only4, rng).shape for _ in range(20)} == {(12, 12)}
+    assert sd.Degradation.for_factors([4, 3, 2]) == sd.Degradation()
+    assert {sd.random_low_res(hr, sd.Degradation(), rng).shape for _ in range(60)} == {(12, 12), (16, 16), (24, 24)}
+    with pytest.raises(ValueError):
+        sd.Degradation.for_factors([1])
+    from moodlens_train.sr_train import main
+    common = ["--train", str(faces48), "--val", str(faces48), "--val-limit", "8", "--steps", "2", "--batch-size", "4",
+              "--width", "8", "--blocks", "1", "--epochs", "1", "--quiet"]
+    assert main([*common, "--factors", "4", "--out", str(tmp_path / "x4")]) == 0
+    assert torch.load(tmp_path / "x4" / "best.pt")["config"]["factors"] == [4]
+    with pytest.raises(SystemExit, match="--factors"):
+        main([*common, "--factors", "4,x", "--out", str(tmp_path / "bad")])
