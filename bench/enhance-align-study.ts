@@ -8,6 +8,8 @@
  * inputs are compared:
  *   box         the plain box crop (the classifier's own enlargement)
  *   aligned     the box crop turned upright by the landmarks (what analyze does without enhancement)
+ *   bicubic+al. the box crop enlarged bicubically, then turned upright as below (analyze's faces from
+ *               --enhance-below to --upscale-below)
  *   fsrnet      the box crop restored by FSRNet, not turned
  *   fsrnet+al.  restored, then turned upright by the plan the landmarks on the image give (what analyze
  *               does with enhancement: src/enhance/enhanced-face.ts)
@@ -20,6 +22,7 @@ import { parseArgs } from 'node:util';
 import type { Box, GrayImage } from '../src/core/image.js';
 import { emotionIndex, type Emotion } from '../src/emotion/labels.js';
 import { cropFace } from '../src/emotion/preprocess.js';
+import { bicubicResizeGray } from '../src/enhance/bicubic.js';
 import { degradeToSize } from '../src/enhance/degrade.js';
 import { enhancedClassifierInput, nativeFaceCrop } from '../src/enhance/enhanced-face.js';
 import { loadEmotionClassifier } from '../src/io/node/emotion-model.js';
@@ -38,7 +41,7 @@ import { describeMachine } from './machine.js';
 
 const FACE = 48;
 const CANVAS = 3 * FACE;
-const INPUTS = ['box', 'aligned', 'fsrnet', 'fsrnet+al.'] as const;
+const INPUTS = ['box', 'aligned', 'bicubic+al.', 'fsrnet', 'fsrnet+al.'] as const;
 type Input = (typeof INPUTS)[number];
 
 interface Row {
@@ -84,7 +87,13 @@ async function main(): Promise<void> {
       const side = (CANVAS * size) / FACE;
       const box: Box = { x: size, y: size, width: size, height: size };
       for (const angle of angles) {
-        const inputs: Record<Input, GrayImage[]> = { box: [], aligned: [], fsrnet: [], 'fsrnet+al.': [] };
+        const inputs: Record<Input, GrayImage[]> = {
+          box: [],
+          aligned: [],
+          'bicubic+al.': [],
+          fsrnet: [],
+          'fsrnet+al.': [],
+        };
         let accepted = 0;
         for (const [i, face] of faces.entries()) {
           const background = backgrounds[i % backgrounds.length];
@@ -99,9 +108,12 @@ async function main(): Promise<void> {
           const [marks] = await landmarker.detect(small, [box]);
           const aligned = aligner.align(small, box, marks);
           if (aligned.alignment.method !== 'box') accepted++;
-          const [restored] = await enhancer.enhance([nativeFaceCrop(small, box)]);
+          const native = nativeFaceCrop(small, box);
+          const [restored] = await enhancer.enhance([native]);
+          const enlarged = bicubicResizeGray(native, FACE, FACE);
           inputs.box.push(cropFace(small, box));
           inputs.aligned.push(aligned.face);
+          inputs['bicubic+al.'].push(enhancedClassifierInput(enlarged, box, marks, aligner).face);
           inputs.fsrnet.push(enhancedClassifierInput(restored, box, undefined, undefined).face);
           inputs['fsrnet+al.'].push(enhancedClassifierInput(restored, box, marks, aligner).face);
         }

@@ -9,8 +9,10 @@
  *   bicubic  PyTorch's bicubic (FSRNet's input, before equalization)
  *   fsrnet   the super-resolution network
  * and PSNR/SSIM of each restored face against the original. At 48 px the face is untouched (FSRNet then
- * only "restores" a clean face). The threshold printed is the smallest size from which on FSRNet no
- * longer beats the plain path: faces whose box side is below it are enhanced.
+ * only "restores" a clean face). Two thresholds are printed for `--enhance auto`'s three ways: the
+ * smallest size from which on FSRNet no longer beats bicubic (`--enhance-below`: smaller faces get
+ * FSRNet) and the smallest from which on bicubic no longer beats the plain path (`--upscale-below`:
+ * faces between the two are enlarged bicubically).
  *
  *   node dist/bench/enhance-study.js [--data DIR] [--sizes 12,16,...] [--limit N] [--model FILE]
  *     [--enhance-model FILE] [--json]
@@ -59,18 +61,25 @@ interface SizeRow {
 }
 
 /**
- * The enhance threshold from the rows (ascending sizes): the smallest size from which on FSRNet is never
- * more accurate than the plain path; faces below it are enhanced. The smallest size when FSRNet never
- * helps (nothing is enhanced); Infinity when it helps even at the largest size.
+ * A threshold from the rows (ascending sizes): the smallest size from which on `better` is never more
+ * accurate than `than`; faces below it take `better`. The smallest size when it never helps; Infinity
+ * when it helps even at the largest size.
  */
-function enhanceThreshold(rows: readonly SizeRow[]): number {
+function crossover(rows: readonly SizeRow[], better: RestoreMethod, than: RestoreMethod): number {
   let threshold = Infinity;
   for (let i = rows.length - 1; i >= 0; i--) {
     const { paths } = rows[i];
-    if (paths.fsrnet.accuracy > paths.none.accuracy) break;
+    if (paths[better].accuracy > paths[than].accuracy) break;
     threshold = rows[i].size;
   }
   return threshold;
+}
+
+function describeThreshold(threshold: number, what: string, flag: string, sizes: readonly number[]): string {
+  if (!Number.isFinite(threshold))
+    return `${what} helps at every measured size, up to ${sizes[sizes.length - 1]} px.`;
+  if (threshold === sizes[0]) return `${what} helps at no measured size (${flag} ${threshold}).`;
+  return `${what} helps below ${threshold} px: the default for ${flag}.`;
 }
 
 async function main(): Promise<void> {
@@ -150,7 +159,9 @@ async function main(): Promise<void> {
     await enhancer.dispose();
   }
   const machine = await describeMachine();
-  const threshold = enhanceThreshold(rows);
+  const threshold = crossover(rows, 'fsrnet', 'bicubic');
+  const upscaleThreshold = crossover(rows, 'bicubic', 'none');
+  const finite = (t: number): number | null => (Number.isFinite(t) ? t : null);
   const report = {
     machine,
     data: dataset.path,
@@ -158,7 +169,8 @@ async function main(): Promise<void> {
     emotionModel: values.model ?? 'shipped',
     enhanceModel: enhancerPath,
     rows,
-    threshold: Number.isFinite(threshold) ? threshold : null,
+    threshold: finite(threshold),
+    upscaleThreshold: finite(upscaleThreshold),
     seconds: (performance.now() - started) / 1000,
   };
   if (values.json) {
@@ -189,11 +201,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `\n"only f/p": faces FSRNet classifies right and the plain path wrong / the other way round.\n` +
-      (Number.isFinite(threshold)
-        ? threshold === sizes[0]
-          ? `FSRNet beats the plain path at no measured size: enhance nothing (--enhance-below ${threshold}).`
-          : `FSRNet helps below ${threshold} px: the default for --enhance-below.`
-        : `FSRNet helps at every measured size, up to ${sizes[sizes.length - 1]} px.`) +
+      `${describeThreshold(threshold, 'FSRNet (against bicubic)', '--enhance-below', sizes)}\n` +
+      `${describeThreshold(upscaleThreshold, 'Bicubic (against the plain path)', '--upscale-below', sizes)}` +
       ` (${report.seconds.toFixed(0)} s)`,
   );
 }

@@ -106,7 +106,14 @@ export { parseEnhanceModelMetadata, SUPPORTED_ENHANCE_PREPROCESSING } from './en
 export type { EnhanceModelInfo } from './enhance/model-info.js';
 export { DEFAULT_ENHANCE_BATCH_SIZE, FaceEnhancer, outputPixel } from './enhance/face-enhancer.js';
 export type { FaceEnhancerOptions } from './enhance/face-enhancer.js';
-export { DEFAULT_ENHANCE_BELOW, ENHANCE_MODES, faceSide, shouldEnhance } from './enhance/policy.js';
+export {
+  DEFAULT_ENHANCE_BELOW,
+  DEFAULT_UPSCALE_BELOW,
+  ENHANCE_MODES,
+  faceSide,
+  restorationFor,
+  shouldEnhance,
+} from './enhance/policy.js';
 export type { EnhanceMode } from './enhance/policy.js';
 export { enhancedClassifierInput, nativeFaceCrop, restoredToImage } from './enhance/enhanced-face.js';
 export type { EnhancedClassifierInput } from './enhance/enhanced-face.js';

@@ -12,7 +12,7 @@ import { loadEnhanceStage, parseEnhanceFlags } from '../src/cli/enhance-flags.js
 import { isMoodLensError } from '../src/core/errors.js';
 import { bicubicResizeGray } from '../src/enhance/bicubic.js';
 import { nativeFaceCrop } from '../src/enhance/enhanced-face.js';
-import { DEFAULT_ENHANCE_BELOW } from '../src/enhance/policy.js';
+import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../src/enhance/policy.js';
 import { toGray } from '../src/image/gray.js';
 import { resizeGrayNearest } from '../src/image/resize.js';
 import { DEFAULT_EMOTION_MODEL_PATH } from '../src/io/node/emotion-model.js';
@@ -146,7 +146,12 @@ void test('enhance: usage errors exit 2; another kind of model is refused (exit 
 });
 
 interface AnalyzeEntry {
-  faces: { box: typeof SMALL_ASTRONAUT_BOX; enhanced: boolean; emotion: { label: string } }[];
+  faces: {
+    box: typeof SMALL_ASTRONAUT_BOX;
+    enhanced: boolean;
+    restoration?: string;
+    emotion: { label: string; scores: Record<string, number> };
+  }[];
 }
 
 async function analyzeFaces(args: string[]): Promise<AnalyzeEntry['faces']> {
@@ -177,11 +182,40 @@ void test(
   },
 );
 
+void test(
+  'analyze --upscale-below: a face FSRNet leaves is enlarged bicubically below the threshold',
+  { skip },
+  async () => {
+    const [auto] = await analyzeFaces([small]);
+    assert.equal(auto.restoration, 'fsrnet');
+    const [bicubic] = await analyzeFaces([small, '--enhance-below', '20', '--upscale-below', '40']);
+    assert.equal(bicubic.restoration, 'bicubic');
+    assert.equal(bicubic.enhanced, false);
+    const [plain] = await analyzeFaces([small, '--enhance-below', '20', '--upscale-below', '0']);
+    assert.equal(plain.restoration, 'none');
+    assert.notDeepEqual(bicubic.emotion.scores, plain.emotion.scores);
+    assert.equal((await analyzeFaces([small, '--enhance', 'never']))[0].restoration, undefined);
+    assert.equal((await analyzeFaces([small, '--enhance', 'always']))[0].restoration, 'fsrnet');
+    const text = await runCaptured([
+      'analyze',
+      small,
+      '--no-images',
+      '--enhance-below',
+      '20',
+      '--upscale-below',
+      '40',
+    ]);
+    assert.match(text.stdout, /face 1: \w+ \d+% .* 26x26, enlarged bicubically/);
+  },
+);
+
 void test('analyze --enhance: usage errors name the flag', async () => {
   for (const [args, message] of [
     [['--enhance', 'sometimes'], /auto, always, never for --enhance but received 'sometimes'/],
     [['--enhance', 'always', '--enhance-below', '40'], /--enhance-below applies to --enhance auto only/],
     [['--enhance-below', '-3'], /integer from 0 to 10000 for --enhance-below but received -3/],
+    [['--upscale-below', '4.5'], /--upscale-below/],
+    [['--enhance', 'never', '--upscale-below', '40'], /--upscale-below applies to --enhance auto only/],
     [['--enhance', 'never', '--enhance-model', 'x.onnx'], /--enhance-model has no use with --enhance never/],
   ] as const) {
     const result = await runCaptured(['analyze', small, '--no-images', ...args]);
@@ -206,9 +240,10 @@ void test('--enhance without an installed model: auto classifies unrestored with
   const auto = await loadEnhanceStage(parseEnhanceFlags({}), 'moodlens analyze', io, absent);
   assert.equal(auto.enhancer, undefined);
   assert.equal(auto.enhanceBelow, DEFAULT_ENHANCE_BELOW);
+  assert.equal(auto.upscaleBelow, DEFAULT_UPSCALE_BELOW);
   assert.equal(
     stderr,
-    `moodlens analyze: no super-resolution model at ${absent}: small faces are classified without enhancement\n`,
+    `moodlens analyze: no super-resolution model at ${absent}: small faces are classified without FSRNet\n`,
   );
   await assert.rejects(
     loadEnhanceStage(parseEnhanceFlags({ enhance: 'always' }), 'moodlens video', io, absent),
@@ -225,5 +260,5 @@ void test('--enhance without an installed model: auto classifies unrestored with
     io,
     absent,
   );
-  assert.deepEqual(never, { enhanceBelow: DEFAULT_ENHANCE_BELOW });
+  assert.deepEqual(never, { enhanceBelow: DEFAULT_ENHANCE_BELOW, upscaleBelow: 0 });
 });

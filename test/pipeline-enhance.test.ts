@@ -13,6 +13,7 @@ import { composeSimilarity } from '../src/align/similarity.js';
 import type { GrayImage } from '../src/core/image.js';
 import type { EmotionClassifier } from '../src/emotion/classifier.js';
 import { equalizeHist } from '../src/emotion/preprocess.js';
+import { bicubicResizeGray } from '../src/enhance/bicubic.js';
 import { enhancedClassifierInput, nativeFaceCrop, restoredToImage } from '../src/enhance/enhanced-face.js';
 import type { FaceEnhancer } from '../src/enhance/face-enhancer.js';
 import { toGray } from '../src/image/gray.js';
@@ -105,6 +106,47 @@ void test(
       () => new EmotionPipeline(detector, classifier, { enhancer, enhanceBelow: -1 }),
       RangeError,
     );
+  },
+);
+
+void test(
+  'pipeline: faces FSRNet leaves below upscaleBelow are enlarged bicubically from the same crop',
+  { skip },
+  async () => {
+    const detector = await loadFaceDetector();
+    // FSRNet for faces under 20 px (none here: the face is 26 px), bicubic under 32.
+    const options = { enhancer, enhanceBelow: 20, upscaleBelow: 32 };
+    const [face] = await new EmotionPipeline(detector, classifier, options).analyze(gray);
+    assert.deepEqual(face.box, SMALL_ASTRONAUT_BOX);
+    assert.equal(face.restoration, 'bicubic');
+    assert.equal(face.enhanced, false);
+    const large = bicubicResizeGray(nativeFaceCrop(gray, face.box), 48, 48);
+    const [expected] = await classifier.classify([equalizeHist(large)]);
+    assert.deepEqual(face.emotion, expected);
+    const [plain] = await new EmotionPipeline(detector, classifier).analyze(gray);
+    assert.notDeepEqual(face.emotion.scores, plain.emotion.scores);
+    assert.equal(plain.restoration, undefined);
+
+    // Without an enhancer the bicubic path still runs; FSRNet wins below its own threshold.
+    const [noModel] = await new EmotionPipeline(detector, classifier, { upscaleBelow: 32 }).analyze(gray);
+    assert.equal(noModel.restoration, 'bicubic');
+    assert.equal(noModel.enhanced, undefined);
+    const [fsrnet] = await new EmotionPipeline(detector, classifier, {
+      enhancer,
+      enhanceBelow: 32,
+      upscaleBelow: 48,
+    }).analyze(gray);
+    assert.equal(fsrnet.restoration, 'fsrnet');
+    // At or above upscaleBelow, or when the crop is as large as the input, the plain path.
+    const [atThreshold] = await new EmotionPipeline(detector, classifier, { upscaleBelow: 26 }).analyze(gray);
+    assert.equal(atThreshold.restoration, 'none');
+    assert.deepEqual(atThreshold.emotion, plain.emotion);
+    const [wide] = await new EmotionPipeline(detector, classifier, {
+      upscaleBelow: 48,
+      crop: { margin: 0.5 },
+    }).analyze(gray);
+    assert.equal(wide.restoration, 'none');
+    assert.throws(() => new EmotionPipeline(detector, classifier, { upscaleBelow: -1 }), RangeError);
   },
 );
 

@@ -34,6 +34,7 @@ interface Face {
   landmarks?: [number, number][];
   alignment?: { method: string };
   enhanced: boolean;
+  restoration?: string;
 }
 interface Analyzed {
   file: string;
@@ -162,9 +163,13 @@ void test('POST /v1/analyze: a small face is restored by FSRNet under enhance=au
     const never = (await postImage('/v1/analyze?enhance=never', small)).json<Analyzed>();
     assert.equal(never.faces[0].enhanced, false);
     assert.notDeepEqual(never.faces[0].emotion.scores, auto.faces[0].emotion.scores);
-    const below = (await postImage('/v1/analyze?enhanceBelow=20', small)).json<Analyzed>();
+    const below = (await postImage('/v1/analyze?enhanceBelow=20&upscaleBelow=0', small)).json<Analyzed>();
     assert.equal(below.faces[0].enhanced, false);
+    assert.equal(below.faces[0].restoration, 'none');
     assert.deepEqual(below.faces[0].emotion, never.faces[0].emotion);
+    const bicubic = (await postImage('/v1/analyze?enhanceBelow=20', small)).json<Analyzed>();
+    assert.equal(bicubic.faces[0].restoration, 'bicubic');
+    assert.notDeepEqual(bicubic.faces[0].emotion, never.faces[0].emotion);
     const always = (await postImage('/v1/analyze?enhance=always', astronaut)).json<Analyzed>();
     assert.equal(always.faces[0].enhanced, true);
   } finally {
@@ -459,6 +464,7 @@ void test('GET /openapi.json is a valid OpenAPI 3.x document listing every route
     'minNeighbors',
     'minSize',
     'scaleFactor',
+    'upscaleBelow',
   ]);
   assert.ok(
     ['image/jpeg', 'image/png', 'image/webp', 'multipart/form-data'].every(
@@ -573,7 +579,13 @@ void test('without the landmark and FSRNet models: box crops, no enhancement, en
       })
     ).json<Analyzed>();
     const cli = await analyzeJson(ASTRONAUT, '--no-align', '--enhance', 'never');
-    assert.deepEqual({ ...entry, file: cli.file }, cli);
+    // No FSRNet, but auto still decides per face (the 95 px face: the plain path); never has no stage.
+    assert.deepEqual(
+      entry.faces.map((f) => f.restoration),
+      ['none'],
+    );
+    const faces = entry.faces.map(({ restoration: _, ...face }) => face);
+    assert.deepEqual({ ...entry, faces, file: cli.file }, cli);
     const models = (await bare.inject({ method: 'GET', url: '/v1/models' })).json<{ models: unknown[] }>();
     assert.equal(models.models.length, 2);
     assertError(

@@ -5,6 +5,7 @@ import { annotateFaces } from '../draw/annotate.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
+import type { RestoreMethod } from '../enhance/restore.js';
 import { writeImage } from '../io/node/write-image.js';
 import {
   DETECTOR_HELP,
@@ -58,11 +59,13 @@ Options:
                         [{"file", "width", "height", "faces": [{"box": {...},
                           "emotion": {"label", "confidence", "scores": {"angry", ...}},
                           "landmarks": [[x, y] x 68], "alignment": {"method", ...},
-                          "enhanced": true | false}]}]
+                          "enhanced": true | false, "restoration"}]}]
                       a file that failed appears as {"file", "error": {"code", "message"}};
                       "alignment" is {"method": "rotation", "angle", "scale", "residual"} or
                       {"method": "box", "reason"} (landmarks unreliable: the plain box crop);
-                      "enhanced" says whether FSRNet restored the face (see --enhance)
+                      "enhanced" says whether FSRNet restored the face, "restoration" how the
+                      face reached the classifier's size: "fsrnet", "bicubic" or "none"
+                      (absent with --enhance never; see --enhance, --upscale-below)
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
                       models/emotion/emotion-ensemble.onnx is the more accurate, slower choice
   --flip-tta          Also classify each face mirrored and average the two (test-time augmentation)
@@ -169,10 +172,10 @@ function percent(value: number): string {
 }
 
 function describeFace(
-  face: { box: Box; emotion: EmotionResult; alignment?: Alignment; enhanced?: boolean },
+  face: { box: Box; emotion: EmotionResult; alignment?: Alignment; restoration?: RestoreMethod },
   index: number,
 ): string {
-  const { box, emotion, alignment, enhanced } = face;
+  const { box, emotion, alignment, restoration } = face;
   const others = Object.entries(emotion.scores)
     .filter(([label]) => label !== emotion.label)
     .sort((a, b) => b[1] - a[1])
@@ -182,7 +185,7 @@ function describeFace(
   return (
     `  face ${index + 1}: ${emotion.label} ${percent(emotion.confidence)} (then ${others})` +
     ` at x=${box.x} y=${box.y} ${box.width}x${box.height}` +
-    `${enhanced === true ? ', restored by FSRNet' : ''}` +
+    `${restoration === 'fsrnet' ? ', restored by FSRNet' : restoration === 'bicubic' ? ', enlarged bicubically' : ''}` +
     `${alignment === undefined ? '' : `, ${describeAlignment(alignment)}`}\n`
   );
 }

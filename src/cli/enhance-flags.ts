@@ -3,6 +3,7 @@ import { MoodLensError } from '../core/errors.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
 import {
   DEFAULT_ENHANCE_BELOW,
+  DEFAULT_UPSCALE_BELOW,
   ENHANCE_MODES,
   enhanceThreshold,
   type EnhanceMode,
@@ -14,12 +15,13 @@ import { parseNumberOption, usageError, type CliIo, type CommandOptionValues } f
 export const ENHANCE_OPTIONS = {
   enhance: { type: 'string' },
   'enhance-below': { type: 'string' },
+  'upscale-below': { type: 'string' },
   'enhance-model': { type: 'string' },
 } as const;
 
-export const ENHANCE_NUMERIC_OPTIONS = ['enhance-below'] as const;
+export const ENHANCE_NUMERIC_OPTIONS = ['enhance-below', 'upscale-below'] as const;
 
-/** The largest --enhance-below accepted (a bound, not a useful value: use --enhance always). */
+/** The largest --enhance-below / --upscale-below accepted (a bound, not a useful value). */
 const MAX_ENHANCE_BELOW = 10_000;
 
 /** Help lines for the enhancement flags, each with its default. */
@@ -31,7 +33,11 @@ export const ENHANCE_HELP = `  --enhance MODE      Restore small faces with the 
                       is turned upright on the restored crop
   --enhance-below PX  Box side in pixels under which auto restores a face, integer >= 0
                       (default ${DEFAULT_ENHANCE_BELOW}, measured by npm run study:enhance: below it FSRNet
-                      classified PublicTest faces better than the plain enlargement)
+                      classified PublicTest faces better than a bicubic enlargement)
+  --upscale-below PX  Box side in pixels under which auto enlarges a face that FSRNet does
+                      not restore bicubically (the same crop, no network) instead of by the
+                      classifier's own bilinear resize, integer >= 0 (default
+                      ${DEFAULT_UPSCALE_BELOW}, measured by npm run study:enhance; 0: off)
   --enhance-model FILE
                       Super-resolution model (default: the shipped models/enhance/fsrnet.onnx)`;
 
@@ -39,6 +45,8 @@ export interface EnhanceFlags {
   readonly enhanceMode: EnhanceMode;
   /** Box side below which `auto` restores a face. */
   readonly enhanceBelow: number;
+  /** Box side below which `auto` enlarges a face bicubically when FSRNet does not restore it. */
+  readonly upscaleBelow: number;
   readonly enhanceModel: string | undefined;
 }
 
@@ -49,31 +57,36 @@ export function parseEnhanceFlags(values: CommandOptionValues<typeof ENHANCE_OPT
     throw usageError(`Expected ${ENHANCE_MODES.join(', ')} for --enhance but received '${mode}'`);
   }
   const enhanceMode = mode as EnhanceMode;
-  let enhanceBelow = DEFAULT_ENHANCE_BELOW;
-  if (values['enhance-below'] !== undefined) {
+  const threshold = (flag: 'enhance-below' | 'upscale-below', fallback: number): number => {
+    const text = values[flag];
+    if (text === undefined) return fallback;
     if (enhanceMode !== 'auto') {
-      throw usageError(`--enhance-below applies to --enhance auto only, not --enhance ${enhanceMode}`);
+      throw usageError(`--${flag} applies to --enhance auto only, not --enhance ${enhanceMode}`);
     }
-    enhanceBelow = parseNumberOption('--enhance-below', values['enhance-below'], 'integer');
-    if (enhanceBelow < 0 || enhanceBelow > MAX_ENHANCE_BELOW) {
+    const value = parseNumberOption(`--${flag}`, text, 'integer');
+    if (value < 0 || value > MAX_ENHANCE_BELOW) {
       throw usageError(
-        `Expected an integer from 0 to ${MAX_ENHANCE_BELOW} for --enhance-below but received ${values['enhance-below']}`,
+        `Expected an integer from 0 to ${MAX_ENHANCE_BELOW} for --${flag} but received ${text}`,
       );
     }
-  }
+    return value;
+  };
+  const enhanceBelow = threshold('enhance-below', DEFAULT_ENHANCE_BELOW);
+  const upscaleBelow = threshold('upscale-below', DEFAULT_UPSCALE_BELOW);
   const enhanceModel = values['enhance-model'];
   if (enhanceModel === '')
     throw usageError('Expected a path for --enhance-model but received an empty string');
   if (enhanceModel !== undefined && enhanceMode === 'never') {
     throw usageError('--enhance-model has no use with --enhance never');
   }
-  return { enhanceMode, enhanceBelow, enhanceModel };
+  return { enhanceMode, enhanceBelow, upscaleBelow, enhanceModel };
 }
 
-/** The enhance stage as the pipeline takes it: no enhancer means no enhancement. */
+/** The enhance stage as the pipeline takes it: no enhancer means no FSRNet; upscaleBelow 0: no bicubic. */
 export interface EnhanceStage {
   readonly enhancer?: FaceEnhancer;
   readonly enhanceBelow: number;
+  readonly upscaleBelow: number;
 }
 
 /**
@@ -91,9 +104,13 @@ export async function loadEnhanceStage(
 ): Promise<EnhanceStage> {
   const { enhanceMode, enhanceModel } = flags;
   const enhanceBelow = enhanceThreshold(enhanceMode, flags.enhanceBelow);
-  if (enhanceMode === 'never') return { enhanceBelow };
-  if (enhanceModel !== undefined) return { enhancer: await loadFaceEnhancer(enhanceModel), enhanceBelow };
-  if (existsSync(shipped)) return { enhancer: await loadFaceEnhancer(shipped), enhanceBelow };
+  // only auto mixes the ways: never is the plain path for every face, always is FSRNet for every face
+  const upscaleBelow = enhanceMode === 'auto' ? flags.upscaleBelow : 0;
+  if (enhanceMode === 'never') return { enhanceBelow, upscaleBelow };
+  if (enhanceModel !== undefined) {
+    return { enhancer: await loadFaceEnhancer(enhanceModel), enhanceBelow, upscaleBelow };
+  }
+  if (existsSync(shipped)) return { enhancer: await loadFaceEnhancer(shipped), enhanceBelow, upscaleBelow };
   if (enhanceMode === 'always') {
     throw new MoodLensError(
       'MOODLENS_ERR_MODEL_LOAD',
@@ -102,8 +119,7 @@ export async function loadEnhanceStage(
     );
   }
   io.stderr(
-    `${command}: no super-resolution model at ${shipped}: small faces are classified ` +
-      'without enhancement\n',
+    `${command}: no super-resolution model at ${shipped}: small faces are classified ` + 'without FSRNet\n',
   );
-  return { enhanceBelow };
+  return { enhanceBelow, upscaleBelow };
 }

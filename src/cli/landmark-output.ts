@@ -3,6 +3,7 @@ import { MoodLensError } from '../core/errors.js';
 import type { Box } from '../core/image.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import type { AnalyzedFace } from '../pipeline/pipeline.js';
+import type { RestoreMethod } from '../enhance/restore.js';
 import { LANDMARK_PARTS, type Point } from '../landmarks/points.js';
 import { DEFAULT_LANDMARK_MODEL_PATH, hasDefaultLandmarkModel } from '../io/node/landmark-model.js';
 
@@ -39,16 +40,26 @@ export interface JsonFace {
   readonly alignment?: Alignment;
   /** Whether the face was restored by the super-resolution model before classification. */
   readonly enhanced: boolean;
+  /** How the face was brought to the classifier's size, when the pipeline has an enhance stage. */
+  readonly restoration?: RestoreMethod;
 }
 
 /** A pipeline result as `--json` writes it: points and alignment rounded, `enhanced` always present. */
-export function jsonFace({ box, emotion, landmarks, alignment, enhanced }: AnalyzedFace): JsonFace {
+export function jsonFace({
+  box,
+  emotion,
+  landmarks,
+  alignment,
+  enhanced,
+  restoration,
+}: AnalyzedFace): JsonFace {
   return {
     box,
     emotion,
     ...(landmarks === undefined ? {} : { landmarks: jsonPoints(landmarks.points) }),
     ...(alignment === undefined ? {} : { alignment: jsonAlignment(alignment) }),
     enhanced: enhanced === true,
+    ...(restoration === undefined ? {} : { restoration }),
   };
 }
 

@@ -89,6 +89,7 @@ export async function openPipeline(
       ...(aligner === undefined ? {} : { aligner }),
       ...(enhancer === undefined ? {} : { enhancer }),
       enhanceBelow: enhanceStage.enhanceBelow,
+      upscaleBelow: enhanceStage.upscaleBelow,
     });
     return { pipeline, close };
   } catch (error) {

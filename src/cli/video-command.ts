@@ -80,7 +80,8 @@ Options:
                       landmarks when the landmark model is installed, as in analyze)
   --json              Print {"file", "video", "records": [...], "complete", "summary"}
                       on stdout: records as in frames.csv plus "raw" (unsmoothed scores)
-                      and "enhanced" (true when FSRNet restored the face; see --enhance)
+                      "enhanced" (true when FSRNet restored the face; see --enhance) and
+                      "restoration" ("fsrnet", "bicubic" or "none"; see --upscale-below)
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
                       with MoodLens by npm, then ffmpeg on the PATH)
   --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)

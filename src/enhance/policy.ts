@@ -1,4 +1,5 @@
 import type { Box } from '../core/image.js';
+import type { RestoreMethod } from './restore.js';
 
 /**
  * Which faces the enhance stage restores before classification. `auto`: faces whose box side is below
@@ -20,6 +21,29 @@ export const ENHANCE_MODES: readonly EnhanceMode[] = ['auto', 'always', 'never']
  * the model changes.
  */
 export const DEFAULT_ENHANCE_BELOW = 36;
+
+/**
+ * Faces whose box side (pixels) is below this, and not restored by FSRNet, are enlarged bicubically under
+ * `auto` instead of by the classifier's own (bilinear) resize. Measured with `npm run study:enhance`:
+ * bicubic beat the plain path at every size under 48 px (the classifier's input, where the two are the
+ * same face); see the model card (models/enhance/fsrnet.md) for the figures.
+ */
+export const DEFAULT_UPSCALE_BELOW = 48;
+
+/**
+ * The restoration a face with this box gets: FSRNet below `enhanceBelow` when there is an enhancer, else
+ * bicubic below `upscaleBelow`, else none.
+ */
+export function restorationFor(
+  box: Box,
+  enhanceBelow: number,
+  upscaleBelow: number,
+  hasEnhancer: boolean,
+): RestoreMethod {
+  const side = faceSide(box);
+  if (hasEnhancer && side < enhanceBelow) return 'fsrnet';
+  return side < upscaleBelow ? 'bicubic' : 'none';
+}
 
 /** The side of a face box: its longer side (Haar boxes are square). */
 export function faceSide(box: Box): number {

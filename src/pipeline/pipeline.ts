@@ -1,11 +1,13 @@
 import type { Alignment, FaceAligner } from '../align/aligner.js';
-import type { Box, Image } from '../core/image.js';
+import type { Box, GrayImage, Image } from '../core/image.js';
 import type { DetectOptions } from '../detect/options.js';
 import type { EmotionClassifier, EmotionResult } from '../emotion/classifier.js';
-import { cropFace, type CropFaceOptions } from '../emotion/preprocess.js';
+import { cropFace, faceCropSquare, type CropFaceOptions } from '../emotion/preprocess.js';
 import { enhancedClassifierInput, nativeFaceCrop } from '../enhance/enhanced-face.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
-import { DEFAULT_ENHANCE_BELOW, shouldEnhance } from '../enhance/policy.js';
+import { bicubicResizeGray } from '../enhance/bicubic.js';
+import { DEFAULT_ENHANCE_BELOW, restorationFor } from '../enhance/policy.js';
+import type { RestoreMethod } from '../enhance/restore.js';
 import { toGray } from '../image/gray.js';
 import type { FaceLandmarks, LandmarkDetector } from '../landmarks/detector.js';
 
@@ -28,8 +30,10 @@ export type AnalyzedFace<T extends DetectedFace = DetectedFace> = FaceWithEmotio
   readonly landmarks?: FaceLandmarks;
   /** How the classifier's input was made, when the pipeline has an alignment stage. */
   readonly alignment?: Alignment;
-  /** Whether the face was restored by the enhance stage, when the pipeline has one. */
+  /** Whether FSRNet restored the face, when the pipeline has an enhancer. */
   readonly enhanced?: boolean;
+  /** How the face was brought to the classifier's size, when the pipeline has an enhance stage. */
+  readonly restoration?: RestoreMethod;
 };
 
 export interface PipelineOptions {
@@ -54,6 +58,12 @@ export interface PipelineOptions {
   readonly enhancer?: FaceEnhancer;
   /** Box side in pixels below which the enhancer restores a face; Infinity: every face. Default {@link DEFAULT_ENHANCE_BELOW}. */
   readonly enhanceBelow?: number;
+  /**
+   * Box side in pixels below which a face that the enhancer does not restore is enlarged bicubically
+   * from the same native crop instead (then equalized and aligned as a restored face); default 0: never.
+   * `moodlens analyze` and `video` pass {@link DEFAULT_UPSCALE_BELOW} under `--enhance auto`.
+   */
+  readonly upscaleBelow?: number;
 }
 
 /**
@@ -83,6 +93,10 @@ export class EmotionPipeline {
     if (enhanceBelow !== undefined && !(enhanceBelow >= 0)) {
       throw new RangeError(`Expected a number >= 0 for enhanceBelow but received ${String(enhanceBelow)}`);
     }
+    const { upscaleBelow } = options;
+    if (upscaleBelow !== undefined && !(upscaleBelow >= 0)) {
+      throw new RangeError(`Expected a number >= 0 for upscaleBelow but received ${String(upscaleBelow)}`);
+    }
   }
 
   /** Every face in the image with its emotion, in the detector's order. No face: an empty list. */
@@ -97,7 +111,7 @@ export class EmotionPipeline {
 
   /**
    * Classifies given face records (e.g. from a tracker), keeping every field they already carry; with the
-   * landmark, alignment and enhance stages, adds `landmarks`, `alignment` and `enhanced`.
+   * landmark, alignment and enhance stages, adds `landmarks`, `alignment`, `enhanced` and `restoration`.
    */
   async classifyFaces<T extends DetectedFace>(image: Image, faces: readonly T[]): Promise<AnalyzedFace<T>[]> {
     if (faces.length === 0) return [];
@@ -112,16 +126,25 @@ export class EmotionPipeline {
             faces.map((f) => f.box),
           );
     const below = this.options.enhanceBelow ?? DEFAULT_ENHANCE_BELOW;
-    const enhanced = faces.map((f) => enhancer !== undefined && shouldEnhance(f.box, below));
+    const upscaleBelow = this.options.upscaleBelow ?? 0;
+    const restorations = faces.map((f): RestoreMethod => {
+      const r = restorationFor(f.box, below, upscaleBelow, enhancer !== undefined);
+      // bicubic only ever enlarges: a crop (with its margin) as large as the input takes the plain path
+      return r === 'bicubic' && faceCropSquare(f.box, crop?.margin).width >= size ? 'none' : r;
+    });
+    const native = (f: T): GrayImage => nativeFaceCrop(gray, f.box, crop?.margin);
     const restored =
       enhancer === undefined
         ? []
-        : await enhancer.enhance(
-            faces.filter((_, i) => enhanced[i]).map((f) => nativeFaceCrop(gray, f.box, crop?.margin)),
-          );
+        : await enhancer.enhance(faces.filter((_, i) => restorations[i] === 'fsrnet').map(native));
     let next = 0;
     const aligned = faces.map((face, i) => {
-      if (enhanced[i]) return enhancedClassifierInput(restored[next++], face.box, marks?.[i], aligner, crop);
+      const restoration = restorations[i];
+      if (restoration !== 'none') {
+        const large =
+          restoration === 'fsrnet' ? restored[next++] : bicubicResizeGray(native(face), size, size);
+        return enhancedClassifierInput(large, face.box, marks?.[i], aligner, crop);
+      }
       return aligner === undefined
         ? { face: cropFace(gray, face.box, { ...crop, size }), alignment: undefined }
         : aligner.align(gray, face.box, marks?.[i], crop);
@@ -132,7 +155,8 @@ export class EmotionPipeline {
       emotion: emotions[i],
       ...(marks === undefined ? {} : { landmarks: marks[i] }),
       ...(aligned[i].alignment === undefined ? {} : { alignment: aligned[i].alignment }),
-      ...(enhancer === undefined ? {} : { enhanced: enhanced[i] }),
+      ...(enhancer === undefined ? {} : { enhanced: restorations[i] === 'fsrnet' }),
+      ...(enhancer === undefined && upscaleBelow === 0 ? {} : { restoration: restorations[i] }),
     }));
   }
 }

@@ -7,6 +7,7 @@
 import { MoodLensError } from '../core/errors.js';
 import type { Box } from '../core/image.js';
 import { EMOTION_LABELS, isEmotion, type Emotion } from '../emotion/labels.js';
+import { RESTORE_METHODS, type RestoreMethod } from '../enhance/restore.js';
 
 /** The columns of frames.csv, in order (the emotion columns in EMOTION_LABELS order). */
 export const FRAME_CSV_COLUMNS = [
@@ -63,6 +64,8 @@ export interface FrameRecord {
    * CSV column). Absent when the enhance stage did not run (or in records written before it existed).
    */
   enhanced?: boolean;
+  /** How the face reached the classifier's size: fsrnet, bicubic or none (JSON only; not a CSV column). */
+  restoration?: RestoreMethod;
 }
 
 /** A record for a frame in which no face was seen. */
@@ -101,6 +104,8 @@ export interface FaceRecordFields {
   readonly raw?: Readonly<Record<Emotion, number>>;
   /** Whether the enhance stage restored the face, kept in `enhanced` (JSON only). */
   readonly enhanced?: boolean;
+  /** How the face reached the classifier's size, kept in `restoration` (JSON only). */
+  readonly restoration?: RestoreMethod;
 }
 
 /** The record of one face in one frame: its box, label, confidence and the seven scores as columns. */
@@ -126,6 +131,7 @@ export function faceFrameRecord(face: FaceRecordFields): FrameRecord {
   };
   if (face.raw !== undefined) record.raw = { ...face.raw };
   if (face.enhanced !== undefined) record.enhanced = face.enhanced;
+  if (face.restoration !== undefined) record.restoration = face.restoration;
   return record;
 }
 
@@ -209,6 +215,7 @@ function describe(value: unknown): string {
 function checkRecord(fields: Record<string, unknown>, where: string, json: boolean = false): FrameRecord {
   const raw = json ? fields.raw : undefined;
   const enhanced = json ? fields.enhanced : undefined;
+  const restoration = json ? fields.restoration : undefined;
   const frame = checkNumber(fields.frame, where, 'frame', 'integer');
   const time = checkNumber(fields.time, where, 'time', 'number');
   const faceFields = FRAME_CSV_COLUMNS.slice(2);
@@ -223,6 +230,8 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
     if (raw !== undefined && raw !== null) throw invalid(where, 'raw is set but track is empty');
     if (enhanced !== undefined && enhanced !== null)
       throw invalid(where, 'enhanced is set but track is empty');
+    if (restoration !== undefined && restoration !== null)
+      throw invalid(where, 'restoration is set but track is empty');
     return emptyFrameRecord(frame, time);
   }
   const missing = faceFields.find((f) => fields[f] === null || fields[f] === undefined);
@@ -268,6 +277,15 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
       throw invalid(where, `expected true or false for enhanced but received ${describe(enhanced)}`);
     }
     record.enhanced = enhanced;
+  }
+  if (restoration !== undefined && restoration !== null) {
+    if (!(RESTORE_METHODS as readonly unknown[]).includes(restoration)) {
+      throw invalid(
+        where,
+        `expected one of ${RESTORE_METHODS.join(', ')} for restoration but received ${describe(restoration)}`,
+      );
+    }
+    record.restoration = restoration as RestoreMethod;
   }
   return record;
 }

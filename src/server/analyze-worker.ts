@@ -80,6 +80,7 @@ async function analyzeOne(
       ...(options.align && align !== undefined ? align : {}),
       ...(options.enhance === 'never' || enhancer === undefined ? {} : { enhancer }),
       enhanceBelow: enhanceThreshold(options.enhance, options.enhanceBelow),
+      upscaleBelow: options.enhance === 'auto' ? options.upscaleBelow : 0,
     });
     const faces = await pipeline.analyze(decoded);
     return {

@@ -15,7 +15,7 @@ import { Type } from 'typebox';
 import { sniffFormat } from '../io/node/read-image.js';
 import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
-import { DEFAULT_ENHANCE_BELOW } from '../enhance/policy.js';
+import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../enhance/policy.js';
 import { packageVersion } from '../cli/main.js';
 import { ServerError, toHttpError } from './errors.js';
 import { loadModels } from './models.js';
@@ -272,6 +272,7 @@ async function createApp(
       align: query.align ?? true,
       enhance,
       enhanceBelow: query.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
+      upscaleBelow: query.upscaleBelow ?? DEFAULT_UPSCALE_BELOW,
       maxPixels: opts.maxPixels,
     };
   };

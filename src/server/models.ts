@@ -132,7 +132,7 @@ export async function loadModels(
     descriptions.push(model.description);
   } else if (stages.enhanceModelPath === undefined) {
     notes.push(
-      `no super-resolution model at ${DEFAULT_ENHANCE_MODEL_PATH}: small faces are classified without enhancement`,
+      `no super-resolution model at ${DEFAULT_ENHANCE_MODEL_PATH}: small faces are classified without FSRNet`,
     );
   }
   return {

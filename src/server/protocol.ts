@@ -40,6 +40,8 @@ export interface AnalyzeOptions {
   readonly enhance: EnhanceMode;
   /** Box side in pixels below which `auto` restores a face. */
   readonly enhanceBelow: number;
+  /** Box side in pixels below which `auto` enlarges a face bicubically when FSRNet does not restore it. */
+  readonly upscaleBelow: number;
   /** Pixel limit checked from the header before decoding. */
   readonly maxPixels: number;
 }

@@ -7,7 +7,8 @@ import { ALIGNMENT_MODES } from '../align/aligner.js';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/options.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
-import { DEFAULT_ENHANCE_BELOW, ENHANCE_MODES } from '../enhance/policy.js';
+import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW, ENHANCE_MODES } from '../enhance/policy.js';
+import { RESTORE_METHODS } from '../enhance/restore.js';
 
 const D = DEFAULT_DETECT_OPTIONS;
 
@@ -88,6 +89,16 @@ export const AnalyzeQuerySchema = Type.Object(
         description: 'Box side in pixels under which enhance=auto restores a face (--enhance-below)',
       }),
     ),
+    upscaleBelow: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10_000,
+        default: DEFAULT_UPSCALE_BELOW,
+        description:
+          'Box side in pixels under which enhance=auto enlarges a face that FSRNet does not restore ' +
+          'bicubically (--upscale-below; 0: off)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -142,6 +153,13 @@ const FaceSchema = Type.Object({
   ),
   alignment: Type.Optional(AlignmentSchema),
   enhanced: Type.Boolean({ description: 'Whether FSRNet restored the face before classification' }),
+  restoration: Type.Optional(
+    Type.Enum([...RESTORE_METHODS], {
+      description:
+        'How the face was brought to the classifier size: FSRNet, a bicubic enlargement, or the plain ' +
+        'crop (absent with enhance=never)',
+    }),
+  ),
 });
 
 export const AnalyzedImageSchema = Type.Object(

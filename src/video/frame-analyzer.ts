@@ -10,6 +10,7 @@ import type { EmotionResult } from '../emotion/classifier.js';
 import type { Emotion } from '../emotion/labels.js';
 import { toGray } from '../image/gray.js';
 import type { FaceLandmarks } from '../landmarks/detector.js';
+import type { RestoreMethod } from '../enhance/restore.js';
 import type { EmotionPipeline } from '../pipeline/pipeline.js';
 import { emptyFrameRecord, faceFrameRecord, type FrameRecord } from '../report/records.js';
 import { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './smoothing.js';
@@ -49,6 +50,8 @@ export interface TrackedFaceResult {
   readonly landmarks?: FaceLandmarks;
   /** Whether the face was restored before classification, when the pipeline has the enhance stage. */
   readonly enhanced?: boolean;
+  /** How the face reached the classifier's size, when the pipeline has the enhance stage. */
+  readonly restoration?: RestoreMethod;
 }
 
 export interface FrameAnalysis {
@@ -169,6 +172,7 @@ export class FrameAnalyzer {
         rawScores: raw,
         ...(classified[i].landmarks === undefined ? {} : { landmarks: classified[i].landmarks }),
         ...(classified[i].enhanced === undefined ? {} : { enhanced: classified[i].enhanced }),
+        ...(classified[i].restoration === undefined ? {} : { restoration: classified[i].restoration }),
       };
     });
     stats.classifyMs += performance.now() - t;
@@ -197,7 +201,7 @@ function emptyStats(): FrameAnalyzerStats {
 
 /**
  * The flat record of one tracked face (smoothed scores in the columns, the raw ones in `raw`, and
- * `enhanced` when the pipeline has the enhance stage).
+ * `enhanced` and `restoration` when the pipeline has the enhance stage).
  */
 export function toFrameRecord(face: TrackedFaceResult, frame: number, time: number): FrameRecord {
   const { box, emotion } = face;
@@ -211,5 +215,6 @@ export function toFrameRecord(face: TrackedFaceResult, frame: number, time: numb
     scores: emotion.scores,
     raw: face.rawScores,
     ...(face.enhanced === undefined ? {} : { enhanced: face.enhanced }),
+    ...(face.restoration === undefined ? {} : { restoration: face.restoration }),
   });
 }
