@@ -121,9 +121,12 @@ void test('analyze with a landmark model: landmarks and alignment in --json; --n
   const plain = await run([...base, '--landmark-model', LANDMARKS, '--no-align']);
   assert.equal(plain.code, 0, plain.stderr);
   const [plainEntry] = JSON.parse(plain.stdout) as AnalyzeEntry[];
-  // No landmarks, no alignment; "enhanced" is always said (a 95 px face is not restored by default).
-  assert.deepEqual(Object.keys(plainEntry.faces[0]), ['box', 'emotion', 'enhanced']);
-  assert.equal((plainEntry.faces[0] as { enhanced?: boolean }).enhanced, false);
+  // No landmarks, no alignment; "enhanced" is always said, "restoration" under --enhance auto (a 95 px
+  // face is neither restored nor enlarged by default).
+  assert.deepEqual(Object.keys(plainEntry.faces[0]), ['box', 'emotion', 'enhanced', 'restoration']);
+  const { enhanced, restoration } = plainEntry.faces[0] as { enhanced?: boolean; restoration?: string };
+  assert.equal(enhanced, false);
+  assert.equal(restoration, 'none');
   // The fallback is exactly the box crop: same scores.
   assert.deepEqual(plainEntry.faces[0].emotion, face.emotion);
 
