@@ -71,14 +71,13 @@ class Degradation:
 
     @staticmethod
     def for_factors(factors: Sequence[int]) -> 'Degradation':
-        """The default mix for (2, 3, 4); any other set of factors drawn with equal odds (one model per factor:
-        a single factor)."""
-        factors = tuple(sorted(set(int(f) for f in factors)))
+        """Factors drawn in proportion to how often they are listed: (2, 2, 3, 4, 4) is the default 40/20/40%
+        mix, (4,) a x4-only model, (2, 2, 3, 4, 4, 4, 4) a mix weighted towards x4."""
+        factors = [int(f) for f in factors]
         if not factors or any(f < 2 or f > 8 for f in factors):
             raise ValueError(f'factors must be integers from 2 to 8, got {factors}')
-        if factors == Degradation.factors:
-            return Degradation()
-        return Degradation(factors=factors, factor_p=tuple(1.0 / len(factors) for _ in factors))
+        values = tuple(sorted(set(factors)))
+        return Degradation(factors=values, factor_p=tuple(factors.count(f) / len(factors) for f in values))
 
 
 def random_low_res(hr: np.ndarray, deg: Degradation, rng: np.random.Generator) -> np.ndarray:

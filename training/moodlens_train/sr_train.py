@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--width', type=int, default=32)
     p.add_argument('--blocks', type=int, default=3)
-    p.add_argument('--factors', default='2,3,4',
-                   help='degradation factors to train on (default 2,3,4 drawn 40/20/40%%; e.g. 4 for a x4-only model)')
+    p.add_argument('--factors', default='2,2,3,4,4',
+                   help='degradation factors to train on, each drawn as often as it is listed (default 2,2,3,4,4: '
+                        'x2, x3, x4 40/20/40%%; 4: a x4-only model)')
     p.add_argument('--no-priors', action='store_true', help='the ablation: no prior estimation branch')
     p.add_argument('--heatmap-weight', type=float, default=1.0)
     p.add_argument('--parsing-weight', type=float, default=0.01)
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
               f'{len(images)} training faces, {len(val_hr)} PublicTest faces for selection; on {device}, '
               f'{args.workers} batch workers', file=sys.stderr)
     config = {'width': args.width, 'blocks': args.blocks, 'priors': not args.no_priors,
-              'factors': list(deg.factors)}
+              'factors': list(deg.factors), 'factor_p': [round(p, 4) for p in deg.factor_p]}
     if classifier is not None:
         classifier.eval()  # stays in eval mode (batch-norm statistics frozen) while the SR net trains
     batches = training_batches(images, points, args, deg, rng, start_epoch, device)

@@ -150,12 +150,15 @@ def test_batches_stay_compact_until_the_device(faces48):
 
 def test_factors_choose_the_degradations_a_model_trains_on(faces48, tmp_path):
     """--factors 4 trains a x4-only model (every training input comes from 12x12), recorded in its config;
-    the default keeps the 40/20/40% mix of x2, x3 and x4; factors outside 2..8 are refused."""
+    factors are drawn as often as they are listed (the default 2,2,3,4,4: the 40/20/40% mix of x2, x3 and
+    x4); factors outside 2..8 are refused."""
     hr = np.load(faces48)["image"][0]
     rng = np.random.default_rng(0)
     only4 = sd.Degradation.for_factors([4])
     assert {sd.random_low_res(hr, only4, rng).shape for _ in range(20)} == {(12, 12)}
-    assert sd.Degradation.for_factors([4, 3, 2]) == sd.Degradation()
+    assert sd.Degradation.for_factors([4, 2, 3, 4, 2]) == sd.Degradation()
+    weighted = sd.Degradation.for_factors([2, 2, 3, 4, 4, 4, 4])
+    assert weighted.factors == (2, 3, 4) and np.allclose(weighted.factor_p, [2 / 7, 1 / 7, 4 / 7])
     assert {sd.random_low_res(hr, sd.Degradation(), rng).shape for _ in range(60)} == {(12, 12), (16, 16), (24, 24)}
     with pytest.raises(ValueError):
         sd.Degradation.for_factors([1])
