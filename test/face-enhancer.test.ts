@@ -13,22 +13,21 @@ import { isMoodLensError } from '../src/core/errors.js';
 import { createImage, type GrayImage } from '../src/core/image.js';
 import { bicubicResizeGray } from '../src/enhance/bicubic.js';
 import { degrade } from '../src/enhance/degrade.js';
-import { outputPixel } from '../src/enhance/face-enhancer.js';
+import { modelForRatio, outputPixel } from '../src/enhance/face-enhancer.js';
 import { parseEnhanceModelMetadata } from '../src/enhance/model-info.js';
 import { psnr, ssim } from '../src/enhance/quality.js';
 import { emotionIndex, type Emotion } from '../src/emotion/labels.js';
-import { equalizeHist } from '../src/emotion/preprocess.js';
+import { cropFace, equalizeHist } from '../src/emotion/preprocess.js';
 import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
 import {
   DEFAULT_ENHANCE_MODEL_PATH,
+  DEFAULT_ENHANCE_SPECIALIST_PATHS,
   hasDefaultEnhanceModel,
   loadFaceEnhancer,
 } from '../src/io/node/enhance-model.js';
 import { DEFAULT_LANDMARK_MODEL_PATH } from '../src/io/node/landmark-model.js';
 import { ensureFer2013, listFerFaces, readGrayFile } from './support/fer-scenes.js';
 import { REPO_ROOT } from './support/opencv.js';
-
-const PARITY = join(REPO_ROOT, 'test', 'fixtures', 'fsrnet.parity.json');
 
 /** sr_export.py --parity-out. */
 interface ParityFixture {
@@ -44,31 +43,89 @@ function needsModel(t: TestContext): boolean {
   return false;
 }
 
-void test('the shipped FSRNet reproduces its PyTorch outputs (fsrnet.parity.json), at any batch size', async (t) => {
+for (const name of ['fsrnet', 'fsrnet-x4']) {
+  void test(`the shipped ${name}.onnx reproduces its PyTorch outputs (${name}.parity.json), at any batch size`, async (t) => {
+    const model = join(REPO_ROOT, 'models', 'enhance', `${name}.onnx`);
+    const parity = join(REPO_ROOT, 'test', 'fixtures', `${name}.parity.json`);
+    if (!existsSync(model) || !existsSync(parity)) {
+      t.skip(`needs ${model} and ${parity}, written with the model by sr_export.py --parity-out`);
+      return;
+    }
+    const fixture = JSON.parse(await readFile(parity, 'utf8')) as ParityFixture;
+    const inputs = fixture.inputs.map((v) => createImage(fixture.size, fixture.size, 1, Uint8Array.from(v)));
+    assert.ok(inputs.length >= 2);
+    const plane = fixture.size * fixture.size;
+    for (const batchSize of [32, 3, 1]) {
+      const enhancer = await loadFaceEnhancer(model, { batchSize, specialists: [] });
+      try {
+        assert.equal(enhancer.size, fixture.size);
+        const out = await enhancer.predict(inputs);
+        assert.equal(out.length, inputs.length * plane);
+        let worst = 0;
+        fixture.outputs.forEach((expected, i) =>
+          expected.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - out[i * plane + j])))),
+        );
+        assert.ok(worst <= fixture.tolerance, `batch ${batchSize}: worst difference ${worst}`);
+      } finally {
+        await enhancer.dispose();
+      }
+    }
+  });
+}
+
+void test('the shipped FSRNet routes faces by their enlargement: x4-sized crops to its x4 specialist', async (t) => {
   if (!needsModel(t)) return;
-  if (!existsSync(PARITY)) {
-    t.skip(`needs ${PARITY}, written with the model by sr_export.py --parity-out`);
+  const [specialistPath] = DEFAULT_ENHANCE_SPECIALIST_PATHS;
+  if (!existsSync(specialistPath)) {
+    t.skip(`needs the x4 specialist at ${specialistPath}`);
     return;
   }
-  const fixture = JSON.parse(await readFile(PARITY, 'utf8')) as ParityFixture;
-  const inputs = fixture.inputs.map((v) => createImage(fixture.size, fixture.size, 1, Uint8Array.from(v)));
-  assert.ok(inputs.length >= 2);
-  const plane = fixture.size * fixture.size;
-  for (const batchSize of [32, 3, 1]) {
-    const enhancer = await loadFaceEnhancer(undefined, { batchSize });
-    try {
-      assert.equal(enhancer.size, fixture.size);
-      const out = await enhancer.predict(inputs);
-      assert.equal(out.length, inputs.length * plane);
-      let worst = 0;
-      fixture.outputs.forEach((expected, i) =>
-        expected.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - out[i * plane + j])))),
-      );
-      assert.ok(worst <= fixture.tolerance, `batch ${batchSize}: worst difference ${worst}`);
-    } finally {
-      await enhancer.dispose();
-    }
+  const routed = await loadFaceEnhancer();
+  const general = await loadFaceEnhancer(DEFAULT_ENHANCE_MODEL_PATH, { specialists: [] });
+  const specialist = await loadFaceEnhancer(specialistPath);
+  try {
+    assert.deepEqual(
+      routed.specialists.map((s) => s.info.trainedFactors),
+      [[4]],
+    );
+    assert.deepEqual(general.info.trainedFactors, [2, 3, 4]);
+    assert.equal(specialist.specialists.length, 0);
+    // Real faces, 12, 13, 14 and 24 px: the first two go to the specialist, the others to the general model.
+    const files = (await listFerFaces()).slice(0, 4);
+    const root = await ensureFer2013();
+    const faces = await Promise.all(files.map((f) => readGrayFile(join(root, f))));
+    const small = faces.map((face, i) =>
+      cropFace(face, { x: 0, y: 0, width: 48, height: 48 }, { size: [12, 13, 14, 24][i], equalize: false }),
+    );
+    const out = await routed.enhance(small);
+    const bySpecialist = await specialist.enhance(small);
+    const byGeneral = await general.enhance(small);
+    assert.deepEqual(
+      out.map((o, i) =>
+        o.data.every((v, j) => v === bySpecialist[i].data[j])
+          ? 's'
+          : o.data.every((v, j) => v === byGeneral[i].data[j])
+            ? 'g'
+            : '?',
+      ),
+      ['s', 's', 'g', 'g'],
+    );
+  } finally {
+    await routed.dispose();
+    await general.dispose();
+    await specialist.dispose();
   }
+});
+
+void test('modelForRatio: the nearest trained factor, a specialist on ties', () => {
+  const sets = [[2, 3, 4], [4]];
+  assert.deepEqual(
+    [1, 2, 2.9, 3.4, 3.5, 3.7, 4, 6].map((r) => modelForRatio(r, sets)),
+    [0, 0, 0, 0, 1, 1, 1, 1],
+  );
+  assert.equal(modelForRatio(4, [undefined, [4]]), 1);
+  assert.equal(modelForRatio(3, [undefined, [4]]), 0);
+  assert.equal(modelForRatio(4, [[2, 3, 4]]), 0);
 });
 
 const METADATA = {

@@ -14,7 +14,37 @@ export interface FaceEnhancerOptions {
   readonly source?: string;
   /** Faces per inference call, integer >= 1. Default 32. */
   readonly batchSize?: number;
+  /**
+   * Models trained for fewer degradation factors (a x4-only model, say): each face then goes to the model
+   * whose trained factors come nearest its enlargement (see {@link modelForRatio}). The enhancer owns
+   * them; their size must be this model's.
+   */
+  readonly specialists?: readonly FaceEnhancer[];
 }
+
+/**
+ * Which of several models restores a face enlarged by `ratio` (the model's size over the crop's side):
+ * the one with a trained factor nearest the ratio; on a tie the one trained for fewer factors (the
+ * specialist), then the earlier one. A model whose factors are unknown counts as trained for 2, 3 and 4
+ * (what every MoodLens FSRNet before `moodlens.trained_factors` was). Returns an index into `factorSets`.
+ */
+export function modelForRatio(ratio: number, factorSets: readonly (readonly number[] | undefined)[]): number {
+  let best = 0;
+  let bestDistance = Infinity;
+  let bestCount = Infinity;
+  factorSets.forEach((set, i) => {
+    const factors = set ?? DEFAULT_TRAINED_FACTORS;
+    const distance = Math.min(...factors.map((f) => Math.abs(f - ratio)));
+    if (distance < bestDistance || (distance === bestDistance && factors.length < bestCount)) {
+      best = i;
+      bestDistance = distance;
+      bestCount = factors.length;
+    }
+  });
+  return best;
+}
+
+const DEFAULT_TRAINED_FACTORS: readonly number[] = [2, 3, 4];
 
 export const DEFAULT_ENHANCE_BATCH_SIZE = 32;
 
@@ -48,6 +78,8 @@ export class FaceEnhancer {
     /** Faces per inference call. */
     readonly batchSize: number,
     private readonly source: string,
+    /** Models for fewer factors that take the faces they fit better (see {@link modelForRatio}). */
+    readonly specialists: readonly FaceEnhancer[],
   ) {}
 
   /**
@@ -60,12 +92,20 @@ export class FaceEnhancer {
       metadata,
       source = 'super-resolution model',
       batchSize = DEFAULT_ENHANCE_BATCH_SIZE,
+      specialists = [],
     } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`Expected a positive integer for batchSize but received ${String(batchSize)}`);
     }
     const info = parseEnhanceModelMetadata(metadata, source);
-    return Promise.resolve(new FaceEnhancer(backend, info, batchSize, source));
+    const wrongSize = specialists.find((s) => s.size !== info.inputSize);
+    if (wrongSize !== undefined) {
+      throw new RangeError(
+        `The specialist ${wrongSize.source} restores ${wrongSize.size}x${wrongSize.size} faces, not ` +
+          `${info.inputSize}x${info.inputSize} as ${source}`,
+      );
+    }
+    return Promise.resolve(new FaceEnhancer(backend, info, batchSize, source, specialists));
   }
 
   /** Side of the restored faces (the model's input and output size). */
@@ -121,8 +161,28 @@ export class FaceEnhancer {
     return out;
   }
 
-  /** Restores face crops (any size, gray): each becomes a `size` x `size` face, same order. */
+  /**
+   * Restores face crops (any size, gray): each becomes a `size` x `size` face, same order. With
+   * specialists, each face is restored by the model {@link modelForRatio} picks for it.
+   */
   async enhance(faces: readonly GrayImage[]): Promise<GrayImage[]> {
+    if (this.specialists.length === 0) return this.restore(faces);
+    const models: FaceEnhancer[] = [this, ...this.specialists];
+    const factorSets = models.map((m) => m.info.trainedFactors);
+    const choice = faces.map((face) =>
+      modelForRatio(this.size / Math.max(face.width, face.height), factorSets),
+    );
+    const out = new Array<GrayImage>(faces.length);
+    for (const [m, model] of models.entries()) {
+      const mine = faces.flatMap((_, i) => (choice[i] === m ? [i] : []));
+      const restored = await model.restore(mine.map((i) => faces[i]));
+      mine.forEach((i, k) => (out[i] = restored[k]));
+    }
+    return out;
+  }
+
+  /** {@link enhance} by this model alone. */
+  private async restore(faces: readonly GrayImage[]): Promise<GrayImage[]> {
     if (faces.length === 0) return [];
     const values = await this.predict(faces.map((face) => this.modelInput(face)));
     const plane = this.size * this.size;
@@ -138,5 +198,6 @@ export class FaceEnhancer {
     if (this.disposed) return;
     this.disposed = true;
     await this.backend.dispose();
+    for (const specialist of this.specialists) await specialist.dispose();
   }
 }

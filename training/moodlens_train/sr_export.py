@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .export import set_metadata, small_model_export_main
-from .sr_data import evaluation_inputs
+from .sr_data import Degradation, evaluation_inputs
 from .sr_model import SIZE, FSRNet, FSRNetExport
 
 OPSET = 13
@@ -28,6 +28,8 @@ def load_model(path) -> FSRNet:
     cfg = ckpt['config']
     model = FSRNet(width=cfg['width'], priors=cfg['priors'], blocks=cfg['blocks'])
     model.load_state_dict(ckpt['model'])
+    # runs from before --factors trained on the default mix
+    model.trained_factors = tuple(cfg.get('factors', Degradation().factors))
     return model.eval()
 
 
@@ -39,7 +41,7 @@ def metadata(model: FSRNet, extra=None) -> dict:
         'moodlens.scaling': 'v1',
         'moodlens.output': 'restored face, [0, 1] (x255 and round half up for pixels)',
         'moodlens.priors': 'landmark_heatmaps_68,parsing_6' if model.use_priors else 'none',
-        'moodlens.trained_factors': '2,3,4',
+        'moodlens.trained_factors': ','.join(str(f) for f in getattr(model, 'trained_factors', Degradation().factors)),
     }
     meta.update(extra or {})
     return meta

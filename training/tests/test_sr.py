@@ -167,5 +167,8 @@ def test_factors_choose_the_degradations_a_model_trains_on(faces48, tmp_path):
               "--width", "8", "--blocks", "1", "--epochs", "1", "--quiet"]
     assert main([*common, "--factors", "4", "--out", str(tmp_path / "x4")]) == 0
     assert torch.load(tmp_path / "x4" / "best.pt")["config"]["factors"] == [4]
+    from moodlens_train.sr_export import export_onnx, load_model
+    meta = {p.key: p.value for p in export_onnx(load_model(tmp_path / "x4" / "best.pt")).metadata_props}
+    assert meta["moodlens.trained_factors"] == "4"
     with pytest.raises(SystemExit, match="--factors"):
         main([*common, "--factors", "4,x", "--out", str(tmp_path / "bad")])

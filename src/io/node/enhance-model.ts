@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
@@ -11,6 +12,14 @@ export const DEFAULT_ENHANCE_MODEL_PATH = fileURLToPath(
   new URL('../../../../models/enhance/fsrnet.onnx', import.meta.url),
 );
 
+/**
+ * Shipped models for fewer degradation factors, loaded beside the shipped FSRNet as its specialists when
+ * installed: `fsrnet-x4.onnx`, trained on x4 (12x12) faces only (see models/enhance/fsrnet.md).
+ */
+export const DEFAULT_ENHANCE_SPECIALIST_PATHS: readonly string[] = [
+  fileURLToPath(new URL('../../../../models/enhance/fsrnet-x4.onnx', import.meta.url)),
+];
+
 /** Whether the shipped super-resolution model is installed (`--enhance auto` restores faces only then). */
 export function hasDefaultEnhanceModel(): boolean {
   return existsSync(DEFAULT_ENHANCE_MODEL_PATH);
@@ -19,6 +28,12 @@ export function hasDefaultEnhanceModel(): boolean {
 export interface LoadFaceEnhancerOptions extends Omit<OnnxNodeBackendOptions, 'outputName'> {
   /** Faces per inference call (default 32). */
   readonly batchSize?: number;
+  /**
+   * Model files for fewer degradation factors, each restoring the faces it fits better (see
+   * `modelForRatio`). Default: for the shipped model, the shipped specialists that are installed; for
+   * any other file, none.
+   */
+  readonly specialists?: readonly string[];
 }
 
 /**
@@ -32,7 +47,21 @@ export async function loadFaceEnhancer(
   modelPath: string = DEFAULT_ENHANCE_MODEL_PATH,
   options: LoadFaceEnhancerOptions = {},
 ): Promise<FaceEnhancer> {
-  return faceEnhancerFromBytes(await readModelFile(modelPath), modelPath, options);
+  const { specialists: paths = defaultSpecialists(modelPath), ...rest } = options;
+  const specialists: FaceEnhancer[] = [];
+  try {
+    for (const path of paths) specialists.push(await loadFaceEnhancer(path, { ...rest, specialists: [] }));
+    return await faceEnhancerFromBytes(await readModelFile(modelPath), modelPath, { ...rest, specialists });
+  } catch (error) {
+    for (const specialist of specialists) await specialist.dispose();
+    throw error;
+  }
+}
+
+function defaultSpecialists(modelPath: string): readonly string[] {
+  return resolve(modelPath) === DEFAULT_ENHANCE_MODEL_PATH
+    ? DEFAULT_ENHANCE_SPECIALIST_PATHS.filter(existsSync)
+    : [];
 }
 
 /**
@@ -43,9 +72,11 @@ export async function loadFaceEnhancer(
 export async function faceEnhancerFromBytes(
   bytes: Uint8Array,
   modelPath: string,
-  options: LoadFaceEnhancerOptions = {},
+  options: Omit<LoadFaceEnhancerOptions, 'specialists'> & {
+    readonly specialists?: readonly FaceEnhancer[];
+  } = {},
 ): Promise<FaceEnhancer> {
-  const { batchSize, ...backendOptions } = options;
+  const { batchSize, specialists, ...backendOptions } = options;
   // The metadata first: an emotion model given by mistake is named as such, not as a missing output.
   parseEnhanceModelMetadata(readOnnxMetadata(bytes, modelPath).metadata, modelPath);
   const backend = await OnnxNodeBackend.fromBytes(bytes, modelPath, {
@@ -58,6 +89,7 @@ export async function faceEnhancerFromBytes(
       metadata: backend.model.metadata,
       source: modelPath,
       batchSize,
+      specialists,
     });
     expectSquareGrayInput(backend.sampleShape, enhancer.size, `Super-resolution model ${modelPath}`);
     return enhancer;
