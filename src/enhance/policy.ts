@@ -12,21 +12,21 @@ export const ENHANCE_MODES: readonly EnhanceMode[] = ['auto', 'always', 'never']
 /**
  * Faces whose box side (pixels) is below this are restored by FSRNet under `auto`. Measured with
  * `npm run study:enhance`: all 3,589 PublicTest faces shrunk to each size (blur + area average), then
- * classified through the plain path (the classifier's own enlargement) and through FSRNet. With the
- * shipped model (epoch 13 of the run trained with the emotion loss), FSRNet gained 21.5, 20.7, 15.3 and 9.7
- * points at 12, 16, 20 and 24 px, then 8.8, 5.4, 2.8, 1.3 and 0.4 at 26, 28, 30, 32 and 34 px, and lost
- * from 36 px on (-0.6 at 36, -1.4 at 40, -5.2 at 48 px, where it can only damage a clean face); earlier
- * checkpoints crossed over one step sooner (at 34 px), so the boundary is within noise. The Haar
- * cascade finds faces from 24 px, so in practice faces of 24 to 35 px are restored. Re-run the study when
- * the model changes.
+ * classified through the plain path (the classifier's own enlargement), a bicubic enlargement and FSRNet.
+ * With the shipped models (the distilled classifier; FSRNet fine-tuned with it, and its x4 specialist)
+ * FSRNet beat bicubic by 20.4, 17.1, 16.4, 12.4 and 5.0 points at 12, 14, 16, 20 and 24 px, then 1.5 and
+ * 0.2 at 28 and 30 px, and lost from 32 px on (-1.8 at 32, -2.0 at 34, -3.2 at 36, -5.0 at 48 px, where it
+ * can only damage a clean face); the 30 px margin is within noise. The Haar cascade finds faces from
+ * 24 px, so in practice faces of 24 to 31 px are restored. Re-run the study when a model changes.
  */
-export const DEFAULT_ENHANCE_BELOW = 36;
+export const DEFAULT_ENHANCE_BELOW = 32;
 
 /**
  * Faces whose box side (pixels) is below this, and not restored by FSRNet, are enlarged bicubically under
- * `auto` instead of by the classifier's own (bilinear) resize. Measured with `npm run study:enhance`:
- * bicubic beat the plain path at every size under 48 px (the classifier's input, where the two are the
- * same face); see the model card (models/enhance/fsrnet.md) for the figures.
+ * `auto` instead of by the classifier's own (bilinear) resize. Measured with `npm run study:enhance` (as
+ * above): bicubic beat the plain path at every size under 48 px, by 6.0, 4.9, 4.6, 4.4, 2.6, 2.1, 1.4 and
+ * 1.8 points at 24, 28, 30, 32, 34, 36, 40 and 44 px (at 48 px, the classifier's input, both are the face
+ * itself). `npm run study:enhance-align` measures the same on turned faces pasted into photos.
  */
 export const DEFAULT_UPSCALE_BELOW = 48;
 
