@@ -76,7 +76,8 @@ Options:
                       ("crop": side of the square cut, image pixels; the rest: paths written);
                       a file that failed appears as {"file", "error": {"code", "message"}}
   --enhance-model FILE
-                      Super-resolution model (default: the shipped models/enhance/fsrnet.onnx)
+                      Super-resolution model (default: the shipped models/enhance/fsrnet.onnx,
+                      which brings its x4 specialist fsrnet-x4.onnx; any other file runs alone)
 ${DETECTOR_HELP}
   -h, --help          Show this help
 

@@ -39,7 +39,8 @@ export const ENHANCE_HELP = `  --enhance MODE      Restore small faces with the 
                       classifier's own bilinear resize, integer >= 0 (default
                       ${DEFAULT_UPSCALE_BELOW}, measured by npm run study:enhance; 0: off)
   --enhance-model FILE
-                      Super-resolution model (default: the shipped models/enhance/fsrnet.onnx)`;
+                      Super-resolution model (default: the shipped models/enhance/fsrnet.onnx,
+                      which brings its x4 specialist fsrnet-x4.onnx; any other file runs alone)`;
 
 export interface EnhanceFlags {
   readonly enhanceMode: EnhanceMode;

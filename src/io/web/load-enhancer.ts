@@ -9,7 +9,8 @@ import { OnnxWebBackend } from './onnx-web-backend.js';
 /**
  * Loads the face super-resolution stage (onnxruntime-web) from a URL: the browser twin of
  * `loadFaceEnhancer`, with the same checks (metadata first, then the input shape). ONNX Runtime must
- * already be configured (`configureOrtWasm`). Give the result to `EmotionPipeline` as `enhancer`.
+ * already be configured (`configureOrtWasm`). Give the result to `EmotionPipeline` as `enhancer`. One file:
+ * the shipped x4 specialist serves only crops of 13 px and less, which the Haar cascade never finds.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the URL and what arrived instead (an HTML page,
  *   an emotion or landmark model...).
  */
