@@ -28,7 +28,8 @@ const MAX_ENHANCE_BELOW = 10_000;
 export const ENHANCE_HELP = `  --enhance MODE      Restore small faces with the FSRNet super-resolution model before
                       classifying them: auto (default: faces whose box side is under
                       --enhance-below, when the model is installed), always (every face; the
-                      model must load) or never. The box crop is restored at the image's own
+                      model must load) or never (every face takes the plain path, no bicubic
+                      enlargement either). The box crop is restored at the image's own
                       resolution to 48x48; landmarks still come from the image and the face
                       is turned upright on the restored crop
   --enhance-below PX  Box side in pixels under which auto restores a face, integer >= 0
