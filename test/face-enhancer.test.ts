@@ -43,7 +43,7 @@ function needsModel(t: TestContext): boolean {
   return false;
 }
 
-for (const name of ['fsrnet', 'fsrnet-x4']) {
+for (const name of ['fsrnet', 'fsrnet-x2', 'fsrnet-x4']) {
   void test(`the shipped ${name}.onnx reproduces its PyTorch outputs (${name}.parity.json), at any batch size`, async (t) => {
     const model = join(REPO_ROOT, 'models', 'enhance', `${name}.onnx`);
     const parity = join(REPO_ROOT, 'test', 'fixtures', `${name}.parity.json`);
@@ -73,47 +73,43 @@ for (const name of ['fsrnet', 'fsrnet-x4']) {
   });
 }
 
-void test('the shipped FSRNet routes faces by their enlargement: x4-sized crops to its x4 specialist', async (t) => {
+void test('the shipped FSRNet routes faces by their enlargement to its x2 and x4 specialists', async (t) => {
   if (!needsModel(t)) return;
-  const [specialistPath] = DEFAULT_ENHANCE_SPECIALIST_PATHS;
-  if (!existsSync(specialistPath)) {
-    t.skip(`needs the x4 specialist at ${specialistPath}`);
+  if (!DEFAULT_ENHANCE_SPECIALIST_PATHS.every((p) => existsSync(p))) {
+    t.skip(`needs the specialists at ${DEFAULT_ENHANCE_SPECIALIST_PATHS.join(', ')}`);
     return;
   }
   const routed = await loadFaceEnhancer();
-  const general = await loadFaceEnhancer(DEFAULT_ENHANCE_MODEL_PATH, { specialists: [] });
-  const specialist = await loadFaceEnhancer(specialistPath);
+  const alone = {
+    general: await loadFaceEnhancer(DEFAULT_ENHANCE_MODEL_PATH, { specialists: [] }),
+    x2: await loadFaceEnhancer(DEFAULT_ENHANCE_SPECIALIST_PATHS[0]),
+    x4: await loadFaceEnhancer(DEFAULT_ENHANCE_SPECIALIST_PATHS[1]),
+  };
   try {
     assert.deepEqual(
       routed.specialists.map((s) => s.info.trainedFactors),
-      [[4]],
+      [[2], [4]],
     );
-    assert.deepEqual(general.info.trainedFactors, [2, 3, 4]);
-    assert.equal(specialist.specialists.length, 0);
-    // Real faces, 12, 13, 14 and 24 px: the first two go to the specialist, the others to the general model.
-    const files = (await listFerFaces()).slice(0, 4);
+    assert.deepEqual(alone.general.info.trainedFactors, [2, 3, 4]);
+    assert.equal(alone.x4.specialists.length, 0);
+    // Real faces at 12, 13, 14, 16, 20, 24 and 30 px: which single model gave each routed result.
+    const sizes = [12, 13, 14, 16, 20, 24, 30];
+    const files = (await listFerFaces()).slice(0, sizes.length);
     const root = await ensureFer2013();
     const faces = await Promise.all(files.map((f) => readGrayFile(join(root, f))));
     const small = faces.map((face, i) =>
-      cropFace(face, { x: 0, y: 0, width: 48, height: 48 }, { size: [12, 13, 14, 24][i], equalize: false }),
+      cropFace(face, { x: 0, y: 0, width: 48, height: 48 }, { size: sizes[i], equalize: false }),
     );
     const out = await routed.enhance(small);
-    const bySpecialist = await specialist.enhance(small);
-    const byGeneral = await general.enhance(small);
-    assert.deepEqual(
-      out.map((o, i) =>
-        o.data.every((v, j) => v === bySpecialist[i].data[j])
-          ? 's'
-          : o.data.every((v, j) => v === byGeneral[i].data[j])
-            ? 'g'
-            : '?',
-      ),
-      ['s', 's', 'g', 'g'],
+    const single = Object.fromEntries(
+      await Promise.all(Object.entries(alone).map(async ([k, e]) => [k, await e.enhance(small)] as const)),
     );
+    const same = (a: GrayImage, b: GrayImage): boolean => a.data.every((v, j) => v === b.data[j]);
+    const by = out.map((o, i) => Object.keys(alone).find((k) => same(o, single[k][i])) ?? '?');
+    assert.deepEqual(by, ['x4', 'x4', 'general', 'general', 'x2', 'x2', 'x2']);
   } finally {
     await routed.dispose();
-    await general.dispose();
-    await specialist.dispose();
+    for (const e of Object.values(alone)) await e.dispose();
   }
 });
 

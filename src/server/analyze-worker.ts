@@ -58,10 +58,14 @@ async function load(init: AnalyzeWorkerInit): Promise<Stages> {
             aligner: new FaceAligner(landmarks.template),
           },
         }),
-    ...(enhance === undefined
-      ? {}
-      : { enhancer: await faceEnhancerFromBytes(enhance.bytes, enhance.source) }),
+    ...(enhance === undefined ? {} : { enhancer: await enhancerFromInit(enhance) }),
   };
+}
+
+async function enhancerFromInit(enhance: NonNullable<AnalyzeWorkerInit['enhance']>): Promise<FaceEnhancer> {
+  const specialists: FaceEnhancer[] = [];
+  for (const s of enhance.specialists) specialists.push(await faceEnhancerFromBytes(s.bytes, s.source));
+  return faceEnhancerFromBytes(enhance.bytes, enhance.source, { specialists });
 }
 
 async function analyzeOne(

@@ -7,7 +7,7 @@ import type { Emotion } from '../emotion/labels.js';
 import { readOnnxMetadata } from '../emotion/onnx-metadata.js';
 import { parseEnhanceModelMetadata } from '../enhance/model-info.js';
 import { readCascadeFile } from '../io/node/cascade-file.js';
-import { DEFAULT_ENHANCE_MODEL_PATH } from '../io/node/enhance-model.js';
+import { DEFAULT_ENHANCE_MODEL_PATH, shippedSpecialists } from '../io/node/enhance-model.js';
 import {
   DEFAULT_LANDMARK_MODEL_PATH,
   hasDefaultLandmarkModel,
@@ -125,10 +125,17 @@ export async function loadModels(
     DEFAULT_ENHANCE_MODEL_PATH,
     existsSync(DEFAULT_ENHANCE_MODEL_PATH),
   );
-  let enhance: ModelBytes | undefined;
+  let enhance: AnalyzeWorkerInit['enhance'];
   if (enhancePath !== undefined) {
     const model = await readStageModel(enhancePath, 'face-super-resolution', parseEnhanceModelMetadata);
-    enhance = model.bytes;
+    // the shipped model brings its installed specialists, as loadFaceEnhancer does; another file runs alone
+    const specialists: ModelBytes[] = [];
+    for (const path of shippedSpecialists(enhancePath)) {
+      specialists.push(
+        (await readStageModel(path, 'face-super-resolution', parseEnhanceModelMetadata)).bytes,
+      );
+    }
+    enhance = { ...model.bytes, specialists };
     descriptions.push(model.description);
   } else if (stages.enhanceModelPath === undefined) {
     notes.push(

@@ -14,9 +14,11 @@ export const DEFAULT_ENHANCE_MODEL_PATH = fileURLToPath(
 
 /**
  * Shipped models for fewer degradation factors, loaded beside the shipped FSRNet as its specialists when
- * installed: `fsrnet-x4.onnx`, trained on x4 (12x12) faces only (see models/enhance/fsrnet.md).
+ * installed: `fsrnet-x2.onnx` and `fsrnet-x4.onnx`, fine-tuned on x2 (24x24) and x4 (12x12) faces only
+ * (see models/enhance/fsrnet.md).
  */
 export const DEFAULT_ENHANCE_SPECIALIST_PATHS: readonly string[] = [
+  fileURLToPath(new URL('../../../../models/enhance/fsrnet-x2.onnx', import.meta.url)),
   fileURLToPath(new URL('../../../../models/enhance/fsrnet-x4.onnx', import.meta.url)),
 ];
 
@@ -47,7 +49,7 @@ export async function loadFaceEnhancer(
   modelPath: string = DEFAULT_ENHANCE_MODEL_PATH,
   options: LoadFaceEnhancerOptions = {},
 ): Promise<FaceEnhancer> {
-  const { specialists: paths = defaultSpecialists(modelPath), ...rest } = options;
+  const { specialists: paths = shippedSpecialists(modelPath), ...rest } = options;
   const specialists: FaceEnhancer[] = [];
   try {
     for (const path of paths) specialists.push(await loadFaceEnhancer(path, { ...rest, specialists: [] }));
@@ -58,7 +60,8 @@ export async function loadFaceEnhancer(
   }
 }
 
-function defaultSpecialists(modelPath: string): readonly string[] {
+/** The installed shipped specialists when `modelPath` is the shipped model; none for any other file. */
+export function shippedSpecialists(modelPath: string): readonly string[] {
   return resolve(modelPath) === DEFAULT_ENHANCE_MODEL_PATH
     ? DEFAULT_ENHANCE_SPECIALIST_PATHS.filter(existsSync)
     : [];

@@ -9,8 +9,9 @@ import { OnnxWebBackend } from './onnx-web-backend.js';
 /**
  * Loads the face super-resolution stage (onnxruntime-web) from a URL: the browser twin of
  * `loadFaceEnhancer`, with the same checks (metadata first, then the input shape). ONNX Runtime must
- * already be configured (`configureOrtWasm`). Give the result to `EmotionPipeline` as `enhancer`. One file:
- * the shipped x4 specialist serves only crops of 13 px and less, which the Haar cascade never finds.
+ * already be configured (`configureOrtWasm`). Give the result to `EmotionPipeline` as `enhancer`. To route
+ * faces as the Node loader does for the shipped model, load `fsrnet-x2.onnx` and `fsrnet-x4.onnx` first and
+ * pass them as `specialists`.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the URL and what arrived instead (an HTML page,
  *   an emotion or landmark model...).
  */
@@ -18,6 +19,7 @@ export async function loadWebFaceEnhancer(
   ort: OrtModule,
   modelUrl: string,
   fetchImpl?: FetchLike,
+  specialists: readonly FaceEnhancer[] = [],
 ): Promise<FaceEnhancer> {
   const bytes = await fetchAsset(modelUrl, 'super-resolution model', fetchImpl);
   // The metadata first: an emotion model (or an HTML page) is named as such, not as a missing output.
@@ -28,6 +30,7 @@ export async function loadWebFaceEnhancer(
       backend,
       metadata: backend.model.metadata,
       source: modelUrl,
+      specialists,
     });
     expectSquareGrayInput(backend.sampleShape, enhancer.size, `Super-resolution model ${modelUrl}`);
     return enhancer;
