@@ -13,10 +13,10 @@ export const ENHANCE_MODES: readonly EnhanceMode[] = ['auto', 'always', 'never']
  * Faces whose box side (pixels) is below this are restored by FSRNet under `auto`. Measured with
  * `npm run study:enhance`: all 3,589 PublicTest faces shrunk to each size (blur + area average), then
  * classified through the plain path (the classifier's own enlargement), a bicubic enlargement and FSRNet.
- * With the shipped models (the distilled classifier; FSRNet fine-tuned with it, and its x4 specialist)
- * FSRNet beat bicubic by 20.4, 17.1, 16.4, 12.4 and 5.0 points at 12, 14, 16, 20 and 24 px, then 1.5 and
- * 0.2 at 28 and 30 px, and lost from 32 px on (-1.8 at 32, -2.0 at 34, -3.2 at 36, -5.0 at 48 px, where it
- * can only damage a clean face); the 30 px margin is within noise. The Haar cascade finds faces from
+ * With the shipped models (the distilled classifier; FSRNet fine-tuned with it, and its x2 and x4
+ * specialists) FSRNet beat bicubic by 20.4, 17.1, 16.4, 12.9 and 6.2 points at 12, 14, 16, 20 and 24 px,
+ * then 3.5 and 0.6 at 28 and 30 px, and lost from 32 px on (-1.5 at 32, -1.0 at 34, -1.9 at 36, -4.9 at
+ * 48 px, where it can only damage a clean face). The Haar cascade finds faces from
  * 24 px, so in practice faces of 24 to 31 px are restored. Re-run the study when a model changes.
  */
 export const DEFAULT_ENHANCE_BELOW = 32;
