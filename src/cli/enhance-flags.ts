@@ -6,6 +6,7 @@ import {
   DEFAULT_UPSCALE_BELOW,
   ENHANCE_MODES,
   enhanceThreshold,
+  upscaleThreshold,
   type EnhanceMode,
 } from '../enhance/policy.js';
 import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../io/node/enhance-model.js';
@@ -106,8 +107,7 @@ export async function loadEnhanceStage(
 ): Promise<EnhanceStage> {
   const { enhanceMode, enhanceModel } = flags;
   const enhanceBelow = enhanceThreshold(enhanceMode, flags.enhanceBelow);
-  // only auto mixes the ways: never is the plain path for every face, always is FSRNet for every face
-  const upscaleBelow = enhanceMode === 'auto' ? flags.upscaleBelow : 0;
+  const upscaleBelow = upscaleThreshold(enhanceMode, flags.upscaleBelow);
   if (enhanceMode === 'never') return { enhanceBelow, upscaleBelow };
   if (enhanceModel !== undefined) {
     return { enhancer: await loadFaceEnhancer(enhanceModel), enhanceBelow, upscaleBelow };

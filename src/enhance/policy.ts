@@ -55,6 +55,11 @@ export function shouldEnhance(box: Box, below: number): boolean {
   return faceSide(box) < below;
 }
 
+/** The pipeline's `upscaleBelow` for a mode: only `auto` mixes the ways (`always`: FSRNet for every face; `never`: the plain path). */
+export function upscaleThreshold(mode: EnhanceMode, below: number): number {
+  return mode === 'auto' ? below : 0;
+}
+
 /** The pipeline's `enhanceBelow` for a mode: Infinity under `always` (every face), else `below`. */
 export function enhanceThreshold(mode: EnhanceMode, below: number): number {
   return mode === 'always' ? Infinity : below;

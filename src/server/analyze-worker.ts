@@ -12,7 +12,7 @@ import { isMoodLensError } from '../core/errors.js';
 import { HaarFaceDetector } from '../detect/detector.js';
 import { EmotionClassifier } from '../emotion/classifier.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
-import { enhanceThreshold } from '../enhance/policy.js';
+import { enhanceThreshold, upscaleThreshold } from '../enhance/policy.js';
 import { faceEnhancerFromBytes } from '../io/node/enhance-model.js';
 import { landmarkDetectorFromBytes } from '../io/node/landmark-model.js';
 import { OnnxNodeBackend } from '../io/node/onnx-backend.js';
@@ -64,8 +64,13 @@ async function load(init: AnalyzeWorkerInit): Promise<Stages> {
 
 async function enhancerFromInit(enhance: NonNullable<AnalyzeWorkerInit['enhance']>): Promise<FaceEnhancer> {
   const specialists: FaceEnhancer[] = [];
-  for (const s of enhance.specialists) specialists.push(await faceEnhancerFromBytes(s.bytes, s.source));
-  return faceEnhancerFromBytes(enhance.bytes, enhance.source, { specialists });
+  try {
+    for (const s of enhance.specialists) specialists.push(await faceEnhancerFromBytes(s.bytes, s.source));
+    return await faceEnhancerFromBytes(enhance.bytes, enhance.source, { specialists });
+  } catch (error) {
+    for (const specialist of specialists) await specialist.dispose();
+    throw error;
+  }
 }
 
 async function analyzeOne(
@@ -84,7 +89,7 @@ async function analyzeOne(
       ...(options.align && align !== undefined ? align : {}),
       ...(options.enhance === 'never' || enhancer === undefined ? {} : { enhancer }),
       enhanceBelow: enhanceThreshold(options.enhance, options.enhanceBelow),
-      upscaleBelow: options.enhance === 'auto' ? options.upscaleBelow : 0,
+      upscaleBelow: upscaleThreshold(options.enhance, options.upscaleBelow),
     });
     const faces = await pipeline.analyze(decoded);
     return {
