@@ -7,7 +7,11 @@ import { existsSync, statSync } from 'node:fs';
 import type { GrayImage } from '../src/core/image.js';
 import { degrade } from '../src/enhance/degrade.js';
 import type { FaceEnhancer } from '../src/enhance/face-enhancer.js';
-import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../src/io/node/enhance-model.js';
+import {
+  DEFAULT_ENHANCE_MODEL_PATH,
+  loadFaceEnhancer,
+  shippedSpecialists,
+} from '../src/io/node/enhance-model.js';
 import { benchFaces, loadMs, msPerFace } from './per-face.js';
 import type { BenchOptions, BenchSection, Cell, SectionReport } from './run.js';
 
@@ -32,9 +36,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     enhancer.enhance(batch);
   const loadTime = await loadMs(() => loadFaceEnhancer(model), options);
   // The shipped model loads its specialists too (the x4 model restores these 12x12 faces).
-  const probe = await loadFaceEnhancer(model);
-  const specialists = probe.specialists.length;
-  await probe.dispose();
+  const specialists = shippedSpecialists(model).length;
   const batch1 = await msPerFace(load, enhance, faces, 1, options);
   const batch32 = await msPerFace(load, enhance, faces, 32, options);
   options.progress(

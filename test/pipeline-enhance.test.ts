@@ -189,12 +189,13 @@ void test(
 );
 
 void test(
-  'frame analyzer: JSON records say enhanced; frames.csv keeps its columns; JSON reads back',
+  'frame analyzer: JSON records say enhanced and restoration; frames.csv keeps its columns; JSON reads back',
   { skip },
   async () => {
     const pipeline = new EmotionPipeline(await loadFaceDetector(), classifier, {
       enhancer,
       enhanceBelow: 32,
+      upscaleBelow: 48,
     });
     const analyzer = new FrameAnalyzer(pipeline);
     let last;
@@ -203,11 +204,13 @@ void test(
     const [record] = last.records;
     assert.equal(last.faces[0].enhanced, true);
     assert.equal(record.enhanced, true);
+    assert.equal(record.restoration, 'fsrnet');
     const csv = formatFramesCsv(last.records);
     assert.equal(csv.split('\n')[0], FRAME_CSV_HEADER);
-    assert.ok(!csv.includes('true'));
+    assert.ok(!csv.includes('true') && !csv.includes('fsrnet'));
     const [back] = parseFramesJson(JSON.stringify(last.records));
     assert.equal(back.enhanced, true);
+    assert.equal(back.restoration, 'fsrnet');
     // Records written before the stage existed have no field; a wrong value is a coded error.
     const older = { ...record };
     delete older.enhanced;
@@ -219,6 +222,14 @@ void test(
     assert.throws(
       () => parseFramesJson(JSON.stringify([{ frame: 0, time: 0, enhanced: false }])),
       /enhanced is set but track is empty/,
+    );
+    assert.throws(() => parseFramesJson(JSON.stringify([{ ...record, restoration: 'magic' }])), {
+      code: 'MOODLENS_ERR_INVALID_FRAMES',
+      message: /record 0: expected one of none, bicubic, fsrnet for restoration but received 'magic'/,
+    });
+    assert.throws(
+      () => parseFramesJson(JSON.stringify([{ frame: 0, time: 0, restoration: 'none' }])),
+      /restoration is set but track is empty/,
     );
   },
 );

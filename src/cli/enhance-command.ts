@@ -77,7 +77,8 @@ Options:
                       a file that failed appears as {"file", "error": {"code", "message"}}
   --enhance-model FILE
                       Super-resolution model (default: the shipped models/enhance/fsrnet.onnx,
-                      which brings its x4 specialist fsrnet-x4.onnx; any other file runs alone)
+                      which brings its specialists fsrnet-x2.onnx and fsrnet-x4.onnx; any other
+                      file runs alone)
 ${DETECTOR_HELP}
   -h, --help          Show this help
 

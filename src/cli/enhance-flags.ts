@@ -42,7 +42,8 @@ export const ENHANCE_HELP = `  --enhance MODE      Restore small faces with the 
                       ${DEFAULT_UPSCALE_BELOW}, measured by npm run study:enhance; 0: off)
   --enhance-model FILE
                       Super-resolution model (default: the shipped models/enhance/fsrnet.onnx,
-                      which brings its x4 specialist fsrnet-x4.onnx; any other file runs alone)`;
+                      which brings its specialists fsrnet-x2.onnx and fsrnet-x4.onnx; any other
+                      file runs alone)`;
 
 export interface EnhanceFlags {
   readonly enhanceMode: EnhanceMode;
@@ -121,7 +122,7 @@ export async function loadEnhanceStage(
     );
   }
   io.stderr(
-    `${command}: no super-resolution model at ${shipped}: small faces are classified ` + 'without FSRNet\n',
+    `${command}: no super-resolution model at ${shipped}: small faces are classified without FSRNet\n`,
   );
   return { enhanceBelow, upscaleBelow };
 }

@@ -70,9 +70,9 @@ Options:
                         fsrnet   the FSRNet super-resolution model
   --enhance-model FILE
                       Super-resolution model for --enhance fsrnet (default: the shipped
-                      models/enhance/fsrnet.onnx, which brings its x4 specialist fsrnet-x4.onnx:
-                      each face goes to the one trained nearest its enlargement; any other
-                      file runs alone)
+                      models/enhance/fsrnet.onnx, which brings its specialists fsrnet-x2.onnx
+                      and fsrnet-x4.onnx: each face goes to the one trained nearest its
+                      enlargement; any other file runs alone)
   --json              Print one JSON object on stdout:
                         {"n", "accuracy", "perClass": {"angry": {"precision", "recall",
                         "f1", "n"}, ...}, "confusion": [[...]], "imagesPerSecond",
