@@ -110,9 +110,11 @@ export {
   DEFAULT_ENHANCE_BELOW,
   DEFAULT_UPSCALE_BELOW,
   ENHANCE_MODES,
+  enhanceThreshold,
   faceSide,
   restorationFor,
   shouldEnhance,
+  upscaleThreshold,
 } from './enhance/policy.js';
 export type { EnhanceMode } from './enhance/policy.js';
 export { enhancedClassifierInput, nativeFaceCrop, restoredToImage } from './enhance/enhanced-face.js';

@@ -1,16 +1,20 @@
 /**
  * The browser adapters (src/io/web) run in Node too, with onnxruntime-web's own wasm: the same model
  * gives the PyTorch logits of its parity file, the whole pipeline loaded from URLs answers as the Node
- * pipeline does on the astronaut photo, and every file that fails to load is named with what arrived.
+ * pipeline does on the astronaut photo and on small real faces restored by FSRNet, and every file that
+ * fails to load is named with what arrived (and leaves no ONNX Runtime session open).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-web';
 import { isMoodLensError } from '../src/core/errors.js';
+import { createImage, type Box, type Image } from '../src/core/image.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { DEFAULT_CASCADE_PATH, loadFaceDetector } from '../src/io/node/cascade-file.js';
 import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
@@ -30,16 +34,30 @@ import {
   loadWebPipeline,
   OnnxWebBackend,
   type FetchLike,
+  type OrtWebModule,
+  type WebPipelineOptions,
 } from '../src/io/web/index.js';
-import { EmotionPipeline } from '../src/pipeline/pipeline.js';
+import { EmotionPipeline, type AnalyzedFace } from '../src/pipeline/pipeline.js';
 import { degrade } from '../src/enhance/degrade.js';
+import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../src/enhance/policy.js';
 import {
   DEFAULT_ENHANCE_MODEL_PATH,
+  DEFAULT_ENHANCE_SPECIALIST_PATHS,
   hasDefaultEnhanceModel,
   loadFaceEnhancer,
 } from '../src/io/node/enhance-model.js';
-import { ensureFer2013, listFerFaces, loadAstronaut, readGrayFile } from './support/fer-scenes.js';
+import { readImage } from '../src/io/node/read-image.js';
+import {
+  ensureFer2013,
+  FER2013_CACHE,
+  listFerFaces,
+  loadAstronaut,
+  loadBackground,
+  pasteFace,
+  readGrayFile,
+} from './support/fer-scenes.js';
 import { REPO_ROOT } from './support/opencv.js';
+import { SMALL_ASTRONAUT_BOX, writeSmallAstronaut } from './support/small-astronaut.js';
 
 const ORT_DIR = dirname(
   createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'),
@@ -364,4 +382,247 @@ void test('loadWebFaceEnhancer restores faces as the Node enhancer does; other f
     /emotion\.onnx: expected a face super-resolution model .*it is an emotion model/,
   );
   await assertModelLoad(loadWebFaceEnhancer(ort, `${ORIGIN}/models/missing.onnx`, fetch), /HTTP 404/);
+});
+
+const ENHANCER_URLS = {
+  modelUrl: `${ORIGIN}/models/fsrnet.onnx`,
+  specialistUrls: [`${ORIGIN}/models/fsrnet-x2.onnx`, `${ORIGIN}/models/fsrnet-x4.onnx`],
+};
+
+/** The shipped files plus the three FSRNet models, where the web app serves them. */
+const SHIPPED_WITH_FSRNET = {
+  ...SHIPPED,
+  [ENHANCER_URLS.modelUrl]: DEFAULT_ENHANCE_MODEL_PATH,
+  [ENHANCER_URLS.specialistUrls[0]]: DEFAULT_ENHANCE_SPECIALIST_PATHS[0],
+  [ENHANCER_URLS.specialistUrls[1]]: DEFAULT_ENHANCE_SPECIALIST_PATHS[1],
+};
+
+/** Why the FSRNet tests cannot run, or false when the three shipped files are installed. */
+function fsrnetMissing(): string | false {
+  const files = [DEFAULT_ENHANCE_MODEL_PATH, ...DEFAULT_ENHANCE_SPECIALIST_PATHS];
+  const absent = files.filter((file) => !existsSync(file));
+  return absent.length === 0 ? false : `needs the super-resolution models ${absent.join(', ')}`;
+}
+
+/**
+ * onnxruntime-web with a count of the sessions it holds open (created, not yet released): what a loader
+ * that disposes everything on failure must bring back to where it was.
+ */
+function countingOrt(): { ort: OrtWebModule; open: () => number } {
+  let open = 0;
+  const counted: OrtWebModule = {
+    env: ort.env,
+    Tensor: ort.Tensor,
+    InferenceSession: {
+      async create(bytes, options) {
+        const session = await ort.InferenceSession.create(
+          bytes,
+          options as ort.InferenceSession.SessionOptions,
+        );
+        open++;
+        const release = session.release.bind(session);
+        return Object.assign(session, {
+          release: async () => {
+            open--;
+            await release();
+          },
+        });
+      },
+    },
+  };
+  return { ort: counted, open: () => open };
+}
+
+/**
+ * Real FER-2013 faces pasted into a real photo at the sizes each way of the enhance policy takes: 12, 16
+ * and 24 px (FSRNet: the x4 specialist, the general model, the x2 specialist), 40 px (bicubic) and 64 px
+ * (none). Their boxes are given to the pipeline: the cascade finds no face under 24 px.
+ */
+async function smallFerScene(): Promise<{ image: Image; boxes: Box[] }> {
+  const sides = [12, 16, 24, 40, 64];
+  const files = (await listFerFaces()).filter((_, i) => i % 600 === 0).slice(0, sides.length);
+  const image = await loadBackground('coffee.png', 240, 100);
+  const boxes: Box[] = [];
+  let x = 8;
+  for (const [i, side] of sides.entries()) {
+    pasteFace(image, await readGrayFile(join(FER2013_CACHE, files[i])), x, 20, side, 0);
+    boxes.push({ x, y: 20, width: side, height: side });
+    x += side + 8;
+  }
+  return { image: createImage(image.width, image.height, 1, image.data), boxes };
+}
+
+/** Largest difference between two results' scores. */
+function scoreGap(a: AnalyzedFace, b: AnalyzedFace): number {
+  return Math.max(
+    ...EMOTION_LABELS.map((label) => Math.abs(a.emotion.scores[label] - b.emotion.scores[label])),
+  );
+}
+
+void test('with the enhance stage, loadWebPipeline restores small real faces as the Node pipeline does', async (t) => {
+  const missing = fsrnetMissing();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  await ensureFer2013();
+  const web = await loadWebPipeline({
+    ort,
+    modelUrl: `${ORIGIN}/models/emotion.onnx`,
+    cascadeUrl: `${ORIGIN}/models/cascade.xml`,
+    landmarks: LANDMARK_URLS,
+    enhance: ENHANCER_URLS,
+    wasm: { wasmPaths: WASM_PATHS },
+    fetch: diskFetch(SHIPPED_WITH_FSRNET),
+  });
+  // What `moodlens analyze` builds: landmarks, alignment, the shipped FSRNet with its specialists, 32/48.
+  const node = new EmotionPipeline(await loadFaceDetector(), await loadEmotionClassifier(), {
+    landmarks: await loadLandmarkDetector(),
+    aligner: await loadFaceAligner(),
+    enhancer: await loadFaceEnhancer(),
+    enhanceBelow: DEFAULT_ENHANCE_BELOW,
+    upscaleBelow: DEFAULT_UPSCALE_BELOW,
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'moodlens-web-enhance-'));
+  try {
+    // The CLI's thresholds by default, and the three files routed as the Node loader routes them.
+    assert.equal(web.options.enhanceBelow, DEFAULT_ENHANCE_BELOW);
+    assert.equal(web.options.upscaleBelow, DEFAULT_UPSCALE_BELOW);
+    const enhancer = web.options.enhancer;
+    assert.ok(enhancer !== undefined, 'the pipeline has the enhancer');
+    assert.deepEqual(
+      [enhancer, ...enhancer.specialists].map((m) => m.info.trainedFactors),
+      [[2, 3, 4], [2], [4]],
+    );
+
+    // A real small face the cascade finds (the astronaut at 26 px): restored by FSRNet, as in Node.
+    const small = await readImage(await writeSmallAstronaut(dir));
+    const [fromWeb, fromNode] = [await web.analyze(small), await node.analyze(small)];
+    assert.equal(fromWeb.length, 1);
+    assert.deepEqual(fromWeb[0].box, SMALL_ASTRONAUT_BOX);
+    assert.equal(fromWeb[0].restoration, 'fsrnet');
+    assert.equal(fromWeb[0].enhanced, true);
+    assert.equal(fromNode[0].restoration, 'fsrnet');
+    assert.equal(fromWeb[0].emotion.label, fromNode[0].emotion.label);
+    // onnxruntime-web and -node agree to ~1e-6 per output (scores here within 3e-7); should a restored
+    // pixel round the other way by one level, a score moves by less than this, far below what the
+    // restoration itself changes (below).
+    const TOLERANCE = 1e-3;
+    assert.ok(
+      scoreGap(fromWeb[0], fromNode[0]) < TOLERANCE,
+      `score gap ${scoreGap(fromWeb[0], fromNode[0])}`,
+    );
+
+    // Every way of the policy on FER faces at known sizes, each as in Node.
+    const scene = await smallFerScene();
+    const faces = scene.boxes.map((box) => ({ box }));
+    const [webFaces, nodeFaces] = [
+      await web.classifyFaces(scene.image, faces),
+      await node.classifyFaces(scene.image, faces),
+    ];
+    assert.deepEqual(
+      webFaces.map((f) => f.restoration),
+      ['fsrnet', 'fsrnet', 'fsrnet', 'bicubic', 'none'],
+    );
+    assert.deepEqual(
+      webFaces.map((f) => f.restoration),
+      nodeFaces.map((f) => f.restoration),
+    );
+    for (const [i, face] of webFaces.entries()) {
+      const gap = scoreGap(face, nodeFaces[i]);
+      assert.ok(gap < TOLERANCE, `${scene.boxes[i].width} px: score gap ${gap}`);
+      assert.equal(face.emotion.label, nodeFaces[i].emotion.label, `${scene.boxes[i].width} px`);
+    }
+    // The restoration is what was classified: without the stage the small faces score otherwise.
+    const plain = new EmotionPipeline(web.detector, web.classifier, {
+      landmarks: web.options.landmarks,
+      aligner: web.options.aligner,
+    });
+    const plainFaces = await plain.classifyFaces(scene.image, faces);
+    assert.equal(plainFaces[0].restoration, undefined);
+    // (measured: 0.22, 0.09 and 0.03 for FSRNet at 12, 16 and 24 px, 0.004 for bicubic at 40 px)
+    for (const i of [0, 1, 2]) {
+      assert.ok(scoreGap(webFaces[i], plainFaces[i]) > 0.01, `${scene.boxes[i].width} px is restored`);
+    }
+    assert.ok(scoreGap(webFaces[3], plainFaces[3]) > 1e-3, '40 px is enlarged bicubically');
+    assert.ok(scoreGap(webFaces[4], plainFaces[4]) < 1e-6, 'a 64 px face takes the plain path');
+  } finally {
+    await web.classifier.dispose();
+    await web.options.landmarks?.dispose();
+    await web.options.enhancer?.dispose();
+    await node.classifier.dispose();
+    await node.options.landmarks?.dispose();
+    await node.options.enhancer?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('an FSRNet file that does not arrive is named: fatal with nothing left open, or no FSRNet with the reason', async (t) => {
+  const missing = fsrnetMissing();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  const counting = countingOrt();
+  const options: WebPipelineOptions = {
+    ort: counting.ort,
+    modelUrl: `${ORIGIN}/models/emotion.onnx`,
+    cascadeUrl: `${ORIGIN}/models/cascade.xml`,
+    landmarks: LANDMARK_URLS,
+    enhance: ENHANCER_URLS,
+    wasm: { wasmPaths: WASM_PATHS },
+  };
+  const without = (url: string): FetchLike =>
+    diskFetch({ ...SHIPPED_WITH_FSRNET, [url]: undefined as unknown as string });
+  // The x4 specialist (loaded after the x2 one) and the general model (loaded last) missing: each named,
+  // and the emotion, landmark and already loaded FSRNet sessions released.
+  for (const [url, name] of [
+    [ENHANCER_URLS.specialistUrls[1], 'fsrnet-x4\\.onnx'],
+    [ENHANCER_URLS.modelUrl, 'fsrnet\\.onnx'],
+  ] as const) {
+    await assertModelLoad(
+      loadWebPipeline({ ...options, fetch: without(url) }),
+      new RegExp(
+        `^Cannot load the super-resolution model https://moodlens\\.test/models/${name}: the server ` +
+          'answered HTTP 404 Not Found with an HTML page \\(\\d+ bytes\\) instead of the file$',
+      ),
+    );
+    assert.equal(counting.open(), 0, `sessions left open after ${url} failed`);
+  }
+  // An emotion model where FSRNet should be: named as what it is.
+  await assertModelLoad(
+    loadWebPipeline({
+      ...options,
+      fetch: diskFetch({ ...SHIPPED_WITH_FSRNET, [ENHANCER_URLS.modelUrl]: DEFAULT_EMOTION_MODEL_PATH }),
+    }),
+    /fsrnet\.onnx: expected a face super-resolution model .*it is an emotion model/,
+  );
+  assert.equal(counting.open(), 0);
+
+  // With the callback: told why, and the pipeline runs without FSRNet, small faces enlarged bicubically
+  // (as the CLI does without the model); the x2 specialist that did load is not kept open.
+  const problems: unknown[] = [];
+  const degraded = await loadWebPipeline({
+    ...options,
+    fetch: without(ENHANCER_URLS.specialistUrls[1]),
+    onEnhancerUnavailable: (error) => problems.push(error),
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'moodlens-web-enhance-'));
+  try {
+    assert.equal(problems.length, 1);
+    assert.ok(isMoodLensError(problems[0]));
+    assert.match(problems[0].message, /super-resolution model .*fsrnet-x4\.onnx.*HTTP 404/);
+    assert.equal(degraded.options.enhancer, undefined);
+    assert.equal(degraded.options.upscaleBelow, DEFAULT_UPSCALE_BELOW);
+    assert.equal(counting.open(), 2, 'the emotion and landmark sessions only');
+    const [face] = await degraded.analyze(await readImage(await writeSmallAstronaut(dir)));
+    assert.deepEqual(face.box, SMALL_ASTRONAUT_BOX);
+    assert.equal(face.restoration, 'bicubic');
+    assert.ok(face.landmarks !== undefined, 'the other stages still run');
+  } finally {
+    await degraded.classifier.dispose();
+    await degraded.options.landmarks?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.equal(counting.open(), 0);
 });

@@ -10,6 +10,7 @@ export { configureOrtWasm, DEFAULT_ORT_WASM_THREADS, OnnxWebBackend } from './on
 export type { OrtWasmSettings, OrtWebModule } from './onnx-web-backend.js';
 export { loadWebLandmarkStages } from './load-landmarks.js';
 export type { WebLandmarkStages, WebLandmarkUrls } from './load-landmarks.js';
-export { loadWebFaceEnhancer } from './load-enhancer.js';
+export { loadWebEnhancerModels, loadWebFaceEnhancer } from './load-enhancer.js';
+export type { WebEnhancerUrls } from './load-enhancer.js';
 export { diagnoseOrtWasmFiles, loadWebPipeline, ORT_WASM_FILES } from './load-pipeline.js';
-export type { WebPipelineOptions } from './load-pipeline.js';
+export type { WebEnhanceOptions, WebPipelineOptions } from './load-pipeline.js';

@@ -39,3 +39,38 @@ export async function loadWebFaceEnhancer(
     throw error;
   }
 }
+
+/** Where the super-resolution stage's files are served: one model, and the specialists it routes to. */
+export interface WebEnhancerUrls {
+  /** Absolute URL of the model trained on every factor (the shipped `fsrnet.onnx`). */
+  readonly modelUrl: string;
+  /**
+   * Absolute URLs of models trained for fewer factors (the shipped `fsrnet-x2.onnx` and `fsrnet-x4.onnx`):
+   * each face then goes to the model trained nearest its enlargement (`modelForRatio`), as the Node
+   * loader routes the shipped files. Default: none, the model runs alone.
+   */
+  readonly specialistUrls?: readonly string[];
+}
+
+/**
+ * Loads the super-resolution model with its specialists, the browser twin of `loadFaceEnhancer` on the
+ * shipped files: the specialists first, then the model that owns them. Whatever loaded before a file
+ * failed is disposed, so a failure leaves no ONNX Runtime session behind.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the first file that failed and what arrived.
+ */
+export async function loadWebEnhancerModels(
+  ort: OrtModule,
+  urls: WebEnhancerUrls,
+  fetchImpl?: FetchLike,
+): Promise<FaceEnhancer> {
+  const specialists: FaceEnhancer[] = [];
+  try {
+    for (const url of urls.specialistUrls ?? []) {
+      specialists.push(await loadWebFaceEnhancer(ort, url, fetchImpl));
+    }
+    return await loadWebFaceEnhancer(ort, urls.modelUrl, fetchImpl, specialists);
+  } catch (error) {
+    for (const specialist of specialists) await specialist.dispose();
+    throw error;
+  }
+}

@@ -2,8 +2,11 @@ import { MoodLensError } from '../../core/errors.js';
 import { HaarFaceDetector } from '../../detect/detector.js';
 import { EmotionClassifier } from '../../emotion/classifier.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
+import type { FaceEnhancer } from '../../enhance/face-enhancer.js';
+import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../../enhance/policy.js';
 import { EmotionPipeline, type PipelineOptions } from '../../pipeline/pipeline.js';
 import { describeBody, fetchAsset, looksLikeHtml, type FetchLike } from './fetch-asset.js';
+import { loadWebEnhancerModels, type WebEnhancerUrls } from './load-enhancer.js';
 import { loadWebLandmarkStages, type WebLandmarkStages, type WebLandmarkUrls } from './load-landmarks.js';
 import {
   configureOrtWasm,
@@ -17,6 +20,23 @@ export const ORT_WASM_FILES = [
   { name: 'ort-wasm-simd-threaded.wasm', kind: 'WebAssembly module' },
   { name: 'ort-wasm-simd-threaded.mjs', kind: 'JavaScript module' },
 ] as const;
+
+/**
+ * The super-resolution stage as `moodlens analyze --enhance auto` runs it: FSRNet (the model and its
+ * specialists) for faces under `enhanceBelow`, a bicubic enlargement for the others under `upscaleBelow`.
+ */
+export interface WebEnhanceOptions extends WebEnhancerUrls {
+  /**
+   * Box side in pixels under which FSRNet restores a face; Infinity: every face (the CLI's `--enhance
+   * always`). Default {@link DEFAULT_ENHANCE_BELOW}, the CLI's.
+   */
+  readonly enhanceBelow?: number;
+  /**
+   * Box side in pixels under which a face FSRNet does not restore is enlarged bicubically; 0: never.
+   * Default {@link DEFAULT_UPSCALE_BELOW}, the CLI's. It holds when the models fail to load too.
+   */
+  readonly upscaleBelow?: number;
+}
 
 export interface WebPipelineOptions {
   /** The onnxruntime-web module, as the page imports it (its `onnxruntime-web/wasm` entry). */
@@ -43,12 +63,24 @@ export interface WebPipelineOptions {
    * crops, unaligned, and the page says so. Without it, a landmark stage that fails to load is fatal.
    */
   readonly onLandmarksUnavailable?: (error: unknown) => void;
+  /**
+   * The super-resolution stage: small faces are restored by FSRNet before they are classified, as the CLI
+   * does (default: none; each face then takes the plain path). Its thresholds replace `pipeline`'s.
+   */
+  readonly enhance?: WebEnhanceOptions;
+  /**
+   * Called when the super-resolution models cannot load (with the coded error naming the file): the
+   * pipeline then runs without FSRNet, faces under `upscaleBelow` still enlarged bicubically (as the CLI
+   * does when the model is not installed), and the page says so. Without it, such a failure is fatal.
+   */
+  readonly onEnhancerUnavailable?: (error: unknown) => void;
 }
 
 /**
  * Loads the whole detect-and-classify pipeline in a browser (page or worker): the cascade and the model
  * fetched from URLs, the model run by onnxruntime-web from locally served wasm files; with `landmarks`,
- * the landmark model and template too, so faces are aligned before they are classified (as in the CLI).
+ * the landmark model and template too, so faces are aligned before they are classified (as in the CLI);
+ * with `enhance`, the super-resolution models too, so small faces are restored first (as in the CLI).
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the file that failed and what arrived instead
  *   (an HTML 404 page where the model, cascade or a wasm file should be...), `MOODLENS_ERR_INVALID_CASCADE`
  *   for an XML file that is not a cascade.
@@ -84,6 +116,7 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
     throw error;
   }
   let stages: WebLandmarkStages | undefined;
+  let enhancer: FaceEnhancer | undefined;
   try {
     const classifier = await EmotionClassifier.create({
       backend,
@@ -92,11 +125,42 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
       batchSize: options.batchSize,
     });
     stages = await loadLandmarks(options);
-    return new EmotionPipeline(detector, classifier, { ...options.pipeline, ...stages });
+    enhancer = await loadEnhancer(options);
+    return new EmotionPipeline(detector, classifier, {
+      ...options.pipeline,
+      ...stages,
+      ...(options.enhance === undefined ? {} : enhanceStage(options.enhance, enhancer)),
+    });
   } catch (error) {
     await backend.dispose();
     await stages?.landmarks.dispose();
+    await enhancer?.dispose();
     throw error;
+  }
+}
+
+/** The pipeline options of the enhance stage: the enhancer when it loaded, and the thresholds either way. */
+function enhanceStage(
+  enhance: WebEnhanceOptions,
+  enhancer: FaceEnhancer | undefined,
+): Pick<PipelineOptions, 'enhancer' | 'enhanceBelow' | 'upscaleBelow'> {
+  return {
+    ...(enhancer === undefined ? {} : { enhancer }),
+    enhanceBelow: enhance.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
+    upscaleBelow: enhance.upscaleBelow ?? DEFAULT_UPSCALE_BELOW,
+  };
+}
+
+/** The super-resolution models when asked for; undefined when not, or when they fail and the caller accepts it. */
+async function loadEnhancer(options: WebPipelineOptions): Promise<FaceEnhancer | undefined> {
+  if (options.enhance === undefined) return undefined;
+  try {
+    // ONNX Runtime already started for the emotion model, so a failure here is about the FSRNet files.
+    return await loadWebEnhancerModels(options.ort, options.enhance, options.fetch);
+  } catch (error) {
+    if (options.onEnhancerUnavailable === undefined) throw error;
+    options.onEnhancerUnavailable(error);
+    return undefined;
   }
 }
 
