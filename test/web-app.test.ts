@@ -2,9 +2,9 @@
  * The web app in a real browser (Debian's Chromium through playwright-core), served by `moodlens serve`'s
  * server, with a real face clip as the camera: faces with labels land in `window.moodlensSession` where
  * the clip's faces are (and empty records where it has none), the overlay is drawn, the page is cross-origin isolated and loads nothing from
- * elsewhere, and the exported session parses as frames.csv and JSON. Then the failure states: a camera
- * refused, no camera, the model or ONNX Runtime's wasm answered by an HTML 404 page, and a phone-sized
- * screen. Chromium MUST be present in CI; elsewhere the test skips with the reason.
+ * elsewhere, and the exported session parses as frames.csv and JSON; FSRNet loads and, under
+ * `?enhance=always`, restores the faces. Then the failure states: a camera refused, no camera, the model,
+ * an FSRNet file or ONNX Runtime's wasm answered by an HTML 404 page, and a phone-sized screen. Chromium MUST be present in CI; elsewhere the test skips with the reason.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import type { Page, Route } from 'playwright-core';
 import { EMOTION_COLORS } from '../src/draw/annotate.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
+import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../src/enhance/policy.js';
 import { loadFaceDetector } from '../src/io/node/cascade-file.js';
 import { parseFrames, parseFramesJson, type FrameRecord } from '../src/report/records.js';
 import {
@@ -118,6 +119,22 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   assert.equal(model?.detectorEngine, 'wasm', 'the Haar scan runs in its WebAssembly kernel in the worker');
   assert.equal(model?.landmarks, true, 'faces are aligned by their landmarks, as in the CLI');
   assert.equal(await page.locator('#landmarks-note').isVisible(), false);
+  // FSRNet as the CLI runs it: three files, faces under 32 px restored, under 48 px enlarged bicubically.
+  assert.equal(model?.enhancer, true, 'small faces are restored by FSRNet, as in the CLI');
+  assert.equal(model?.enhancerModels, 3);
+  assert.equal(model?.enhancerProblem, undefined);
+  assert.deepEqual(
+    [model?.enhanceBelow, model?.upscaleBelow],
+    [DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW],
+  );
+  assert.equal(await page.locator('#enhance-note').isVisible(), false);
+  assert.match(
+    await page.locator('#engine').innerText(),
+    new RegExp(
+      `small faces: FSRNet under ${DEFAULT_ENHANCE_BELOW} px \\(3 models, tagged "FSRNet"\\), ` +
+        `bicubic under ${DEFAULT_UPSCALE_BELOW} px`,
+    ),
+  );
   assert.match(await page.locator('#privacy').innerText(), /No frame leaves this device/);
   const framing = `${await page.locator('#screening-text').innerText()} ${await page.locator('#model-text').innerText()}`;
   assert.match(framing, /A screening aid, not a diagnosis\. .*support a qualified professional/);
@@ -175,6 +192,9 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   for (const r of faces) {
     assert.ok(EMOTION_LABELS.includes(r.label as (typeof EMOTION_LABELS)[number]));
     assert.ok(r.confidence !== null && r.confidence > 0 && r.confidence <= 1);
+    // The clip's faces are larger than 48 px: the plain path, said as the CLI's JSON says it.
+    assert.equal(r.restoration, 'none', `frame ${r.frame}`);
+    assert.equal(r.enhanced, false);
   }
   // Faces are where the clip puts them: each track's boxes centre inside one person's sweep.
   const settings = await page.evaluate(
@@ -265,7 +285,76 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   assert.ok(requests.some((r) => r.endsWith('/models/emotion.onnx')));
   assert.ok(requests.some((r) => r.endsWith('/models/landmarks.onnx')));
   assert.ok(requests.some((r) => r.endsWith('/models/template48.json')));
+  for (const file of ['fsrnet.onnx', 'fsrnet-x2.onnx', 'fsrnet-x4.onnx']) {
+    assert.ok(
+      requests.some((r) => r.endsWith(`/models/${file}`)),
+      file,
+    );
+  }
   await page.close();
+});
+
+void test('?enhance=always: every face is restored by FSRNet in the page; ?enhance=never loads no FSRNet file', async (t) => {
+  if (!proceed(t)) return;
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/?enhance=always`);
+  assert.equal(await waitForModels(page), 'ready');
+  const model = await page.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+  assert.equal(model?.enhancer, true);
+  assert.deepEqual(
+    [model?.enhanceBelow, model?.upscaleBelow],
+    [Infinity, 0],
+    'every face, and no bicubic enlargement',
+  );
+  assert.match(await page.locator('#engine').innerText(), /small faces: FSRNet for every face \(3 models/);
+  await page.click('#start');
+  await page.waitForFunction(
+    () => (window as unknown as MoodLensWindow).moodlensSession.filter((r) => r.track !== null).length >= 5,
+    null,
+    { timeout: 60_000 },
+  );
+  // The worker's answer says it too, for the overlay's tags ("#1 happy 87% · FSRNet").
+  const answer = await page.waitForFunction(
+    () => {
+      const { faces } = (window as unknown as MoodLensWindow).moodlensStats;
+      return faces.length > 0 ? faces : false; // the clip has faceless frames
+    },
+    null,
+    { timeout: 10_000, polling: 50 },
+  );
+  const shown = (await answer.jsonValue()) as MoodLensWindow['moodlensStats']['faces'];
+  assert.deepEqual(
+    shown.map((f) => f.restoration),
+    shown.map(() => 'fsrnet'),
+  );
+  await page.click('#stop');
+  const faces = (await readSession(page)).filter((r) => r.track !== null);
+  assert.ok(faces.length >= 5);
+  for (const r of faces) {
+    assert.equal(r.restoration, 'fsrnet', `frame ${r.frame}`);
+    assert.equal(r.enhanced, true);
+  }
+  // Restored from a crop area-averaged to 48 px, the smiling astronaut still reads as happy.
+  const happy = faces.filter((r) => r.label === 'happy').length;
+  assert.ok(happy / faces.length > 0.5, `happy on ${happy}/${faces.length} restored faces`);
+  await page.close();
+
+  const off = await browser.newPage();
+  const requests: string[] = [];
+  off.on('request', (request) => requests.push(request.url()));
+  await off.goto(`${server.url}/?enhance=never`);
+  assert.equal(await waitForModels(off), 'ready');
+  const offModel = await off.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+  assert.equal(offModel?.enhancer, false);
+  assert.equal(offModel?.enhancerModels, 0);
+  assert.equal(offModel?.enhancerProblem, undefined);
+  assert.equal(await off.locator('#enhance-note').isVisible(), false, 'switched off is no problem');
+  assert.match(await off.locator('#engine').innerText(), /small faces: FSRNet off · /);
+  assert.deepEqual(
+    requests.filter((url) => url.includes('fsrnet')),
+    [],
+  );
+  await off.close();
 });
 
 const HTML_404 =
@@ -318,6 +407,37 @@ void test('a landmark model answered by an HTML 404 page: the app runs unaligned
       text,
       /\/models\/landmarks\.onnx: the server answered HTTP 404 .*an HTML page \(\d+ bytes\)/,
     );
+    await page.click('#start');
+    await overlayWithFace(page, EMOTION_COLORS.happy);
+    await page.close();
+  });
+});
+
+void test('an FSRNet file answered by an HTML 404 page: the app runs without FSRNet and says why', async (t) => {
+  if (!proceed(t)) return;
+  await with404(/\/models\/fsrnet-x4\.onnx$/, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    assert.equal(await waitForModels(page), 'ready');
+    const model = await page.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+    assert.equal(model?.enhancer, false);
+    assert.equal(model?.enhancerModels, 0);
+    assert.match(model?.enhancerProblem ?? '', /fsrnet-x4\.onnx/);
+    assert.equal(model?.landmarks, true, 'the other stages still load');
+    const note = page.locator('#enhance-note');
+    assert.equal(await note.isVisible(), true);
+    const text = await note.innerText();
+    assert.match(
+      text,
+      new RegExp(
+        `^Super-resolution unavailable: faces under ${DEFAULT_UPSCALE_BELOW} px are enlarged bicubically instead\\.`,
+      ),
+    );
+    assert.match(
+      text,
+      /Cannot load the super-resolution model .*\/models\/fsrnet-x4\.onnx: the server answered HTTP 404 .*an HTML page \(\d+ bytes\)/,
+    );
+    assert.match(await page.locator('#engine').innerText(), /small faces: FSRNet off, bicubic under 48 px/);
     await page.click('#start');
     await overlayWithFace(page, EMOTION_COLORS.happy);
     await page.close();

@@ -1,7 +1,7 @@
 /**
  * The built web app (dist/web, made by `npm run build:web` before the tests): no Node-only package in
  * its bundles, ONNX Runtime's wasm files and JavaScript of one and the same onnxruntime-web version, and
- * the same model and cascade files as Node uses.
+ * the same model, cascade and FSRNet files as Node uses.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -88,6 +88,10 @@ void test('the models in the build are the shipped files, byte for byte', async 
     ['models/haarcascade_frontalface_default.xml', 'models/haar/haarcascade_frontalface_default.xml'],
     ['models/landmarks.onnx', 'models/landmarks/landmarks.onnx'],
     ['models/template48.json', 'models/landmarks/template48.json'],
+    // FSRNet, as the CLI loads it: the model trained on x2-x4 and its two specialists.
+    ['models/fsrnet.onnx', 'models/enhance/fsrnet.onnx'],
+    ['models/fsrnet-x2.onnx', 'models/enhance/fsrnet-x2.onnx'],
+    ['models/fsrnet-x4.onnx', 'models/enhance/fsrnet-x4.onnx'],
   ]) {
     const a = await readFile(join(DEFAULT_WEB_ROOT, served));
     assert.ok(a.equals(await readFile(join(REPO_ROOT, shipped))), served);

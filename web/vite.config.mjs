@@ -3,8 +3,8 @@
  * Vite build of the MoodLens web app (`npm run build:web`): web/ -> dist/web/, served by `moodlens serve`
  * (or any static server that sends the COOP/COEP headers). The app runs the library's own TypeScript
  * core (imported from src/, never a Node-only module) and ships every file it loads beside it: the ONNX
- * Runtime wasm files of the installed onnxruntime-web, the emotion model with its card, the cascade, and
- * the landmark model with its alignment template.
+ * Runtime wasm files of the installed onnxruntime-web, the emotion model with its card, the cascade, the
+ * landmark model with its alignment template, and the three FSRNet files (super-resolution of small faces).
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,6 +29,10 @@ export const LOCAL_ASSETS = {
   'models/emotion.json': join(REPO_ROOT, 'models/emotion/emotion.json'),
   'models/landmarks.onnx': join(REPO_ROOT, 'models/landmarks/landmarks.onnx'),
   'models/template48.json': join(REPO_ROOT, 'models/landmarks/template48.json'),
+  // FSRNet as the CLI loads it: the model trained on x2-x4 and its x2 and x4 specialists.
+  'models/fsrnet.onnx': join(REPO_ROOT, 'models/enhance/fsrnet.onnx'),
+  'models/fsrnet-x2.onnx': join(REPO_ROOT, 'models/enhance/fsrnet-x2.onnx'),
+  'models/fsrnet-x4.onnx': join(REPO_ROOT, 'models/enhance/fsrnet-x4.onnx'),
   'models/haarcascade_frontalface_default.xml': join(
     REPO_ROOT,
     'models/haar/haarcascade_frontalface_default.xml',

@@ -224,9 +224,21 @@ export interface MoodLensWindow {
     readonly latencyMs: number[];
     readonly answeredAt: number[];
     readonly model:
-      | { crossOriginIsolated: boolean; detectorEngine: string; numThreads: number; landmarks: boolean }
+      | {
+          crossOriginIsolated: boolean;
+          detectorEngine: string;
+          numThreads: number;
+          landmarks: boolean;
+          enhancer: boolean;
+          enhancerModels: number;
+          enhancerProblem: string | undefined;
+          enhanceBelow: number;
+          upscaleBelow: number;
+        }
       | undefined;
     readonly settings: unknown;
+    /** The latest answer's faces, as the overlay drew them. */
+    readonly faces: { readonly track: number; readonly restoration?: string }[];
   };
 }
 

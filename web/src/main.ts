@@ -4,10 +4,12 @@
  */
 import './style.css';
 import card from '../../models/emotion/emotion.json';
-import type { FrameRecord } from '../../src/core.js';
+import { enhanceThreshold, upscaleThreshold, type FrameRecord } from '../../src/core.js';
 import { CameraError, closeCamera, openCamera, type CameraProblem } from '../../src/io/web/camera.js';
+import { assetUrls } from './assets.js';
+import { enhanceProblemNote, enhanceSummaryText } from './enhance-status.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
-import type { FrameTimings, ModelSummary, WorkerMessage, WorkerRequest } from './protocol.js';
+import type { FrameTimings, ModelSummary, OverlayFace, WorkerMessage, WorkerRequest } from './protocol.js';
 import { modelQuality, modelText, SCREENING_NOTICE } from './screening.js';
 import { downloadText, Session } from './session.js';
 import { settingsFromUrl, type AppSettings } from './settings.js';
@@ -31,6 +33,8 @@ export interface LiveStats {
   /** performance.now() of each answer (at most MAX_TIMINGS), for rates over any window. */
   answeredAt: number[];
   settings: AppSettings | undefined;
+  /** The faces of the latest answer, as the overlay drew them (tag, box, restoration). */
+  faces: OverlayFace[];
 }
 
 declare global {
@@ -67,6 +71,7 @@ const ui = {
   exportReport: element<HTMLButtonElement>('export-report'),
   engine: element<HTMLElement>('engine'),
   landmarksNote: element<HTMLElement>('landmarks-note'),
+  enhanceNote: element<HTMLElement>('enhance-note'),
   showLandmarks: element<HTMLInputElement>('show-landmarks'),
 };
 
@@ -78,6 +83,7 @@ const stats: LiveStats = {
   latencyMs: [],
   answeredAt: [],
   settings: undefined,
+  faces: [],
 };
 window.moodlensStats = stats;
 window.moodlensSession = [];
@@ -153,13 +159,24 @@ if (missing.length > 0) {
   );
 } else {
   setState('loading', 'Loading the face detector and the emotion model…');
+  const urls = assetUrls(document.baseURI);
+  const { mode, below, upscaleBelow } = settings.enhance;
   send({
     type: 'init',
-    modelUrl: new URL('models/emotion.onnx', document.baseURI).href,
-    cascadeUrl: new URL('models/haarcascade_frontalface_default.xml', document.baseURI).href,
-    landmarkModelUrl: new URL('models/landmarks.onnx', document.baseURI).href,
-    templateUrl: new URL('models/template48.json', document.baseURI).href,
-    wasmPaths: new URL('ort/', document.baseURI).href,
+    modelUrl: urls.modelUrl,
+    cascadeUrl: urls.cascadeUrl,
+    landmarkModelUrl: urls.landmarkModelUrl,
+    templateUrl: urls.templateUrl,
+    // The CLI's --enhance policy: `never` loads no FSRNet model and enlarges no face.
+    enhance:
+      mode === 'never'
+        ? undefined
+        : {
+            ...urls.enhancer,
+            enhanceBelow: enhanceThreshold(mode, below),
+            upscaleBelow: upscaleThreshold(mode, upscaleBelow),
+          },
+    wasmPaths: urls.wasmPaths,
     numThreads: settings.threads,
     detect: settings.detect,
     detectEvery: settings.detectEvery,
@@ -185,12 +202,14 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
         `${message.model.numThreads} thread${message.model.numThreads > 1 ? 's' : ''}) · ` +
         `cross-origin isolated: ${message.model.crossOriginIsolated ? 'yes' : 'no'} · ` +
         `landmarks: ${message.model.landmarks ? 'aligned by 68 points' : 'off'} · ` +
+        `${enhanceSummaryText(message.model)} · ` +
         `loaded in ${Math.round(message.model.loadMs)} ms`;
       ui.landmarksNote.hidden = message.model.landmarks;
       ui.landmarksNote.textContent = message.model.landmarks
         ? ''
         : `Landmarks unavailable: faces classified unaligned. ${message.model.landmarksProblem ?? ''}`;
       ui.showLandmarks.disabled = !message.model.landmarks;
+      showNote(ui.enhanceNote, enhanceProblemNote(message.model));
       setState('ready', 'Ready. Press Start to analyse the camera, on this device.');
       return;
     case 'init-error':
@@ -214,6 +233,7 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       if (sent !== undefined) push(stats.latencyMs, now - sent);
       updateRates(now, message.timings);
       ui.exportCsv.disabled = ui.exportJson.disabled = ui.exportReport.disabled = false;
+      stats.faces = message.faces;
       drawOverlay(ui.overlay, message.width, message.height, message.faces, {
         points: ui.showLandmarks.checked,
       });
@@ -227,6 +247,12 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       return;
   }
 };
+
+/** Shows a stage's note (why it is off), or hides it when there is none. */
+function showNote(element: HTMLElement, note: string | undefined): void {
+  element.hidden = note === undefined;
+  element.textContent = note ?? '';
+}
 
 function updateRates(now: number, timings: FrameTimings): void {
   const times = stats.answeredAt;

@@ -1,6 +1,6 @@
 /**
- * The overlay over the camera video: each face's box, track id, label and confidence, in the colours
- * the CLI's labelled images use (EMOTION_COLORS). Drawn with the canvas API so text stays crisp.
+ * The overlay over the camera video: each face's box, track id, label and confidence (and whether
+ * FSRNet restored it), in the colours the CLI's labelled images use (EMOTION_COLORS). Drawn with the canvas API so text stays crisp.
  */
 import { EMOTION_COLORS, type Point } from '../../src/core.js';
 import { textColorOn } from '../../src/draw/annotate.js';
@@ -8,9 +8,10 @@ import type { OverlayFace } from './protocol.js';
 
 const css = (rgb: readonly number[]): string => `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
 
-/** The tag of a face: `#1 happy 87%`. */
-export function faceTag(face: Pick<OverlayFace, 'track' | 'label' | 'confidence'>): string {
-  return `#${face.track} ${face.label} ${Math.round(face.confidence * 100)}%`;
+/** The tag of a face: `#1 happy 87%`, and `#1 happy 87% · FSRNet` for a face FSRNet restored. */
+export function faceTag(face: Pick<OverlayFace, 'track' | 'label' | 'confidence' | 'restoration'>): string {
+  const restored = face.restoration === 'fsrnet' ? ' · FSRNet' : '';
+  return `#${face.track} ${face.label} ${Math.round(face.confidence * 100)}%${restored}`;
 }
 
 /**

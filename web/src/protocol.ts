@@ -2,7 +2,8 @@
  * Messages between the page (main.ts) and the analysis worker (worker.ts). Frames travel as transferred
  * ImageBitmaps, results as plain data; nothing leaves the browser.
  */
-import type { Box, DetectOptions, Emotion, FrameRecord, Point } from '../../src/core.js';
+import type { Box, DetectOptions, Emotion, FrameRecord, Point, RestoreMethod } from '../../src/core.js';
+import type { WebEnhanceOptions } from '../../src/io/web/index.js';
 
 export interface InitRequest {
   readonly type: 'init';
@@ -12,6 +13,11 @@ export interface InitRequest {
   /** The landmark model and alignment template: faces are aligned by their 68 points, as in the CLI. */
   readonly landmarkModelUrl: string;
   readonly templateUrl: string;
+  /**
+   * FSRNet's files and thresholds: small faces are restored before they are classified, as in the CLI.
+   * Undefined: the stage is off (`?enhance=never`), no model is loaded and no face is enlarged.
+   */
+  readonly enhance: WebEnhanceOptions | undefined;
   readonly wasmPaths: string;
   /** ONNX Runtime threads per inference. */
   readonly numThreads: number;
@@ -53,6 +59,15 @@ export interface ModelSummary {
   readonly landmarks: boolean;
   /** Why the landmark stage is off, when it is (the load error's message). */
   readonly landmarksProblem: string | undefined;
+  /** Whether FSRNet restores small faces (false: off by the page's setting, or its models did not load). */
+  readonly enhancer: boolean;
+  /** FSRNet models loaded: the general one and its specialists (0 without the stage). */
+  readonly enhancerModels: number;
+  /** Why FSRNet is off when it was asked for (the load error's message, naming the file). */
+  readonly enhancerProblem: string | undefined;
+  /** The pipeline's thresholds: box sides under which faces are restored by FSRNet, or enlarged bicubically. */
+  readonly enhanceBelow: number;
+  readonly upscaleBelow: number;
 }
 
 export interface ReadyMessage {
@@ -77,6 +92,8 @@ export interface OverlayFace {
   readonly detected: boolean;
   /** The 68 landmarks, in analysis pixels, when the landmark stage runs. */
   readonly points?: readonly Point[];
+  /** How the face reached the classifier's size (fsrnet, bicubic or none), when the enhance stage is on. */
+  readonly restoration?: RestoreMethod;
 }
 
 export interface FrameTimings {

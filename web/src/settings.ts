@@ -2,7 +2,25 @@
  * The web app's settings, each with its default and why. A page URL may override them for measurements
  * (`?minSize=48&detectEvery=2&threads=1&inflight=2`); `npm run bench:web` uses that.
  */
-import { DEFAULT_SMOOTHING_ALPHA, resolveDetectOptions, type DetectOptions } from '../../src/core.js';
+import {
+  DEFAULT_ENHANCE_BELOW,
+  DEFAULT_SMOOTHING_ALPHA,
+  DEFAULT_UPSCALE_BELOW,
+  ENHANCE_MODES,
+  resolveDetectOptions,
+  type DetectOptions,
+  type EnhanceMode,
+} from '../../src/core.js';
+
+/** Small faces, as the CLI's `--enhance`, `--enhance-below` and `--upscale-below` set them. */
+export interface EnhanceSetting {
+  /** `auto`: by size (below); `always`: FSRNet for every face; `never`: no FSRNet model is even loaded. */
+  readonly mode: EnhanceMode;
+  /** Box side (analysis pixels) under which `auto` restores a face with FSRNet. */
+  readonly below: number;
+  /** Box side under which `auto` enlarges a face FSRNet does not restore bicubically. */
+  readonly upscaleBelow: number;
+}
 
 export interface AppSettings {
   /** Frames wider than this are scaled down before analysis (the camera is asked for 640x480). */
@@ -25,6 +43,13 @@ export interface AppSettings {
    * flight only competed with the worker for the CPU (fewer frames per second, twice the latency).
    */
   readonly inflight: number;
+  /**
+   * Small faces (`?enhance=auto|always|never&enhanceBelow=32&upscaleBelow=48`): the CLI's defaults, from
+   * src/enhance/policy.ts, where the size study that chose them is quoted. With `detect.minSize` at 64
+   * the detector finds no face under 48 px, so under `auto` FSRNet and bicubic act only once `?minSize=`
+   * is lowered (the cascade finds faces from 24 px); `?enhance=always` restores every face.
+   */
+  readonly enhance: EnhanceSetting;
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
@@ -34,6 +59,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   smoothingAlpha: DEFAULT_SMOOTHING_ALPHA,
   threads: 1,
   inflight: 1,
+  enhance: { mode: 'auto', below: DEFAULT_ENHANCE_BELOW, upscaleBelow: DEFAULT_UPSCALE_BELOW },
 };
 
 /** The settings with the page URL's overrides; throws RangeError naming a bad parameter. */
@@ -51,6 +77,10 @@ export function settingsFromUrl(search: string): AppSettings {
     return value;
   };
   const d = DEFAULT_SETTINGS;
+  const mode = params.get('enhance') || d.enhance.mode;
+  if (!(ENHANCE_MODES as readonly string[]).includes(mode)) {
+    throw new RangeError(`Expected ${ENHANCE_MODES.join(', ')} for ?enhance but received ${mode}`);
+  }
   return {
     maxWidth: number('maxWidth', d.maxWidth, true, 64),
     detect: resolveDetectOptions({
@@ -63,5 +93,10 @@ export function settingsFromUrl(search: string): AppSettings {
     smoothingAlpha: number('smoothing', d.smoothingAlpha, false, 0),
     threads: number('threads', d.threads),
     inflight: number('inflight', d.inflight),
+    enhance: {
+      mode: mode as EnhanceMode,
+      below: number('enhanceBelow', d.enhance.below, true, 0),
+      upscaleBelow: number('upscaleBelow', d.enhance.upscaleBelow, true, 0),
+    },
   };
 }

@@ -1,10 +1,10 @@
 /**
- * The analysis worker: loads the pipeline (cascade, emotion model on onnxruntime-web) once, then turns
- * each frame the page sends into tracked, classified faces and frames.csv records. Running here keeps
- * the page's main thread free for the video and the drawing.
+ * The analysis worker: loads the pipeline (cascade; emotion, landmark and FSRNet models on onnxruntime-web)
+ * once, then turns each frame the page sends into tracked, classified faces and frames.csv records.
+ * Running here keeps the page's main thread free for the video and the drawing.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { FrameAnalyzer, type FrameRecord } from '../../src/core.js';
+import { DEFAULT_ENHANCE_BELOW, FrameAnalyzer, type FrameRecord, type GrayImage } from '../../src/core.js';
 import { loadWebPipeline } from '../../src/io/web/index.js';
 import type { AnalyzeRequest, InitRequest, WorkerMessage, WorkerRequest } from './protocol.js';
 
@@ -42,6 +42,7 @@ async function handle(request: WorkerRequest): Promise<void> {
 async function init(request: InitRequest): Promise<void> {
   const started = performance.now();
   let landmarksProblem: string | undefined;
+  let enhancerProblem: string | undefined;
   try {
     const pipeline = await loadWebPipeline({
       ort,
@@ -55,14 +56,23 @@ async function init(request: InitRequest): Promise<void> {
       onLandmarksUnavailable: (error) => {
         landmarksProblem = error instanceof Error ? error.message : String(error);
       },
+      // Nor is FSRNet: small faces are then enlarged bicubically, as the CLI does without the model.
+      ...(request.enhance === undefined ? {} : { enhance: request.enhance }),
+      onEnhancerUnavailable: (error) => {
+        enhancerProblem = error instanceof Error ? error.message : String(error);
+      },
       wasm: { wasmPaths: request.wasmPaths, numThreads: request.numThreads },
       pipeline: { detect: request.detect },
     });
     // One inference now, so that the first camera frame does not pay for ONNX Runtime's warm-up.
     const size = pipeline.classifier.info.inputSize;
-    const blank = { width: size, height: size, channels: 1 as const, data: new Uint8Array(size * size) };
+    const blank: GrayImage = { width: size, height: size, channels: 1, data: new Uint8Array(size * size) };
     await pipeline.classifier.classify([blank]);
     await pipeline.options.landmarks?.detect(blank, [{ x: 0, y: 0, width: size, height: size }]);
+    const { enhancer } = pipeline.options;
+    const enhancers = enhancer === undefined ? [] : [enhancer, ...enhancer.specialists];
+    // Each FSRNet model once, directly: routing by size would have to know which model takes which face.
+    for (const model of enhancers) await model.predict([blank]);
     analyzer = new FrameAnalyzer(pipeline, {
       detectEvery: request.detectEvery,
       smoothingAlpha: request.smoothingAlpha,
@@ -80,6 +90,11 @@ async function init(request: InitRequest): Promise<void> {
         loadMs: performance.now() - started,
         landmarks: pipeline.options.landmarks !== undefined,
         landmarksProblem,
+        enhancer: enhancer !== undefined,
+        enhancerModels: enhancers.length,
+        enhancerProblem,
+        enhanceBelow: pipeline.options.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
+        upscaleBelow: pipeline.options.upscaleBelow ?? 0,
       },
     });
   } catch (error) {
@@ -117,6 +132,7 @@ async function analyze(request: AnalyzeRequest): Promise<void> {
         confidence: face.emotion.confidence,
         detected: face.detected,
         ...(face.landmarks === undefined ? {} : { points: face.landmarks.points }),
+        ...(face.restoration === undefined ? {} : { restoration: face.restoration }),
       })),
       records: scale === 1 ? records : records.map((record) => toVideoPixels(record, scale)),
       timings: {
