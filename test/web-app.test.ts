@@ -155,8 +155,11 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   await page.waitForFunction(
     () => {
       const records = (window as unknown as MoodLensWindow).moodlensSession;
-      const tracks = new Set(records.filter((r) => r.label !== null).map((r) => r.track));
-      return records.length >= 40 && tracks.size >= 2 && records.some((r) => r.track === null);
+      const faces = records.filter((r) => r.label !== null);
+      const tracks = new Set(faces.map((r) => r.track));
+      // 40 face records (asserted below), not 40 records: on a loaded machine fewer frames arrive while
+      // the timeline fills, and the empty ones would count.
+      return faces.length >= 40 && tracks.size >= 2 && records.some((r) => r.track === null);
     },
     null,
     { timeout: 60_000 },
