@@ -124,12 +124,21 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
       source: modelUrl,
       batchSize: options.batchSize,
     });
-    stages = await loadLandmarks(options);
-    enhancer = await loadEnhancer(options);
+    // Both optional stages load after the emotion model: ONNX Runtime has started by then, so a failure
+    // there is about their own files.
+    const { landmarks, enhance } = options;
+    stages = await optionalStage(
+      landmarks && (() => loadWebLandmarkStages(ort, landmarks, fetchImpl)),
+      options.onLandmarksUnavailable,
+    );
+    enhancer = await optionalStage(
+      enhance && (() => loadWebEnhancerModels(ort, enhance, fetchImpl)),
+      options.onEnhancerUnavailable,
+    );
     return new EmotionPipeline(detector, classifier, {
       ...options.pipeline,
       ...stages,
-      ...(options.enhance === undefined ? {} : enhanceStage(options.enhance, enhancer)),
+      ...(enhance === undefined ? {} : enhanceStage(enhance, enhancer)),
     });
   } catch (error) {
     await backend.dispose();
@@ -151,28 +160,20 @@ function enhanceStage(
   };
 }
 
-/** The super-resolution models when asked for; undefined when not, or when they fail and the caller accepts it. */
-async function loadEnhancer(options: WebPipelineOptions): Promise<FaceEnhancer | undefined> {
-  if (options.enhance === undefined) return undefined;
+/**
+ * A stage the page can run without: undefined when not asked for (`load` undefined); its load error goes to
+ * `onUnavailable` when there is one (the stage is then skipped), else it is thrown.
+ */
+async function optionalStage<T>(
+  load: (() => Promise<T>) | undefined,
+  onUnavailable: ((error: unknown) => void) | undefined,
+): Promise<T | undefined> {
+  if (load === undefined) return undefined;
   try {
-    // ONNX Runtime already started for the emotion model, so a failure here is about the FSRNet files.
-    return await loadWebEnhancerModels(options.ort, options.enhance, options.fetch);
+    return await load();
   } catch (error) {
-    if (options.onEnhancerUnavailable === undefined) throw error;
-    options.onEnhancerUnavailable(error);
-    return undefined;
-  }
-}
-
-/** The landmark stages when asked for; undefined when not, or when they fail and the caller accepts it. */
-async function loadLandmarks(options: WebPipelineOptions): Promise<WebLandmarkStages | undefined> {
-  if (options.landmarks === undefined) return undefined;
-  try {
-    // ONNX Runtime already started for the emotion model, so a failure here is about the landmark files.
-    return await loadWebLandmarkStages(options.ort, options.landmarks, options.fetch);
-  } catch (error) {
-    if (options.onLandmarksUnavailable === undefined) throw error;
-    options.onLandmarksUnavailable(error);
+    if (onUnavailable === undefined) throw error;
+    onUnavailable(error);
     return undefined;
   }
 }
