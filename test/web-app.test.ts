@@ -1,10 +1,11 @@
 /**
  * The web app in a real browser (Debian's Chromium through playwright-core), served by `moodlens serve`'s
  * server, with a real face clip as the camera: faces with labels land in `window.moodlensSession` where
- * the clip's faces are (and empty records where it has none), the overlay is drawn, the page is cross-origin isolated and loads nothing from
- * elsewhere, and the exported session parses as frames.csv and JSON; FSRNet loads and, under
- * `?enhance=always`, restores the faces. Then the failure states: a camera refused, no camera, the model,
- * an FSRNet file or ONNX Runtime's wasm answered by an HTML 404 page, and a phone-sized screen. Chromium MUST be present in CI; elsewhere the test skips with the reason.
+ * the clip's faces are (and empty records where it has none), the overlay is drawn, the page is
+ * cross-origin isolated and loads nothing from elsewhere, and the exported session parses as frames.csv
+ * and JSON; FSRNet loads and, under `?enhance=always`, restores the faces. Then the failure states: a
+ * camera refused, no camera, the model, an FSRNet file or ONNX Runtime's wasm answered by an HTML 404
+ * page, and a phone-sized screen. Chromium MUST be present in CI; elsewhere the test skips with the reason.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

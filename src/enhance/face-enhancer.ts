@@ -46,6 +46,26 @@ export function modelForRatio(ratio: number, factorSets: readonly (readonly numb
 
 const DEFAULT_TRAINED_FACTORS: readonly number[] = [2, 3, 4];
 
+/**
+ * Loads a model with its specialists, the same way from files (Node) or URLs (browser): the specialists
+ * first, then the model that owns them. Whatever loaded before a source failed is disposed, so a failure
+ * leaves no ONNX Runtime session behind.
+ */
+export async function loadWithSpecialists(
+  specialistSources: readonly string[],
+  loadSpecialist: (source: string) => Promise<FaceEnhancer>,
+  loadOwner: (specialists: readonly FaceEnhancer[]) => Promise<FaceEnhancer>,
+): Promise<FaceEnhancer> {
+  const specialists: FaceEnhancer[] = [];
+  try {
+    for (const source of specialistSources) specialists.push(await loadSpecialist(source));
+    return await loadOwner(specialists);
+  } catch (error) {
+    for (const specialist of specialists) await specialist.dispose();
+    throw error;
+  }
+}
+
 export const DEFAULT_ENHANCE_BATCH_SIZE = 32;
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The overlay over the camera video: each face's box, track id, label and confidence (and whether
- * FSRNet restored it), in the colours the CLI's labelled images use (EMOTION_COLORS). Drawn with the canvas API so text stays crisp.
+ * FSRNet restored it), in the colours the CLI's labelled images use (EMOTION_COLORS). Drawn with the
+ * canvas API so text stays crisp.
  */
 import { EMOTION_COLORS, type Point } from '../../src/core.js';
 import { textColorOn } from '../../src/draw/annotate.js';

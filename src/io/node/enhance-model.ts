@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
-import { FaceEnhancer } from '../../enhance/face-enhancer.js';
+import { FaceEnhancer, loadWithSpecialists } from '../../enhance/face-enhancer.js';
 import { parseEnhanceModelMetadata } from '../../enhance/model-info.js';
 import { OnnxNodeBackend, readModelFile, type OnnxNodeBackendOptions } from './onnx-backend.js';
 
@@ -50,14 +50,12 @@ export async function loadFaceEnhancer(
   options: LoadFaceEnhancerOptions = {},
 ): Promise<FaceEnhancer> {
   const { specialists: paths = shippedSpecialists(modelPath), ...rest } = options;
-  const specialists: FaceEnhancer[] = [];
-  try {
-    for (const path of paths) specialists.push(await loadFaceEnhancer(path, { ...rest, specialists: [] }));
-    return await faceEnhancerFromBytes(await readModelFile(modelPath), modelPath, { ...rest, specialists });
-  } catch (error) {
-    for (const specialist of specialists) await specialist.dispose();
-    throw error;
-  }
+  return loadWithSpecialists(
+    paths,
+    (path) => loadFaceEnhancer(path, { ...rest, specialists: [] }),
+    async (specialists) =>
+      faceEnhancerFromBytes(await readModelFile(modelPath), modelPath, { ...rest, specialists }),
+  );
 }
 
 /** The installed shipped specialists when `modelPath` is the shipped model; none for any other file. */

@@ -1,7 +1,7 @@
 import { expectSquareGrayInput } from '../../emotion/metadata-fields.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import type { OrtModule } from '../../emotion/onnx-runtime-backend.js';
-import { FaceEnhancer } from '../../enhance/face-enhancer.js';
+import { FaceEnhancer, loadWithSpecialists } from '../../enhance/face-enhancer.js';
 import { parseEnhanceModelMetadata } from '../../enhance/model-info.js';
 import { fetchAsset, type FetchLike } from './fetch-asset.js';
 import { OnnxWebBackend } from './onnx-web-backend.js';
@@ -63,14 +63,9 @@ export async function loadWebEnhancerModels(
   urls: WebEnhancerUrls,
   fetchImpl?: FetchLike,
 ): Promise<FaceEnhancer> {
-  const specialists: FaceEnhancer[] = [];
-  try {
-    for (const url of urls.specialistUrls ?? []) {
-      specialists.push(await loadWebFaceEnhancer(ort, url, fetchImpl));
-    }
-    return await loadWebFaceEnhancer(ort, urls.modelUrl, fetchImpl, specialists);
-  } catch (error) {
-    for (const specialist of specialists) await specialist.dispose();
-    throw error;
-  }
+  return loadWithSpecialists(
+    urls.specialistUrls ?? [],
+    (url) => loadWebFaceEnhancer(ort, url, fetchImpl),
+    (specialists) => loadWebFaceEnhancer(ort, urls.modelUrl, fetchImpl, specialists),
+  );
 }
