@@ -74,10 +74,13 @@ def _training_text(args: dict, info: dict) -> list[str]:
         lines += ["", f"Started from the weights of `{args['init']}` (fine-tuning: a fresh optimiser and schedule)."]
     if args.get("teacher"):
         names = ", ".join(f"`{t}`" for t in args["teacher"])
+        seen = ("Offline (`--teacher-logits`): each teacher saw every unaugmented training face and its mirror "
+                "image once; the cached logits, averaged, served whatever augmentation the model saw. The loss is"
+                if args.get("teacher_logits") else
+                "Each teacher sees the augmented batch and its mirror image; their logits are averaged; the loss is")
         lines += [
             "",
-            f"Knowledge distillation from {len(args['teacher'])} teacher(s): {names}. Each teacher sees the augmented",
-            "batch and its mirror image; their logits are averaged; the loss is",
+            f"Knowledge distillation from {len(args['teacher'])} teacher(s): {names}. {seen}",
             f"{1 - args['kd_weight']:g} x cross-entropy + {args['kd_weight']:g} x T^2 KL(teacher_T || model_T), "
             f"T = {args['kd_temperature']:g}.",
         ]

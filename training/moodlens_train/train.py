@@ -38,7 +38,7 @@ from .callbacks import (
 )
 from .data import USAGES, DatasetError, FaceSet, default_usage, describe, load_faces, rescale_unit
 from .defaults import TRAIN_DEFAULTS, HelpFormatter, cpu_threads, eval_batch_size, resolve_device
-from .distill import Teachers, distillation_loss
+from .distill import Teachers, cached_teacher_logits, distillation_loss
 from .evaluate import loss_and_accuracy, predict_logits
 from .models import ARCHS, build_model, model_config
 from .summary import summarize
@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--teacher", action="append", default=None, metavar="CKPT",
                    help="a trained checkpoint whose logits (with its mirror image, averaged over all --teacher "
                         "flags) the model also learns from; repeat for an ensemble")
+    g.add_argument("--teacher-logits", metavar="FILE", default=None,
+                   help="distil offline: the teachers' logits on the unaugmented training faces (with mirrors), "
+                        "read from FILE, or computed once from the --teacher checkpoints and written there; the "
+                        "teachers then do not run during training (several times faster epochs on a CPU)")
     g.add_argument("--kd-weight", type=float, default=D["kd_weight"],
                    help="share of the distillation term in the loss (the rest: cross-entropy with the labels)")
     g.add_argument("--kd-temperature", type=float, default=D["kd_temperature"], help="softmax temperature T")
@@ -204,8 +208,18 @@ class Trainer:
         self.monitor = Monitor(args.monitor)
         self.steps_per_epoch = math.ceil(self.train_x.shape[0] / args.batch_size)
         self.scheduler = self._scheduler()
-        self.teachers = Teachers(args.teacher, self.device, self.channels_last) if args.teacher else None
-        if self.teachers:
+        self.teachers = None
+        self.teacher_logits = None  # offline distillation: one row per training face
+        if args.teacher_logits:
+            if args.mixup > 0:
+                raise ValueError("--teacher-logits: cached logits belong to single faces; they cannot follow "
+                                 "--mixup's mixed faces (use --teacher alone, or --mixup 0)")
+            cached = cached_teacher_logits(args.teacher_logits, args.teacher, self.train_set.images,
+                                           self.train_set.labels, self.device, self.channels_last, self.log,
+                                           lambda done, total: self.progress(f"teacher logits {done}/{total}"))
+            self.teacher_logits = torch.from_numpy(cached).to(self.device)
+        elif args.teacher:
+            self.teachers = Teachers(args.teacher, self.device, self.channels_last)
             for line in self.teachers.descriptions:
                 self.log(f"teacher {line}")
         self.early = EarlyStopping(self.monitor, args.patience)
@@ -351,7 +365,10 @@ class Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext():
                 logits = self.model(x)
-                teacher = self.teachers.logits(x01) if self.teachers else None
+                if self.teacher_logits is not None:
+                    teacher = self.teacher_logits[idx]
+                else:
+                    teacher = self.teachers.logits(x01) if self.teachers else None
             loss = soft_cross_entropy(logits, targets, self.weights)
             if teacher is not None:
                 w = self.args.kd_weight

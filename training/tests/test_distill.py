@@ -92,3 +92,46 @@ def test_init_starts_from_a_checkpoints_weights_and_refuses_another_architecture
     rc = main(tiny_args(fer_dir, tmp_path / "wrong", epochs=1, extra=["--init", str(best), "--growth", "8"]))
     assert rc == 2
     assert "--init" in capsys.readouterr().err
+
+
+def test_offline_distillation_caches_the_teachers_logits_and_checks_them(fer_dir, tiny_run, tmp_path, capsys):
+    """--teacher-logits: computed once from the teachers (the same numbers Teachers gives on the unaugmented
+    faces), reused without them, and refused for other faces, other teachers or mixup."""
+    from moodlens_train.distill import Teachers, teacher_logits_for
+    from moodlens_train.data import load_faces
+    import numpy as np
+
+    teacher = str(sorted(tiny_run.glob("fer2013_dense_xception.*.pt"))[0])
+    cache = tmp_path / "teacher-logits.npz"
+    extra = ["--teacher", teacher, "--teacher-logits", str(cache), "--kd-weight", "0.5"]
+    assert main(tiny_args(fer_dir, tmp_path / "offline", epochs=3, extra=extra)) == 0
+    losses = [float(r["train_loss"]) for r in read_log(tmp_path / "offline")]
+    assert losses[-1] < losses[0], losses
+    assert load_checkpoint(tmp_path / "offline" / "last.pt")["args"]["teacher_logits"] == str(cache)
+
+    with np.load(cache) as z:
+        logits, labels = z["logits"], z["labels"]
+    args = tiny_args(fer_dir, tmp_path / "x", epochs=1)
+    limit = int(args[args.index("--limit") + 1])
+    faces = load_faces(str(fer_dir / "train"), limit=limit, seed=int(args[args.index("--seed") + 1]))
+    expected = teacher_logits_for(Teachers([teacher], torch.device("cpu")), faces.images, torch.device("cpu"))
+    assert logits.shape == (len(faces.labels), 7)
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+    np.testing.assert_array_equal(labels, faces.labels)
+
+    # The file alone serves a second run (no --teacher); a different face set, other teachers or mixup are refused.
+    assert main(tiny_args(fer_dir, tmp_path / "reuse", epochs=1, extra=["--teacher-logits", str(cache)])) == 0
+    assert "teacher logits: " + str(cache) in capsys.readouterr().out
+    other_limit = tiny_args(fer_dir, tmp_path / "other", epochs=1, extra=["--teacher-logits", str(cache)])
+    other_limit[other_limit.index("--limit") + 1] = str(limit - 10)
+    assert main(other_limit) == 2
+    assert "other training faces" in capsys.readouterr().err
+    other_teacher = ["--teacher", teacher, "--teacher", teacher, "--teacher-logits", str(cache)]
+    assert main(tiny_args(fer_dir, tmp_path / "other2", epochs=1, extra=other_teacher)) == 2
+    assert "not the --teacher" in capsys.readouterr().err
+    assert main(tiny_args(fer_dir, tmp_path / "mix", epochs=1, extra=["--teacher-logits", str(cache),
+                                                                       "--mixup", "0.2"])) == 2
+    assert "--mixup" in capsys.readouterr().err
+    assert main(tiny_args(fer_dir, tmp_path / "none", epochs=1, extra=["--teacher-logits",
+                                                                        str(tmp_path / "missing.npz")])) == 2
+    assert "no --teacher" in capsys.readouterr().err
