@@ -13,7 +13,7 @@ import { isMoodLensError } from '../src/core/errors.js';
 import { createImage, type GrayImage } from '../src/core/image.js';
 import { bicubicResizeGray } from '../src/enhance/bicubic.js';
 import { degrade } from '../src/enhance/degrade.js';
-import { modelForRatio, outputPixel } from '../src/enhance/face-enhancer.js';
+import { modelForCrop, outputPixel } from '../src/enhance/face-enhancer.js';
 import { parseEnhanceModelMetadata } from '../src/enhance/model-info.js';
 import { psnr, ssim } from '../src/enhance/quality.js';
 import { emotionIndex, type Emotion } from '../src/emotion/labels.js';
@@ -92,8 +92,9 @@ void test('the shipped FSRNet routes faces by their enlargement to its x2 and x4
     );
     assert.deepEqual(alone.general.info.trainedFactors, [2, 3, 4]);
     assert.equal(alone.x4.specialists.length, 0);
-    // Real faces at 12, 13, 14, 16, 20, 24 and 30 px: which single model gave each routed result.
-    const sizes = [12, 13, 14, 16, 20, 24, 30];
+    // Real faces at 12 to 30 px: which single model gave each routed result (each specialist's measured
+    // range, `moodlens.crop_sides`: the x4 model up to 17 px, the x2 model from 18).
+    const sizes = [12, 13, 14, 16, 17, 18, 20, 24, 30];
     const files = (await listFerFaces()).slice(0, sizes.length);
     const root = await ensureFer2013();
     const faces = await Promise.all(files.map((f) => readGrayFile(join(root, f))));
@@ -106,22 +107,41 @@ void test('the shipped FSRNet routes faces by their enlargement to its x2 and x4
     );
     const same = (a: GrayImage, b: GrayImage): boolean => a.data.every((v, j) => v === b.data[j]);
     const by = out.map((o, i) => Object.keys(alone).find((k) => same(o, single[k][i])) ?? '?');
-    assert.deepEqual(by, ['x4', 'x4', 'general', 'general', 'x2', 'x2', 'x2']);
+    assert.deepEqual(by, ['x4', 'x4', 'x4', 'x4', 'x4', 'x2', 'x2', 'x2', 'x2']);
   } finally {
     await routed.dispose();
     for (const e of Object.values(alone)) await e.dispose();
   }
 });
 
-void test('modelForRatio: the nearest trained factor, a specialist on ties', () => {
-  const sets = [[2, 3, 4], [4]];
+void test('modelForCrop: a measured crop-side range first, else the nearest trained factor', () => {
+  const general = { trainedFactors: [2, 3, 4], cropSides: undefined };
+  const x4 = { trainedFactors: [4], cropSides: undefined };
+  // Ratios 48/side: 1, 2, 2.9, 3.4, 3.5, 3.7, 4, 6 (nearest factor; the specialist on a tie at 3.5).
   assert.deepEqual(
-    [1, 2, 2.9, 3.4, 3.5, 3.7, 4, 6].map((r) => modelForRatio(r, sets)),
+    [48, 24, 48 / 2.9, 48 / 3.4, 48 / 3.5, 48 / 3.7, 12, 8].map((side) =>
+      modelForCrop(side, 48, [general, x4]),
+    ),
     [0, 0, 0, 0, 1, 1, 1, 1],
   );
-  assert.equal(modelForRatio(4, [undefined, [4]]), 1);
-  assert.equal(modelForRatio(3, [undefined, [4]]), 0);
-  assert.equal(modelForRatio(4, [[2, 3, 4]]), 0);
+  assert.equal(modelForCrop(12, 48, [{ trainedFactors: undefined, cropSides: undefined }, x4]), 1);
+  assert.equal(modelForCrop(16, 48, [{ trainedFactors: undefined, cropSides: undefined }, x4]), 0);
+  assert.equal(modelForCrop(12, 48, [general]), 0);
+  // Measured ranges win over the factors, and a side outside every range falls back to them.
+  const measured = [
+    general,
+    { trainedFactors: [2], cropSides: { min: 18, max: Infinity } },
+    { trainedFactors: [4], cropSides: { min: 1, max: 17 } },
+  ];
+  assert.deepEqual(
+    [12, 16, 17, 18, 24, 60].map((side) => modelForCrop(side, 48, measured)),
+    [2, 2, 2, 1, 1, 1],
+  );
+  const gap = [general, { trainedFactors: [4], cropSides: { min: 1, max: 13 } }];
+  assert.deepEqual(
+    [13, 14, 16].map((side) => modelForCrop(side, 48, gap)),
+    [1, 0, 0],
+  );
 });
 
 const METADATA = {
@@ -139,7 +159,18 @@ void test('super-resolution metadata: what it says is read; another task or chai
     scaling: 'v1',
     priors: 'landmark_heatmaps_68,parsing_6',
     trainedFactors: [2, 3, 4],
+    cropSides: undefined,
   });
+  assert.deepEqual(
+    [['1-17'], ['18-'], [' 18 - 40 ']].map(
+      ([sides]) => parseEnhanceModelMetadata({ ...METADATA, 'moodlens.crop_sides': sides }).cropSides,
+    ),
+    [
+      { min: 1, max: 17 },
+      { min: 18, max: Infinity },
+      { min: 18, max: 40 },
+    ],
+  );
   const cases: [Record<string, string>, RegExp][] = [
     [
       { 'moodlens.labels': '["angry"]', 'moodlens.input_size': '48' },
@@ -151,6 +182,9 @@ void test('super-resolution metadata: what it says is read; another task or chai
     [{ ...METADATA, 'moodlens.preprocessing': 'gray,bilinear' }, /asks for 'gray,bilinear'/],
     [{ ...METADATA, 'moodlens.scaling': 'v3' }, /v1 or v2 for 'moodlens.scaling'/],
     [{ ...METADATA, 'moodlens.trained_factors': '2,x' }, /integers >= 2 .* received '2,x'/],
+    [{ ...METADATA, 'moodlens.crop_sides': '17-12' }, /'LO-HI' or 'LO-' .* received '17-12'/],
+    [{ ...METADATA, 'moodlens.crop_sides': '0-12' }, /received '0-12'/],
+    [{ ...METADATA, 'moodlens.crop_sides': '-12' }, /received '-12'/],
   ];
   for (const [metadata, message] of cases) {
     assert.throws(

@@ -14,6 +14,7 @@ import type { GrayImage } from '../src/core/image.js';
 import type { EmotionClassifier } from '../src/emotion/classifier.js';
 import { equalizeHist } from '../src/emotion/preprocess.js';
 import { bicubicResizeGray } from '../src/enhance/bicubic.js';
+import { DEFAULT_ENHANCE_BELOW } from '../src/enhance/policy.js';
 import { enhancedClassifierInput, nativeFaceCrop, restoredToImage } from '../src/enhance/enhanced-face.js';
 import type { FaceEnhancer } from '../src/enhance/face-enhancer.js';
 import { toGray } from '../src/image/gray.js';
@@ -93,6 +94,8 @@ void test(
       enhanceBelow: 26,
     }).analyze(gray);
     const [reference] = await plain.analyze(gray);
+    assert.deepEqual(plain.restorationThresholds, { enhanceBelow: DEFAULT_ENHANCE_BELOW, upscaleBelow: 0 });
+    assert.deepEqual(enhanced.restorationThresholds, { enhanceBelow: 32, upscaleBelow: 0 });
     assert.equal(notSmall.enhanced, false);
     assert.deepEqual(notSmall.emotion, reference.emotion);
     assert.equal(reference.enhanced, undefined);

@@ -3,7 +3,7 @@ import { createImage, type GrayImage } from '../core/image.js';
 import type { InferenceBackend } from '../emotion/backend.js';
 import { cropFace, equalizeHist, toInputTensor } from '../emotion/preprocess.js';
 import { bicubicResizeGray } from './bicubic.js';
-import { parseEnhanceModelMetadata, type EnhanceModelInfo } from './model-info.js';
+import { inCropSides, parseEnhanceModelMetadata, type EnhanceModelInfo } from './model-info.js';
 
 export interface FaceEnhancerOptions {
   /** Runs the model; the enhancer owns it from now on and disposes it. */
@@ -16,24 +16,32 @@ export interface FaceEnhancerOptions {
   readonly batchSize?: number;
   /**
    * Models trained for fewer degradation factors (a x4-only model, say): each face then goes to the model
-   * whose trained factors come nearest its enlargement (see {@link modelForRatio}). The enhancer owns
-   * them; their size must be this model's.
+   * measured best for its crop size, else the one whose trained factors come nearest its enlargement (see
+   * {@link modelForCrop}). The enhancer owns them; their size must be this model's.
    */
   readonly specialists?: readonly FaceEnhancer[];
 }
 
 /**
- * Which of several models restores a face enlarged by `ratio` (the model's size over the crop's side):
- * the one with a trained factor nearest the ratio; on a tie the one trained for fewer factors (the
+ * Which of several models restores a face crop whose longer side is `side` pixels (enlarged by `inputSize /
+ * side`): the first whose measured `cropSides` range holds the side (see `moodlens.crop_sides`); otherwise
+ * the one with a trained factor nearest the enlargement, on a tie the one trained for fewer factors (the
  * specialist), then the earlier one. A model whose factors are unknown counts as trained for 2, 3 and 4
- * (what every MoodLens FSRNet before `moodlens.trained_factors` was). Returns an index into `factorSets`.
+ * (what every MoodLens FSRNet before `moodlens.trained_factors` was). Returns an index into `models`.
  */
-export function modelForRatio(ratio: number, factorSets: readonly (readonly number[] | undefined)[]): number {
+export function modelForCrop(
+  side: number,
+  inputSize: number,
+  models: readonly Pick<EnhanceModelInfo, 'trainedFactors' | 'cropSides'>[],
+): number {
+  const measured = models.findIndex((m) => m.cropSides !== undefined && inCropSides(side, m.cropSides));
+  if (measured >= 0) return measured;
+  const ratio = inputSize / side;
   let best = 0;
   let bestDistance = Infinity;
   let bestCount = Infinity;
-  factorSets.forEach((set, i) => {
-    const factors = set ?? DEFAULT_TRAINED_FACTORS;
+  models.forEach((model, i) => {
+    const factors = model.trainedFactors ?? DEFAULT_TRAINED_FACTORS;
     const distance = Math.min(...factors.map((f) => Math.abs(f - ratio)));
     if (distance < bestDistance || (distance === bestDistance && factors.length < bestCount)) {
       best = i;
@@ -98,7 +106,7 @@ export class FaceEnhancer {
     /** Faces per inference call. */
     readonly batchSize: number,
     private readonly source: string,
-    /** Models for fewer factors that take the faces they fit better (see {@link modelForRatio}). */
+    /** Models for fewer factors that take the faces they fit better (see {@link modelForCrop}). */
     readonly specialists: readonly FaceEnhancer[],
   ) {}
 
@@ -183,15 +191,13 @@ export class FaceEnhancer {
 
   /**
    * Restores face crops (any size, gray): each becomes a `size` x `size` face, same order. With
-   * specialists, each face is restored by the model {@link modelForRatio} picks for it.
+   * specialists, each face is restored by the model {@link modelForCrop} picks for it.
    */
   async enhance(faces: readonly GrayImage[]): Promise<GrayImage[]> {
     if (this.specialists.length === 0) return this.restore(faces);
     const models: FaceEnhancer[] = [this, ...this.specialists];
-    const factorSets = models.map((m) => m.info.trainedFactors);
-    const choice = faces.map((face) =>
-      modelForRatio(this.size / Math.max(face.width, face.height), factorSets),
-    );
+    const infos = models.map((m) => m.info);
+    const choice = faces.map((face) => modelForCrop(Math.max(face.width, face.height), this.size, infos));
     const out = new Array<GrayImage>(faces.length);
     for (const [m, model] of models.entries()) {
       const mine = faces.flatMap((_, i) => (choice[i] === m ? [i] : []));

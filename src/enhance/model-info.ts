@@ -14,6 +14,23 @@ export interface EnhanceModelInfo {
   readonly priors: string | undefined;
   /** The integer degradation factors it was trained on (`moodlens.trained_factors`), when given. */
   readonly trainedFactors: readonly number[] | undefined;
+  /**
+   * The face crops, by their longer side in pixels, that this model was measured to restore best among
+   * the models shipped with it (`moodlens.crop_sides`, `LO-HI` inclusive or `LO-` open-ended; written at
+   * export from `npm run study:enhance`): routing sends such crops here before the nearest-factor rule.
+   */
+  readonly cropSides: CropSideRange | undefined;
+}
+
+/** An inclusive range of crop sides in pixels; `max` is Infinity when open-ended. */
+export interface CropSideRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Whether a crop of this side (its longer side, px) falls in the range. */
+export function inCropSides(side: number, range: CropSideRange): boolean {
+  return side >= range.min && side <= range.max;
 }
 
 /**
@@ -46,5 +63,18 @@ export function parseEnhanceModelMetadata(
       );
     }
   }
-  return { inputSize, scaling, priors: fields.get('moodlens.priors'), trainedFactors };
+  const sidesText = fields.get('moodlens.crop_sides');
+  let cropSides: CropSideRange | undefined;
+  if (sidesText !== undefined) {
+    const match = /^\s*(\d+)\s*-\s*(\d*)\s*$/.exec(sidesText);
+    const min = match ? Number(match[1]) : NaN;
+    const max = match ? (match[2] === '' ? Infinity : Number(match[2])) : NaN;
+    if (!(min >= 1 && max >= min)) {
+      throw fields.fail(
+        `expected 'LO-HI' or 'LO-' (pixels, 1 <= LO <= HI) for 'moodlens.crop_sides' but received '${sidesText}'`,
+      );
+    }
+    cropSides = { min, max };
+  }
+  return { inputSize, scaling, priors: fields.get('moodlens.priors'), trainedFactors, cropSides };
 }

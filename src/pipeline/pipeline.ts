@@ -99,6 +99,17 @@ export class EmotionPipeline {
     }
   }
 
+  /**
+   * The face sizes (box side, px) under which faces are restored by FSRNet and, above that, under which
+   * they are enlarged bicubically: the options, or their defaults (an `upscaleBelow` of 0: never).
+   */
+  get restorationThresholds(): { readonly enhanceBelow: number; readonly upscaleBelow: number } {
+    return {
+      enhanceBelow: this.options.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
+      upscaleBelow: this.options.upscaleBelow ?? 0,
+    };
+  }
+
   /** Every face in the image with its emotion, in the detector's order. No face: an empty list. */
   async analyze(image: Image): Promise<AnalyzedFace[]> {
     const boxes = await this.detector.detect(image, this.options.detect);
@@ -125,8 +136,7 @@ export class EmotionPipeline {
             gray,
             faces.map((f) => f.box),
           );
-    const below = this.options.enhanceBelow ?? DEFAULT_ENHANCE_BELOW;
-    const upscaleBelow = this.options.upscaleBelow ?? 0;
+    const { enhanceBelow: below, upscaleBelow } = this.restorationThresholds;
     const restorations = faces.map((f): RestoreMethod => {
       const r = restorationFor(f.box, below, upscaleBelow, enhancer !== undefined);
       // bicubic only ever enlarges: a crop (with its margin) as large as the input takes the plain path

@@ -22,7 +22,7 @@ export interface AnalyzeWorkerInit {
   readonly cascadeXml: string;
   readonly cascadeSource: string;
   readonly landmarks?: ModelBytes & { readonly template: AlignmentTemplate };
-  /** The super-resolution model and the specialists it routes faces to (see `modelForRatio`). */
+  /** The super-resolution model and the specialists it routes faces to (see `modelForCrop`). */
   readonly enhance?: ModelBytes & { readonly specialists: readonly ModelBytes[] };
   /** Past this many bytes of scan memory the worker asks to be replaced after its job. */
   readonly recycleAboveBytes: number;

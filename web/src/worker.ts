@@ -4,7 +4,7 @@
  * Running here keeps the page's main thread free for the video and the drawing.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { DEFAULT_ENHANCE_BELOW, FrameAnalyzer, type FrameRecord, type GrayImage } from '../../src/core.js';
+import { FrameAnalyzer, type FrameRecord, type GrayImage } from '../../src/core.js';
 import { loadWebPipeline } from '../../src/io/web/index.js';
 import type { AnalyzeRequest, InitRequest, WorkerMessage, WorkerRequest } from './protocol.js';
 
@@ -93,8 +93,7 @@ async function init(request: InitRequest): Promise<void> {
         enhancer: enhancer !== undefined,
         enhancerModels: enhancers.length,
         enhancerProblem,
-        enhanceBelow: pipeline.options.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
-        upscaleBelow: pipeline.options.upscaleBelow ?? 0,
+        ...pipeline.restorationThresholds,
       },
     });
   } catch (error) {

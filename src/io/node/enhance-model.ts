@@ -32,7 +32,7 @@ export interface LoadFaceEnhancerOptions extends Omit<OnnxNodeBackendOptions, 'o
   readonly batchSize?: number;
   /**
    * Model files for fewer degradation factors, each restoring the faces it fits better (see
-   * `modelForRatio`). Default: for the shipped model, the shipped specialists that are installed; for
+   * `modelForCrop`). Default: for the shipped model, the shipped specialists that are installed; for
    * any other file, none.
    */
   readonly specialists?: readonly string[];

@@ -46,8 +46,8 @@ export interface WebEnhancerUrls {
   readonly modelUrl: string;
   /**
    * Absolute URLs of models trained for fewer factors (the shipped `fsrnet-x2.onnx` and `fsrnet-x4.onnx`):
-   * each face then goes to the model trained nearest its enlargement (`modelForRatio`), as the Node
-   * loader routes the shipped files. Default: none, the model runs alone.
+   * each face then goes to the model measured best for its size (`modelForCrop`), as the Node loader
+   * routes the shipped files. Default: none, the model runs alone.
    */
   readonly specialistUrls?: readonly string[];
 }
