@@ -7,7 +7,6 @@
  *   node dist/bench/crop-margin.js [--model FILE] [--per-class N] [--json]
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Box, GrayImage } from '../src/core/image.js';
 import { cropFace, equalizeHist } from '../src/emotion/preprocess.js';
 import { EMOTION_LABELS, emotionIndex } from '../src/emotion/labels.js';
@@ -22,18 +21,22 @@ import {
   pasteFace,
   readGrayFile,
 } from '../test/support/fer-scenes.js';
+import { runStudy, studyArgs } from './study-cli.js';
 
 const MARGINS = [0, 0.05, 0.1, 0.15, 0.2, 0.3];
 const SIDE = 144;
 const CANVAS = 320;
 
+const USAGE = `Usage: npm run study:margin -- [--model FILE] [--per-class N] [--json]
+Which crop margin around the Haar box gives the emotion model its best accuracy (FER-2013 PublicTest faces
+pasted into photos). --model: an emotion ONNX file (default the shipped one); --per-class: faces per class
+(default 60).`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string' },
-      'per-class': { type: 'string', default: '60' },
-      json: { type: 'boolean', default: false },
-    },
+  const values = studyArgs(USAGE, {
+    model: { type: 'string' },
+    'per-class': { type: 'string', default: '60' },
+    json: { type: 'boolean', default: false },
   });
   const perClass = Number(values['per-class']);
   const root = await ensureFer2013();
@@ -90,4 +93,4 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(`${row.crop.padEnd(30)} ${(row.accuracy * 100).toFixed(2)}%`);
 }
 
-await main();
+runStudy('study:margin', main);

@@ -18,7 +18,6 @@
  *     [--enhance-model FILE] [--json]
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Box, GrayImage } from '../src/core/image.js';
 import { emotionIndex, type Emotion } from '../src/emotion/labels.js';
 import { cropFace } from '../src/emotion/preprocess.js';
@@ -38,6 +37,7 @@ import {
   sampleEvenly,
 } from '../test/support/fer-scenes.js';
 import { describeMachine } from './machine.js';
+import { runStudy, studyArgs } from './study-cli.js';
 
 const FACE = 48;
 const CANVAS = 3 * FACE;
@@ -52,15 +52,18 @@ interface Row {
   readonly alignedShare: number;
 }
 
+const USAGE = `Usage: npm run study:enhance-align -- [--sizes 24,32] [--angles 0,-20,20] [--per-class N]
+    [--enhance-model FILE] [--json]
+How the enhance stage meets landmark alignment on small turned faces pasted into photos: plain, bicubic and
+FSRNet crops, each with and without alignment, per face size (px) and angle (degrees).`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      sizes: { type: 'string', default: '24,32' },
-      angles: { type: 'string', default: '0,-20,20' },
-      'per-class': { type: 'string', default: '80' },
-      'enhance-model': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
+  const values = studyArgs(USAGE, {
+    sizes: { type: 'string', default: '24,32' },
+    angles: { type: 'string', default: '0,-20,20' },
+    'per-class': { type: 'string', default: '80' },
+    'enhance-model': { type: 'string' },
+    json: { type: 'boolean', default: false },
   });
   const sizes = values.sizes.split(',').map(Number);
   const angles = values.angles.split(',').map(Number);
@@ -160,4 +163,4 @@ function pct(value: number): string {
   return `${(value * 100).toFixed(1)}%`;
 }
 
-await main();
+runStudy('study:enhance-align', main);

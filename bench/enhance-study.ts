@@ -21,7 +21,6 @@
  * default: the PublicTest archive unpacked into .cache/fer2013/val.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { GrayImage } from '../src/core/image.js';
 import { degradeToSize } from '../src/enhance/degrade.js';
 import { QualityTally } from '../src/enhance/quality.js';
@@ -33,6 +32,7 @@ import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../src/io/node/enh
 import { openFerDataset } from '../src/io/node/fer-dataset.js';
 import { ensureFer2013 } from '../test/support/fer-scenes.js';
 import { describeMachine } from './machine.js';
+import { runStudy, studyArgs } from './study-cli.js';
 
 /** Every 4 px up to the cascade's smallest face (24 px), then every 2 px where FSRNet stops helping. */
 const DEFAULT_SIZES = [12, 16, 20, 24, 26, 28, 30, 32, 34, 36, 40, 48];
@@ -82,16 +82,20 @@ function describeThreshold(threshold: number, what: string, flag: string, sizes:
   return `${what} helps below ${threshold} px: the default for ${flag}.`;
 }
 
+const USAGE = `Usage: npm run study:enhance -- [--data DIR] [--sizes 12,16,...] [--limit N] [--model FILE]
+    [--enhance-model FILE] [--json]
+Below which face size FSRNet, and below which a bicubic enlargement, helps the emotion model: every
+PublicTest face shrunk to each size (px), brought back three ways and classified. --data: a FER-2013 folder
+or fer2013.csv (default MOODLENS_FER_VAL or the shared PublicTest archive).`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string' },
-      sizes: { type: 'string' },
-      limit: { type: 'string' },
-      model: { type: 'string' },
-      'enhance-model': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
+  const values = studyArgs(USAGE, {
+    data: { type: 'string' },
+    sizes: { type: 'string' },
+    limit: { type: 'string' },
+    model: { type: 'string' },
+    'enhance-model': { type: 'string' },
+    json: { type: 'boolean', default: false },
   });
   const sizes = values.sizes?.split(',').map(Number) ?? DEFAULT_SIZES;
   if (!sizes.every((s) => Number.isInteger(s) && s >= 1 && s <= FACE)) {
@@ -211,4 +215,4 @@ function pct(value: number): string {
   return `${(value * 100).toFixed(2)}%`;
 }
 
-await main();
+runStudy('study:enhance', main);

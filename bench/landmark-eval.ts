@@ -18,7 +18,6 @@
  *   node dist/bench/landmark-eval.js [--model FILE] [--data DIR] [--all] [--json] [--calibrate]
  */
 import { statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Box } from '../src/core/image.js';
 import {
   DEFAULT_LANDMARK_MODEL_PATH,
@@ -33,6 +32,7 @@ import {
   measureLandmarks,
 } from '../src/landmarks/reliability.js';
 import { ensureFace300w, loadFace300w } from '../test/support/face300w.js';
+import { runStudy, studyArgs } from './study-cli.js';
 
 export interface NmeSummary {
   readonly faces: number;
@@ -185,15 +185,18 @@ async function calibrate(dir: string, json: boolean): Promise<void> {
   );
 }
 
+const USAGE = `Usage: npm run eval:landmarks -- [--model FILE] [--data DIR] [--all] [--json] [--calibrate]
+Accuracy (NME) and speed of the landmark model through the shipped Node path on the face300w faces with human
+labels. --data: the unpacked face300w folder (default MOODLENS_FACE300W or ../shared/data/face300w);
+--all: all 870 faces, not only the held-out ones; --calibrate: the reliability score's ranges instead.`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: DEFAULT_LANDMARK_MODEL_PATH },
-      data: { type: 'string' },
-      all: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      calibrate: { type: 'boolean', default: false },
-    },
+  const values = studyArgs(USAGE, {
+    model: { type: 'string', default: DEFAULT_LANDMARK_MODEL_PATH },
+    data: { type: 'string' },
+    all: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    calibrate: { type: 'boolean', default: false },
   });
   const data = await ensureFace300w(values.data);
   if (values.calibrate) {
@@ -298,4 +301,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+runStudy('eval:landmarks', main);

@@ -29,7 +29,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FaceAligner, type Alignment } from '../src/align/aligner.js';
 import type { Box, GrayImage } from '../src/core/image.js';
 import { RotatedSearchDetector } from '../src/detect/rotated-search.js';
@@ -55,6 +54,7 @@ import {
   readGrayFile,
   sampleEvenly,
 } from '../test/support/fer-scenes.js';
+import { runStudy, studyArgs } from './study-cli.js';
 
 const SIDE = 120;
 const CANVAS = 240;
@@ -170,20 +170,24 @@ function rollError(
   return errors.length === 0 ? null : errors.reduce((a, b) => a + b, 0) / errors.length;
 }
 
+const USAGE = `Usage: npm run study:rotation -- [--model FILE] [--emotion-model FILE] [--template FILE]
+    [--per-class N] [--angles 0,10,-10,...] [--background photo|replicate] [--oracle FILE]
+    [--no-rotated-search] [--threads N] [--json]
+What in-plane rotation costs detect -> classify and how much the landmark alignment wins back, on upright
+PublicTest faces turned inside face-free photos.`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: DEFAULT_LANDMARK_MODEL_PATH },
-      'emotion-model': { type: 'string' },
-      template: { type: 'string' },
-      'per-class': { type: 'string', default: '50' },
-      angles: { type: 'string' },
-      background: { type: 'string', default: 'photo' },
-      oracle: { type: 'string' },
-      'no-rotated-search': { type: 'boolean', default: false },
-      threads: { type: 'string', default: '2' },
-      json: { type: 'boolean', default: false },
-    },
+  const values = studyArgs(USAGE, {
+    model: { type: 'string', default: DEFAULT_LANDMARK_MODEL_PATH },
+    'emotion-model': { type: 'string' },
+    template: { type: 'string' },
+    'per-class': { type: 'string', default: '50' },
+    angles: { type: 'string' },
+    background: { type: 'string', default: 'photo' },
+    oracle: { type: 'string' },
+    'no-rotated-search': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
   });
   const perClass = Number(values['per-class']);
   const angles = values.angles === undefined ? DEFAULT_ANGLES : values.angles.split(',').map(Number);
@@ -501,4 +505,4 @@ function printTable(
   console.log(`(${report.seconds.toFixed(0)} s)`);
 }
 
-await main();
+runStudy('study:rotation', main);

@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/io/node/ffmpeg/locate.js';
 import { REPO_ROOT } from '../test/support/opencv.js';
 import { ffmpegRun } from '../test/support/videos.js';
 import { VIDEO_BENCH_CLIP } from './video.js';
+import { runStudy, studyArgs } from './study-cli.js';
 
 interface Sample {
   readonly seconds: number;
@@ -51,13 +51,15 @@ async function childrenOf(pid: number): Promise<number[]> {
   return out;
 }
 
+const USAGE = `Usage: npm run bench:video-memory -- [--minutes M] [--every N] [--json]
+Resident memory of \`moodlens video\` (and its ffmpeg children), sampled every second, over a long clip
+(default 10.7 minutes of a real face; Linux only).`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      minutes: { type: 'string', default: '10.7' },
-      every: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
+  const values = studyArgs(USAGE, {
+    minutes: { type: 'string', default: '10.7' },
+    every: { type: 'string' },
+    json: { type: 'boolean', default: false },
   });
   const minutes = Number(values.minutes);
   const loops = Math.max(1, Math.round((minutes * 60) / 8));
@@ -164,9 +166,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `video-memory: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exitCode = 1;
-});
+runStudy('bench:video-memory', main);

@@ -8,7 +8,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import {
   browserProblem,
@@ -19,15 +18,18 @@ import {
   type MoodLensWindow,
 } from '../test/support/browser.js';
 import { REPO_ROOT } from '../test/support/opencv.js';
+import { runStudy, studyArgs } from './study-cli.js';
+
+const USAGE = `Usage: npm run screenshot:web -- [--out docs/web-screenshot.png] [--width 1100] [--height 760]
+    [--seconds 6]
+The README's screenshot of the web app, taken in headless Chromium with the real-face clip as the camera.`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      out: { type: 'string', default: join(REPO_ROOT, 'docs', 'web-screenshot.png') },
-      width: { type: 'string', default: '1100' },
-      height: { type: 'string', default: '760' },
-      seconds: { type: 'string', default: '6' },
-    },
+  const values = studyArgs(USAGE, {
+    out: { type: 'string', default: join(REPO_ROOT, 'docs', 'web-screenshot.png') },
+    width: { type: 'string', default: '1100' },
+    height: { type: 'string', default: '760' },
+    seconds: { type: 'string', default: '6' },
   });
   const problem = browserProblem();
   if (problem !== undefined) throw new Error(problem);
@@ -62,7 +64,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`screenshot:web: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+runStudy('screenshot:web', main);
