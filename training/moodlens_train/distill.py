@@ -7,8 +7,9 @@ then minimises ``(1 - w) * cross-entropy(labels) + w * T^2 * KL(teacher_T || stu
 
 Offline, with ``--teacher-logits FILE``, the teachers run once over the unaugmented training faces (each with its
 mirror) and the student learns from those cached logits whatever augmentation it sees: on two CPU cores the
-teachers' forward passes cost two to four times the student's own step, so offline epochs are that much faster,
-at the price of targets that do not follow the augmentation.
+teachers' forward passes cost two to five times the student's own step (an epoch of the dense student: 45 s
+alone, about 155 s with three teachers online), at the price of targets that do not follow the augmentation,
+which measured worse (training/README.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-from .data import DatasetError, load_faces
+from .data import DatasetError, default_usage, load_faces
 from .defaults import HelpFormatter, cpu_threads
 from .evaluate import load_model_from_checkpoint, predict_logits
 
@@ -61,8 +61,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p.error("--candidate: at most 12 (every subset is scored)")
     torch.set_num_threads(args.threads or cpu_threads())
     try:
-        usage = args.usage or ("PublicTest" if args.data.lower().endswith(".csv") else None)
-        faces = load_faces(args.data, usage=usage)
+        faces = load_faces(args.data, usage=args.usage or default_usage(args.data, "val"))
     except (DatasetError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
