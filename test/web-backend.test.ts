@@ -494,6 +494,11 @@ void test('with the enhance stage, loadWebPipeline restores small real faces as 
       [enhancer, ...enhancer.specialists].map((m) => m.info.trainedFactors),
       [[2, 3, 4], [2], [4]],
     );
+    // The measured crop-side ranges travel in the files' metadata, so the page routes as Node does.
+    assert.deepEqual(
+      [enhancer, ...enhancer.specialists].map((m) => m.info.cropSides),
+      [undefined, { min: 18, max: Infinity }, { min: 1, max: 17 }],
+    );
 
     // A real small face the cascade finds (the astronaut at 26 px): restored by FSRNet, as in Node.
     const small = await readImage(await writeSmallAstronaut(dir));
