@@ -22,16 +22,13 @@ import torch
 
 from .data import DatasetError, default_usage, load_faces
 from .defaults import HelpFormatter, cpu_threads
-from .evaluate import load_model_from_checkpoint, predict_logits
+from .distill import Teachers, teacher_logits_for
 
 
 def flip_averaged_logits(path: str, images: np.ndarray, device: torch.device) -> np.ndarray:
-    """A checkpoint's logits (N, 7) on the faces, averaged with its logits on their mirror images."""
-    model, ckpt = load_model_from_checkpoint(path, device)
-    scaling = str(ckpt.get("scaling", "v1"))
-    plain = predict_logits(model, images, scaling, device, 256)
-    mirror = predict_logits(model, np.ascontiguousarray(images[:, :, ::-1]), scaling, device, 256)
-    return (plain + mirror) / 2
+    """A checkpoint's logits (N, 7) on the faces, averaged with its logits on their mirror images: what a
+    single distillation teacher gives (``distill.teacher_logits_for``)."""
+    return teacher_logits_for(Teachers([path], device), images, device)
 
 
 def rank_subsets(logits: Sequence[np.ndarray], labels: np.ndarray, max_size: Optional[int] = None) -> List[dict]:
