@@ -112,7 +112,8 @@ def render(
         f"| architecture | `{info['config']['arch']}` {json.dumps(info['config'])} |",
         f"| parameters | {info['params']:,} |",
         f"| compute | {info['mflops']:.1f} MFLOPs per 48x48 face |",
-        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded"
+        + (", weights stored as float16 (computed in float32)" if "moodlens.weights" in meta else "") + " |",
         f"| input | `input` float32 [N,1,48,48], scaling `{args['scaling']}` |",
         "| output | `logits` float32 [N,7] (softmax applied by MoodLens) |",
         f"| classes | {', '.join(f'{i} {name}' for i, name in enumerate(LABELS))} |",
@@ -189,13 +190,23 @@ def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, d
     meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
     config = json.loads(meta["moodlens.config"])
     members = config["members"]
-    views = 2 if config.get("flip_average") else 1
+    flip = bool(config.get("flip_average"))
+    zooms = [float(z) for z in config.get("zooms", [1.0])]
+    views = len(zooms) * (2 if flip else 1)
+    view_words = " and mirror" if flip else ""
+    if len(zooms) > 1:
+        view_words = f"face{view_words} at {len(zooms)} magnifications ({', '.join(f'x{z:g}' for z in zooms)})"
+    else:
+        view_words = f"face{view_words}"
     params = int(meta["moodlens.params"])
     lines = [
         f"# Emotion model card: `{model.name}`",
         "",
-        "The mean of several trained MoodLens emotion classifiers"
-        + (", each also run on the mirrored face" if views == 2 else "")
+        ("The mean of several trained MoodLens emotion classifiers" if len(members) > 1
+         else "A trained MoodLens emotion classifier averaged over test-time views")
+        + (", each also run on the mirrored face" if flip else "")
+        + (f" and on the face magnified by {', '.join(f'x{z:g}' for z in zooms if z != 1.0)} about its centre"
+           if len(zooms) > 1 else "")
         + ", as one ONNX graph: the accurate choice (`--model`) beside the fast default `emotion.onnx`.",
         "**A screening aid, never a diagnosis.**",
         "",
@@ -206,9 +217,10 @@ def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, d
         f"| members | {len(members)}: " + "; ".join(
             f"`{m['arch']}` epoch {m.get('epoch')} (PublicTest {_percent(float(m.get('val_acc') or 0))} alone)"
             for m in members) + " |",
-        f"| passes per face | {len(members) * views} (members x {'face and mirror' if views == 2 else 'face'}) |",
+        f"| passes per face | {len(members) * views} (members x {view_words}) |",
         f"| parameters | {params:,} |",
-        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded"
+        + (", weights stored as float16 (computed in float32)" if "moodlens.weights" in meta else "") + " |",
         f"| input | `input` float32 [N,1,48,48], scaling `{meta['moodlens.scaling']}` (as every member) |",
         "| output | `logits` float32 [N,7]: the members' mean logits (softmax applied by MoodLens) |",
         f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",
@@ -232,7 +244,7 @@ def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, d
     card = {
         "model": model.name,
         "card": model.with_suffix(".md").name,
-        "arch": {"arch": config["arch"], "members": members, "flip_average": bool(config.get("flip_average"))},
+        "arch": {"arch": config["arch"], "members": members, "flip_average": flip, "zooms": zooms},
         "parameters": params,
         "onnxBytes": model.stat().st_size,
         "publicTest": {"n": evaluation["n"], "accuracy": evaluation["accuracy"]},

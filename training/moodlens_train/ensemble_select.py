@@ -1,8 +1,9 @@
 """Which trained checkpoints to average into one ensemble: every subset of the candidates, scored as
-``export --member ... --flip-average`` would run it (each member's logits averaged with those of the mirrored
-face, then the members' logits averaged), ranked by accuracy on a labelled set.
+``export --member ... --flip-average [--zoom-average Z,...]`` would run it (each member's logits averaged over
+the face and its mirror, at each magnification, then the members' logits averaged), ranked by accuracy on a
+labelled set.
 
-    python -m moodlens_train.ensemble_select --data /data/fer2013/val \\
+    python -m moodlens_train.ensemble_select --data /data/fer2013/val [--zoom-average 0.92,1.1] \\
         --candidate checkpoints/kd3/fer2013_dense_xception.13-0.68.pt --candidate checkpoints/resnet16/... [--json]
 
 Selecting on PublicTest makes its figures validation figures; ``moodlens evaluate`` of the exported ensemble is
@@ -22,13 +23,18 @@ import torch
 
 from .data import DatasetError, default_usage, load_faces
 from .defaults import HelpFormatter, cpu_threads
-from .distill import Teachers, teacher_logits_for
+from .evaluate import load_model_from_checkpoint, predict_logits
+from .export import zoom_list
+from .models import AveragedLogits
 
 
-def flip_averaged_logits(path: str, images: np.ndarray, device: torch.device) -> np.ndarray:
-    """A checkpoint's logits (N, 7) on the faces, averaged with its logits on their mirror images: what a
-    single distillation teacher gives (``distill.teacher_logits_for``)."""
-    return teacher_logits_for(Teachers([path], device), images, device)
+def view_averaged_logits(path: str, images: np.ndarray, device: torch.device,
+                         zooms: Sequence[float] = (1.0,)) -> np.ndarray:
+    """A checkpoint's logits (N, 7) on the faces averaged over the test-time views the exported ensemble
+    computes: the face and its mirror, at each magnification in ``zooms``."""
+    model, ckpt = load_model_from_checkpoint(path, device)
+    views = AveragedLogits([model], flip=True, zooms=zooms).to(device).eval()
+    return predict_logits(views, images, str(ckpt.get("scaling", "v1")), device, 256)
 
 
 def rank_subsets(logits: Sequence[np.ndarray], labels: np.ndarray, max_size: Optional[int] = None) -> List[dict]:
@@ -49,6 +55,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--data", required=True, help="labelled faces: a FER-2013 folder or fer2013.csv")
     p.add_argument("--usage", default=None, help="CSV rows to use (default PublicTest for a CSV)")
     p.add_argument("--candidate", action="append", required=True, metavar="CKPT", help="a trained checkpoint (repeat)")
+    p.add_argument("--zoom-average", type=zoom_list, default=[1.0], metavar="Z,Z,...",
+                   help="also average each member over the face magnified by each factor (as export's flag)")
     p.add_argument("--max-size", type=int, default=None, help="largest subset to score (default: all)")
     p.add_argument("--top", type=int, default=10, help="subsets to print")
     p.add_argument("--threads", type=int, default=None)
@@ -65,14 +73,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = torch.device("cpu")
     logits = []
     for path in args.candidate:
-        logits.append(flip_averaged_logits(path, faces.images, device))
+        logits.append(view_averaged_logits(path, faces.images, device, args.zoom_average))
         alone = float((logits[-1].argmax(1) == faces.labels).mean())
-        print(f"{path}: {alone * 100:.2f}% (with its mirror)", file=sys.stderr)
+        print(f"{path}: {alone * 100:.2f}% (with its mirror, zooms {args.zoom_average})", file=sys.stderr)
     rows = rank_subsets(logits, faces.labels, args.max_size)
     for row in rows:
         row["members"] = [args.candidate[i] for i in row["members"]]
     if args.json:
-        print(json.dumps({"faces": int(len(faces.labels)), "subsets": rows}, indent=2))
+        print(json.dumps({"faces": int(len(faces.labels)), "zooms": args.zoom_average, "subsets": rows}, indent=2))
     else:
         for row in rows[: args.top]:
             print(f"{row['accuracy'] * 100:.2f}%  " + " + ".join(row["members"]))

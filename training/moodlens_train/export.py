@@ -42,7 +42,7 @@ OPSET = 13
 
 #: ONNX op types the exported graphs may contain (all supported by onnxruntime-web's wasm backend).
 ALLOWED_OPS = {"Conv", "Relu", "MaxPool", "Concat", "Add", "GlobalAveragePool", "Flatten", "BatchNormalization",
-               "Identity", "Constant", "Reshape", "AveragePool", "Slice", "Mul"}
+               "Identity", "Constant", "Reshape", "AveragePool", "Slice", "Mul", "MatMul", "Cast"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -151,6 +151,45 @@ def op_types(proto) -> List[str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Float16 weight storage: half the file, the same arithmetic
+
+
+def round_weights_to_half(model: nn.Module) -> nn.Module:
+    """The model (BatchNorm already folded) with every float parameter and buffer rounded to the nearest
+    float16 value, still computed in float32: the reference that a graph storing its weights as float16
+    reproduces exactly."""
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+    return model
+
+
+def store_initializers_as_half(proto, min_elements: int = 16) -> int:
+    """Stores each float32 initializer whose values float16 holds exactly as float16, read back by a Cast to
+    float32 at the top of the graph (lossless: any other stays float32). Returns the bytes saved."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    saved = 0
+    casts = []
+    for index, init in enumerate(proto.graph.initializer):
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(init)
+        if values.size < min_elements or not np.array_equal(values.astype(np.float16).astype(np.float32), values):
+            continue
+        name = init.name  # read before CopyFrom renames this very message
+        half_name = f"{name}__float16"
+        proto.graph.initializer[index].CopyFrom(numpy_helper.from_array(values.astype(np.float16), half_name))
+        casts.append(helper.make_node("Cast", [half_name], [name], to=TensorProto.FLOAT, name=f"{name}__to_float32"))
+        saved += values.size * 2
+    nodes = casts + list(proto.graph.node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    return saved
+
+
+# --------------------------------------------------------------------------------------------------------------
 # A small torch interpreter for the exported op set (parity checks without onnxruntime)
 
 
@@ -204,6 +243,12 @@ def run_onnx(proto, x: np.ndarray) -> np.ndarray:
             out = ins[0].reshape([int(v) for v in ins[1]])
         elif op == "Mul":
             out = ins[0] * ins[1]
+        elif op == "MatMul":
+            out = torch.matmul(ins[0], ins[1])
+        elif op == "Cast":
+            if attrs["to"] != 1:  # TensorProto.FLOAT
+                raise ValueError(f"run_onnx: Cast to type {attrs['to']} is not in the MoodLens op set")
+            out = ins[0].float()
         elif op == "Slice":
             out = _slice(ins[0], *[None if t is None else [int(v) for v in t] for t in ins[1:]])
         else:
@@ -307,10 +352,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "logits are the members' mean")
     p.add_argument("--flip-average", action="store_true",
                    help="average each member's logits with those of the mirrored face inside the graph")
+    p.add_argument("--zoom-average", type=zoom_list, default=None, metavar="Z,Z,...",
+                   help="also average over the face magnified by each factor about its centre, inside the graph "
+                        "(e.g. 0.92,1.1; 1 = the face as it is, always included)")
+    p.add_argument("--half-weights", action="store_true",
+                   help="store the weights as float16 (half the file; computed in float32; the parity "
+                        "reference is the model with its weights rounded the same way)")
     return p
 
 
-def averaged_model(checkpoints: Sequence, flip: bool, log=print):
+def zoom_list(text: str) -> List[float]:
+    """``0.92,1.1`` -> [1.0, 0.92, 1.1]: the test-time magnifications, the face as it is first."""
+    try:
+        zooms = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected factors such as 0.92,1.1 but received {text!r}")
+    if not zooms or any(not (0.5 <= z <= 2.0) for z in zooms):
+        raise argparse.ArgumentTypeError(f"expected factors between 0.5 and 2 but received {text!r}")
+    return [1.0] + [z for z in dict.fromkeys(zooms) if z != 1.0]
+
+
+def averaged_model(checkpoints: Sequence, flip: bool, log=print, zooms: Sequence[float] = (1.0,)):
     """(AveragedLogits over the checkpoints' models, a checkpoint-like dict describing it). The validation
     accuracy recorded is measured here, on the first checkpoint's validation set when it is still there."""
     from .models import AveragedLogits
@@ -319,11 +381,11 @@ def averaged_model(checkpoints: Sequence, flip: bool, log=print):
     scalings = {c["scaling"] for _, c in loaded}
     if len(scalings) != 1:
         raise ValueError(f"--member: the checkpoints expect different input scalings {sorted(scalings)}")
-    model = AveragedLogits([m for m, _ in loaded], flip=flip).eval()
+    model = AveragedLogits([m for m, _ in loaded], flip=flip, zooms=zooms).eval()
     first = loaded[0][1]
     ckpt = {
         "scaling": first["scaling"], "labels": first.get("labels", LABELS),
-        "config": {"arch": "averaged_logits", "flip_average": flip,
+        "config": {"arch": "averaged_logits", "flip_average": flip, "zooms": list(model.zooms),
                    "members": [{**c["config"], "epoch": c.get("epoch"), "val_acc": c.get("val_acc")}
                                for _, c in loaded]},
         "params": sum(int(c.get("params") or 0) for _, c in loaded),
@@ -340,16 +402,26 @@ def averaged_model(checkpoints: Sequence, flip: bool, log=print):
 
 
 def export(checkpoint, output, parity_out=None, parity_data=None, parity_usage=None, parity_count=16,
-           fold=True, opset=OPSET, log=print, members: Sequence = (), flip_average: bool = False) -> dict:
+           fold=True, opset=OPSET, log=print, members: Sequence = (), flip_average: bool = False,
+           zooms: Optional[Sequence[float]] = None, half_weights: bool = False) -> dict:
     import onnx
 
-    if members or flip_average:
-        model, ckpt = averaged_model([checkpoint, *members], flip_average, log)
+    if members or flip_average or zooms:
+        model, ckpt = averaged_model([checkpoint, *members], flip_average, log, zooms or (1.0,))
     else:
         model, ckpt = load_model_from_checkpoint(checkpoint, torch.device("cpu"))
     ckpt["_path"] = str(checkpoint)
+    if half_weights:
+        # Round after folding, so that the folded weights the graph stores are the float16 ones.
+        model = copy.deepcopy(model).eval()
+        model = round_weights_to_half(fold_batchnorm(model) if fold else model)
     proto, _ = export_onnx(model, fold=fold, opset=opset)
-    set_metadata(proto, metadata_for(ckpt))
+    metadata = metadata_for(ckpt)
+    if half_weights:
+        saved = store_initializers_as_half(proto)
+        metadata["moodlens.weights"] = "float16 storage, float32 arithmetic"
+        log(f"weights stored as float16: {saved:,} bytes saved")
+    set_metadata(proto, metadata)
     proto.doc_string = (f"MoodLens emotion classifier ({ckpt['config']['arch']}): input 'input' float32 (N,1,48,48), "
                         f"output 'logits' float32 (N,7) in the order {','.join(LABELS)}; apply softmax for probabilities.")
     onnx.checker.check_model(proto, full_check=True)
@@ -395,7 +467,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         export(args.checkpoint, args.output, args.parity_out, args.parity_data, args.parity_usage,
                args.parity_count, fold=not args.no_fold_bn, opset=args.opset, members=args.member,
-               flip_average=args.flip_average)
+               flip_average=args.flip_average, zooms=args.zoom_average, half_weights=args.half_weights)
     except (DatasetError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -292,19 +292,62 @@ def build_model(config: Dict[str, object]) -> nn.Module:
     raise ValueError(f"arch: expected one of {', '.join(ARCHS)} but received {arch!r}")
 
 
-class AveragedLogits(nn.Module):
-    """The mean logits of several trained classifiers, each also run on the mirrored face when ``flip``: an
-    ensemble with flip test-time augmentation as one graph (ONNX: Slice for the mirror, Add and Mul)."""
+def zoom_matrix(size: int, zoom: float) -> torch.Tensor:
+    """(size, size) bilinear resampling matrix ``R`` for which ``R @ X @ R.T`` is the square image ``X``
+    magnified by ``zoom`` about its centre (under 1: shrunk, the border pixels repeated outside): what
+    ``grid_sample(..., align_corners=False, padding_mode="border")`` gives for a pure scaling, as two MatMuls
+    that every ONNX runtime runs exactly."""
+    if not zoom > 0:
+        raise ValueError(f"zoom: expected a positive factor but received {zoom}")
+    centre = size / 2.0
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    for i in range(size):
+        source = min(max((i + 0.5 - centre) / zoom + centre - 0.5, 0.0), size - 1.0)
+        lo = int(source)
+        hi = min(lo + 1, size - 1)
+        frac = source - lo
+        matrix[i, lo] += 1.0 - frac
+        matrix[i, hi] += frac
+    return matrix.float()
 
-    def __init__(self, members: Sequence[nn.Module], flip: bool = False):
+
+class ZoomedView(nn.Module):
+    """The face (N, C, S, S) magnified by a fixed factor about its centre (``zoom_matrix``)."""
+
+    def __init__(self, size: int, zoom: float):
+        super().__init__()
+        self.zoom = float(zoom)
+        rows = zoom_matrix(size, zoom)
+        self.register_buffer("rows", rows)
+        self.register_buffer("cols", rows.t().contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(torch.matmul(self.rows, x), self.cols)
+
+
+class AveragedLogits(nn.Module):
+    """The mean logits of several trained classifiers over test-time views of the face: the face itself, or
+    the face magnified by each of ``zooms`` (1 = as it is), each also mirrored when ``flip``. An ensemble with
+    test-time augmentation as one graph (ONNX: MatMul for a zoom, Slice for the mirror, Add and Mul)."""
+
+    def __init__(self, members: Sequence[nn.Module], flip: bool = False, zooms: Sequence[float] = (1.0,),
+                 size: int = 48):
         super().__init__()
         if not members:
             raise ValueError("AveragedLogits needs at least one member")
+        if not zooms or len(set(zooms)) != len(zooms):
+            raise ValueError(f"zooms: expected distinct factors but received {list(zooms)}")
         self.members = nn.ModuleList(members)
         self.flip = flip
+        self.zooms = [float(z) for z in zooms]
+        self.resamplers = nn.ModuleList(ZoomedView(size, z) for z in self.zooms if z != 1.0)
+
+    def views(self, x: torch.Tensor) -> List[torch.Tensor]:
+        scaled = ([x] if 1.0 in self.zooms else []) + [resample(x) for resample in self.resamplers]
+        return [v for s in scaled for v in ((s, torch.flip(s, [3])) if self.flip else (s,))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        views = [x, torch.flip(x, [3])] if self.flip else [x]
+        views = self.views(x)
         total: Optional[torch.Tensor] = None
         for member in self.members:
             for view in views:

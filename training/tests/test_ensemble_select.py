@@ -1,4 +1,4 @@
-"""Ensemble selection: every subset scored as the exported flip-averaged ensemble runs, on real faces."""
+"""Ensemble selection: every subset scored as the exported view-averaged ensemble runs, on real faces."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import torch
 
-from moodlens_train.ensemble_select import flip_averaged_logits, main, rank_subsets
+from moodlens_train.ensemble_select import main, view_averaged_logits, rank_subsets
 from moodlens_train.evaluate import load_model_from_checkpoint
 
 
@@ -25,17 +25,21 @@ def test_rank_subsets_scores_the_mean_logits_and_prefers_smaller_subsets_on_ties
     assert len(rank_subsets([half, right, wrong], labels, max_size=1)) == 3
 
 
-def test_flip_averaged_logits_match_the_model_on_each_view(fer_dir, tiny_run, capsys):
+def test_view_averaged_logits_match_the_model_on_each_view(fer_dir, tiny_run, capsys):
     ckpt = str(sorted(tiny_run.glob("fer2013_dense_xception.*.pt"))[0])
     images = np.stack([np.asarray(np.random.default_rng(i).integers(0, 256, (48, 48)), np.uint8) for i in range(4)])
     model, _ = load_model_from_checkpoint(ckpt, torch.device("cpu"))
     with torch.no_grad():
         x = torch.from_numpy(images).float().div(255).unsqueeze(1)
         expected = (model(x) + model(torch.flip(x, [3]))) / 2
-    np.testing.assert_allclose(flip_averaged_logits(ckpt, images, torch.device("cpu")), expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(view_averaged_logits(ckpt, images, torch.device("cpu")), expected.numpy(), atol=1e-5)
+    zoomed = view_averaged_logits(ckpt, images, torch.device("cpu"), zooms=(1.0, 1.2))
+    assert np.abs(zoomed - expected.numpy()).max() > 1e-3  # the magnified views count
 
-    assert main(["--data", str(fer_dir / "val"), "--candidate", ckpt, "--candidate", ckpt, "--json"]) == 0
+    assert main(["--data", str(fer_dir / "val"), "--candidate", ckpt, "--candidate", ckpt, "--json",
+                 "--zoom-average", "1.1"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["zooms"] == [1.0, 1.1]
     assert len(report["subsets"]) == 3 and report["faces"] > 0
     # one model twice is that model: the same accuracy, the single one ranked first
     assert len({r["accuracy"] for r in report["subsets"]}) == 1

@@ -164,3 +164,51 @@ def test_an_averaged_model_with_flip_exports_as_one_graph_equal_to_the_mean_of_i
     assert card["arch"]["arch"] == "averaged_logits" and len(card["arch"]["members"]) == 2
     assert card["parameters"] == int(meta["moodlens.params"]) > 0
     assert "| passes per face | 4 (members x face and mirror) |" in text and "**100.00%**" in text
+
+
+def test_zoomed_views_export_as_matmuls_that_equal_resampling_the_face(tiny_run, tmp_path, fer_dir):
+    first = next(tiny_run.glob("fer2013_dense_xception.*.pt"))
+    onnx_path = tmp_path / "zoomed.onnx"
+    assert export_main([str(first), str(onnx_path), "--flip-average", "--zoom-average", "0.9,1.15"]) == 0
+    proto = onnx.load(str(onnx_path))
+    assert "MatMul" in op_types(proto) and set(op_types(proto)) <= ALLOWED_OPS
+    config = json.loads({p.key: p.value for p in proto.metadata_props}["moodlens.config"])
+    assert config["zooms"] == [1.0, 0.9, 1.15] and config["flip_average"] is True
+    faces = load_folder(fer_dir / "val", limit=16, seed=6)
+    x = scale_images(faces.images, "v1")[:, None]
+    model, _ = load_model_from_checkpoint(first, torch.device("cpu"))
+    want = []
+    with torch.no_grad():
+        t = torch.from_numpy(x)
+        for zoom in (1.0, 0.9, 1.15):
+            # the reference resampler: bilinear, border pixels repeated, about the centre
+            theta = torch.tensor([[1 / zoom, 0, 0], [0, 1 / zoom, 0]], dtype=t.dtype).expand(len(t), 2, 3)
+            grid = torch.nn.functional.affine_grid(theta, list(t.shape), align_corners=False)
+            view = torch.nn.functional.grid_sample(t, grid, mode="bilinear", padding_mode="border", align_corners=False)
+            want += [model(view).numpy(), model(torch.flip(view, [3])).numpy()]
+    np.testing.assert_allclose(run_onnx(proto, x), np.mean(want, axis=0), atol=1e-4)
+    # a factor outside 0.5-2 is refused before anything is written
+    with pytest.raises(SystemExit):
+        export_main([str(first), str(tmp_path / "bad.onnx"), "--zoom-average", "3"])
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_half_weights_halve_the_file_and_reproduce_the_rounded_model_exactly(tiny_run, tmp_path, fer_dir):
+    first = next(tiny_run.glob("fer2013_dense_xception.*.pt"))
+    full, half = tmp_path / "full.onnx", tmp_path / "half.onnx"
+    assert export_main([str(first), str(full)]) == 0
+    assert export_main([str(first), str(half), "--half-weights", "--parity-out", str(tmp_path / "half.parity.json"),
+                        "--parity-data", str(fer_dir / "val"), "--parity-count", "4"]) == 0
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    proto = onnx.load(str(half))
+    assert "Cast" in op_types(proto) and set(op_types(proto)) <= ALLOWED_OPS
+    assert {p.key: p.value for p in proto.metadata_props}["moodlens.weights"].startswith("float16")
+    faces = load_folder(fer_dir / "val", limit=32, seed=7)
+    x = scale_images(faces.images, "v1")[:, None]
+    got, reference = run_onnx(proto, x), run_onnx(onnx.load(str(full)), x)
+    # float16 weights move the logits a little, not the answers
+    assert 0 < np.abs(got - reference).max() < 0.05
+    assert (got.argmax(1) == reference.argmax(1)).mean() >= 0.9
+    # the parity fixture holds the rounded model's logits, which the graph reproduces
+    fixture = json.loads((tmp_path / "half.parity.json").read_text())
+    assert fixture["max_abs_diff_onnx_reference"] < 1e-4
