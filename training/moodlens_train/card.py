@@ -112,8 +112,7 @@ def render(
         f"| architecture | `{info['config']['arch']}` {json.dumps(info['config'])} |",
         f"| parameters | {info['params']:,} |",
         f"| compute | {info['mflops']:.1f} MFLOPs per 48x48 face |",
-        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded"
-        + (", weights stored as float16 (computed in float32)" if "moodlens.weights" in meta else "") + " |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded{_storage(model)} |",
         f"| input | `input` float32 [N,1,48,48], scaling `{args['scaling']}` |",
         "| output | `logits` float32 [N,7] (softmax applied by MoodLens) |",
         f"| classes | {', '.join(f'{i} {name}' for i, name in enumerate(LABELS))} |",
@@ -183,6 +182,14 @@ def render(
     return "\n".join(lines)
 
 
+def _storage(model: Path) -> str:
+    """How the file stores its weights, when not plainly as float32 (``export --half-weights``)."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    return ", weights stored as float16 (computed in float32)" if "moodlens.weights" in meta else ""
+
+
 def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, dict]:
     """(Markdown card, JSON card) of an averaged-logits model, from its ONNX metadata and its evaluation."""
     import onnx
@@ -219,8 +226,7 @@ def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, d
             for m in members) + " |",
         f"| passes per face | {len(members) * views} (members x {view_words}) |",
         f"| parameters | {params:,} |",
-        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded"
-        + (", weights stored as float16 (computed in float32)" if "moodlens.weights" in meta else "") + " |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded{_storage(model)} |",
         f"| input | `input` float32 [N,1,48,48], scaling `{meta['moodlens.scaling']}` (as every member) |",
         "| output | `logits` float32 [N,7]: the members' mean logits (softmax applied by MoodLens) |",
         f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",
