@@ -11,7 +11,12 @@ export { decodeImage, DEFAULT_MAX_PIXELS, readImage } from './io/node/read-image
 export type { DecodeOptions } from './io/node/read-image.js';
 export { DEFAULT_ONNX_NODE_BACKEND_OPTIONS, OnnxNodeBackend, readModelFile } from './io/node/onnx-backend.js';
 export type { OnnxNodeBackendOptions } from './io/node/onnx-backend.js';
-export { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from './io/node/emotion-model.js';
+export {
+  ACCURATE_EMOTION_MODEL_PATH,
+  DEFAULT_EMOTION_MODEL_PATH,
+  loadEmotionClassifier,
+  resolveEmotionModelPath,
+} from './io/node/emotion-model.js';
 export type { LoadEmotionClassifierOptions } from './io/node/emotion-model.js';
 export {
   DEFAULT_ALIGNMENT_TEMPLATE_PATH,

@@ -66,8 +66,9 @@ Options:
                       "enhanced" says whether FSRNet restored the face, "restoration" how the
                       face reached the classifier's size: "fsrnet", "bicubic" or "none"
                       (absent with --enhance never; see --enhance, --upscale-below)
-  --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
-                      models/emotion/emotion-ensemble.onnx is the more accurate, slower choice
+  --model FILE        Emotion model (ONNX with MoodLens metadata), or a shipped one by name:
+                      default (fast) or accurate (models/emotion/emotion-ensemble.onnx:
+                      2 points better on FER-2013, about 35x slower; see its model card)
   --flip-tta          Also classify each face mirrored and average the two (test-time augmentation)
   --margin M          Extra room around each detected face for the box crop, as a fraction
                       of the box side, >= 0 (default ${DEFAULT_CROP_FACE_OPTIONS.margin})

@@ -12,7 +12,7 @@ import { degrade, degradeSigma } from '../enhance/degrade.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
 import { QualityTally } from '../enhance/quality.js';
 import { restoreFaces, RESTORE_METHODS, type RestoreMethod } from '../enhance/restore.js';
-import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../io/node/emotion-model.js';
+import { loadEmotionClassifier, resolveEmotionModelPath } from '../io/node/emotion-model.js';
 import { DEFAULT_ENHANCE_MODEL_PATH, loadFaceEnhancer } from '../io/node/enhance-model.js';
 import { FER_USAGES, openFerDataset, type FerDataset, type FerUsage } from '../io/node/fer-dataset.js';
 import {
@@ -52,8 +52,9 @@ Data, in either FER-2013 form:
 Options:
   --usage SPLIT       CSV rows to use: ${FER_USAGES.join(', ')} or all
                       (default PublicTest; all rows when the CSV has no Usage column)
-  --model FILE        ONNX emotion model (default: the shipped
-                      models/emotion/emotion.onnx)
+  --model FILE        ONNX emotion model, or a shipped one by name: default
+                      (models/emotion/emotion.onnx, the default) or accurate
+                      (models/emotion/emotion-ensemble.onnx)
   --batch N           Faces per inference, integer 1-${MAX_BATCH} (default ${DEFAULT_EMOTION_BATCH_SIZE})
   --flip-tta          Also classify each face mirrored and average the two (test-time
                       augmentation; twice the inference)
@@ -158,7 +159,7 @@ export function parseEvaluateArgs(args: readonly string[]): EvaluateArgs {
   return {
     data: positionals[0],
     usage,
-    model: values.model ?? DEFAULT_EMOTION_MODEL_PATH,
+    model: resolveEmotionModelPath(values.model),
     batch,
     limit,
     json: values.json === true,

@@ -35,7 +35,8 @@ Options:
   --min-seconds S     People seen for less than S seconds are listed apart as brief
                       tracks, >= 0 (default ${DEFAULT_MIN_TRACK_SECONDS})
   --model FILE        The emotion model the records came from, for its measured
-                      accuracy (read from the model card beside it; default: the shipped model)
+                      accuracy (read from the model card beside it; default: the shipped model;
+                      default and accurate name the shipped ones, as in analyze)
   -h, --help          Show this help
 
 Records: CSV with the header frame,time,track,x,y,width,height,label,confidence,

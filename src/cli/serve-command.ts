@@ -38,8 +38,9 @@ Options:
   --port N            TCP port, integer 0-65535, 0 for any free port (default ${DEFAULT_PORT})
   --host ADDR         Address to bind (default ${DEFAULT_HOST}: this machine only; give 0.0.0.0
                       or :: to accept other machines)
-  --model FILE        Emotion model of the API (ONNX with MoodLens metadata; default: the
-                      shipped model, which the web app always uses)
+  --model FILE        Emotion model of the API (ONNX with MoodLens metadata, or default or
+                      accurate as in analyze; default: the shipped default model, which the
+                      web app always uses)
   --workers N         Inference worker threads, each with its own detector and model,
                       integer 1-64 (default: the cores available, here ${defaultWorkers()})
   --queue N           Requests that may wait for a worker, integer >= 0; beyond it the server

@@ -84,8 +84,9 @@ Options:
                       "restoration" ("fsrnet", "bicubic" or "none"; see --upscale-below)
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
                       with MoodLens by npm, then ffmpeg on the PATH)
-  --model FILE        Emotion model (ONNX with MoodLens metadata; default: the shipped model)
-                      models/emotion/emotion-ensemble.onnx is the more accurate, slower choice
+  --model FILE        Emotion model (ONNX with MoodLens metadata), or a shipped one by name:
+                      default (fast) or accurate (models/emotion/emotion-ensemble.onnx:
+                      2 points better on FER-2013, about 35x slower; see its model card)
 ${ENHANCE_HELP}
 ${DETECTOR_HELP}
   -h, --help          Show this help

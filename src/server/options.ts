@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { FastifyServerOptions } from 'fastify';
 import { MoodLensError } from '../core/errors.js';
 import { DEFAULT_CASCADE_PATH } from '../io/node/cascade-file.js';
-import { DEFAULT_EMOTION_MODEL_PATH } from '../io/node/emotion-model.js';
+import { resolveEmotionModelPath } from '../io/node/emotion-model.js';
 import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
 import type { StagePaths } from './models.js';
 import { DEFAULT_WEB_ROOT } from './static-files.js';
@@ -76,7 +76,7 @@ export type ResolvedServerOptions = Required<Omit<ServerOptions, keyof StagePath
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   const workers = integer('workers', options.workers ?? defaultWorkers(), 1, 64);
   return {
-    modelPath: path('modelPath', options.modelPath ?? DEFAULT_EMOTION_MODEL_PATH),
+    modelPath: path('modelPath', resolveEmotionModelPath(options.modelPath)),
     cascadePath: path('cascadePath', options.cascadePath ?? DEFAULT_CASCADE_PATH),
     ...optionalPath('landmarkModelPath', options.landmarkModelPath),
     ...(options.templatePath === undefined

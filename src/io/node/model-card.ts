@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { modelQualityFromCard, type ModelQuality } from '../../report/report.js';
-import { DEFAULT_EMOTION_MODEL_PATH } from './emotion-model.js';
+import { DEFAULT_EMOTION_MODEL_PATH, resolveEmotionModelPath } from './emotion-model.js';
 
 /** The machine-readable model card beside a model: `emotion.onnx` -> `emotion.json`. */
 export function modelCardPath(modelPath: string = DEFAULT_EMOTION_MODEL_PATH): string {
@@ -16,13 +16,14 @@ export function modelCardPath(modelPath: string = DEFAULT_EMOTION_MODEL_PATH): s
 export async function loadModelQuality(
   modelPath: string = DEFAULT_EMOTION_MODEL_PATH,
 ): Promise<ModelQuality | undefined> {
+  const path = resolveEmotionModelPath(modelPath);
   let card: unknown;
   try {
-    card = JSON.parse(await readFile(modelCardPath(modelPath), 'utf8'));
+    card = JSON.parse(await readFile(modelCardPath(path), 'utf8'));
   } catch {
     return undefined;
   }
   const arch = (card as { arch?: { arch?: unknown } } | null)?.arch?.arch;
-  const name = `${basename(modelPath)}${typeof arch === 'string' ? ` (${arch.replace(/_/g, ' ')})` : ''}`;
+  const name = `${basename(path)}${typeof arch === 'string' ? ` (${arch.replace(/_/g, ' ')})` : ''}`;
   return modelQualityFromCard(card, name);
 }
