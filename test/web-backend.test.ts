@@ -17,7 +17,11 @@ import { isMoodLensError } from '../src/core/errors.js';
 import { createImage, type Box, type Image } from '../src/core/image.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { DEFAULT_CASCADE_PATH, loadFaceDetector } from '../src/io/node/cascade-file.js';
-import { DEFAULT_EMOTION_MODEL_PATH, loadEmotionClassifier } from '../src/io/node/emotion-model.js';
+import {
+  ACCURATE_EMOTION_MODEL_PATH,
+  DEFAULT_EMOTION_MODEL_PATH,
+  loadEmotionClassifier,
+} from '../src/io/node/emotion-model.js';
 import {
   DEFAULT_ALIGNMENT_TEMPLATE_PATH,
   DEFAULT_LANDMARK_MODEL_PATH,
@@ -99,35 +103,41 @@ async function assertModelLoad(promise: Promise<unknown>, pattern: RegExp): Prom
   });
 }
 
-void test('OnnxWebBackend (onnxruntime-web) reproduces the shipped model’s PyTorch logits', async () => {
+void test('OnnxWebBackend (onnxruntime-web) reproduces both shipped models’ PyTorch logits', async () => {
   configureOrtWasm(ort, { wasmPaths: WASM_PATHS });
-  const parity = JSON.parse(
-    await readFile(join(REPO_ROOT, 'models/emotion/emotion.parity.json'), 'utf8'),
-  ) as {
-    tolerance: number;
-    faces: { input: number[]; logits: number[] }[];
-  };
-  const backend = await OnnxWebBackend.fromBytes(
-    ort,
-    new Uint8Array(await readFile(DEFAULT_EMOTION_MODEL_PATH)),
-    'emotion.onnx',
-  );
-  try {
-    assert.deepEqual(backend.sampleShape, [1, 48, 48]);
-    assert.equal(
-      (JSON.parse(backend.model.metadata['moodlens.labels']) as string[]).length,
-      EMOTION_LABELS.length,
+  // the accurate one also exercises the ops the default lacks: MatMul (zoomed views), Cast (float16 weights)
+  for (const [name, modelPath] of [
+    ['emotion', DEFAULT_EMOTION_MODEL_PATH],
+    ['emotion-ensemble', ACCURATE_EMOTION_MODEL_PATH],
+  ] as const) {
+    const parity = JSON.parse(
+      await readFile(join(REPO_ROOT, `models/emotion/${name}.parity.json`), 'utf8'),
+    ) as {
+      tolerance: number;
+      faces: { input: number[]; logits: number[] }[];
+    };
+    const backend = await OnnxWebBackend.fromBytes(
+      ort,
+      new Uint8Array(await readFile(modelPath)),
+      `${name}.onnx`,
     );
-    const input = Float32Array.from(parity.faces.flatMap((f) => f.input));
-    const logits = await backend.run(input, parity.faces.length);
-    const expected = parity.faces.flatMap((f) => f.logits);
-    assert.equal(logits.length, expected.length);
-    const worst = Math.max(...expected.map((v, i) => Math.abs(v - logits[i])));
-    assert.ok(worst <= parity.tolerance, `largest difference ${worst} > ${parity.tolerance}`);
-  } finally {
-    await backend.dispose();
+    try {
+      assert.deepEqual(backend.sampleShape, [1, 48, 48]);
+      assert.equal(
+        (JSON.parse(backend.model.metadata['moodlens.labels']) as string[]).length,
+        EMOTION_LABELS.length,
+      );
+      const input = Float32Array.from(parity.faces.flatMap((f) => f.input));
+      const logits = await backend.run(input, parity.faces.length);
+      const expected = parity.faces.flatMap((f) => f.logits);
+      assert.equal(logits.length, expected.length);
+      const worst = Math.max(...expected.map((v, i) => Math.abs(v - logits[i])));
+      assert.ok(worst <= parity.tolerance, `${name}: largest difference ${worst} > ${parity.tolerance}`);
+    } finally {
+      await backend.dispose();
+    }
+    await assert.rejects(backend.run(new Float32Array(48 * 48), 1), /disposed/);
   }
-  await assert.rejects(backend.run(new Float32Array(48 * 48), 1), /disposed/);
 });
 
 void test('loadWebPipeline answers as the Node pipeline does on the astronaut photo', async () => {
