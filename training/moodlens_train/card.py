@@ -112,7 +112,7 @@ def render(
         f"| architecture | `{info['config']['arch']}` {json.dumps(info['config'])} |",
         f"| parameters | {info['params']:,} |",
         f"| compute | {info['mflops']:.1f} MFLOPs per 48x48 face |",
-        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded{_storage(model)} |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded{_storage(_metadata(model))} |",
         f"| input | `input` float32 [N,1,48,48], scaling `{args['scaling']}` |",
         "| output | `logits` float32 [N,7] (softmax applied by MoodLens) |",
         f"| classes | {', '.join(f'{i} {name}' for i, name in enumerate(LABELS))} |",
@@ -182,29 +182,28 @@ def render(
     return "\n".join(lines)
 
 
-def _storage(model: Path) -> str:
-    """How the file stores its weights, when not plainly as float32 (``export --half-weights``)."""
+def _metadata(model: Path) -> dict:
     import onnx
 
-    meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    return {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+
+
+def _storage(meta: dict) -> str:
+    """How the file stores its weights, when not plainly as float32 (``export --half-weights``)."""
     return ", weights stored as float16 (computed in float32)" if "moodlens.weights" in meta else ""
 
 
 def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, dict]:
     """(Markdown card, JSON card) of an averaged-logits model, from its ONNX metadata and its evaluation."""
-    import onnx
-
-    meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    meta = _metadata(model)
     config = json.loads(meta["moodlens.config"])
     members = config["members"]
     flip = bool(config.get("flip_average"))
     zooms = [float(z) for z in config.get("zooms", [1.0])]
     views = len(zooms) * (2 if flip else 1)
-    view_words = " and mirror" if flip else ""
+    view_words = "face and mirror" if flip else "face"
     if len(zooms) > 1:
-        view_words = f"face{view_words} at {len(zooms)} magnifications ({', '.join(f'x{z:g}' for z in zooms)})"
-    else:
-        view_words = f"face{view_words}"
+        view_words += f" at {len(zooms)} magnifications ({', '.join(f'x{z:g}' for z in zooms)})"
     params = int(meta["moodlens.params"])
     lines = [
         f"# Emotion model card: `{model.name}`",
@@ -226,7 +225,7 @@ def render_averaged(model: Path, evaluation: dict, command: str) -> tuple[str, d
             for m in members) + " |",
         f"| passes per face | {len(members) * views} (members x {view_words}) |",
         f"| parameters | {params:,} |",
-        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded{_storage(model)} |",
+        f"| ONNX file | {model.stat().st_size:,} bytes, opset 13, BatchNorm folded{_storage(meta)} |",
         f"| input | `input` float32 [N,1,48,48], scaling `{meta['moodlens.scaling']}` (as every member) |",
         "| output | `logits` float32 [N,7]: the members' mean logits (softmax applied by MoodLens) |",
         f"| **PublicTest accuracy** | **{_percent(evaluation['accuracy'])}** ({evaluation['n']} faces, measured in Node) |",

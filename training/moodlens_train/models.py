@@ -316,7 +316,6 @@ class ZoomedView(nn.Module):
 
     def __init__(self, size: int, zoom: float):
         super().__init__()
-        self.zoom = float(zoom)
         rows = zoom_matrix(size, zoom)
         self.register_buffer("rows", rows)
         self.register_buffer("cols", rows.t().contiguous())
