@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     p.add_argument('--emotion', type=Path, required=True, help='emotion checkpoint (.pt)')
     p.add_argument('--model', action='append', default=[], help='NAME=FSRNET_CHECKPOINT (repeatable)')
     p.add_argument('--factors', default='2,4')
+    p.add_argument('--flip-average', action='store_true',
+                   help='also report each model averaged with its mirror image (rows NAME+flip)')
     p.add_argument('--limit', type=int)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--json-out', type=Path)
@@ -66,11 +68,13 @@ def main(argv=None) -> int:
         inputs = evaluation_inputs(hr, f)
         for name, m in models.items():
             restored[name] = enhance(m, inputs)
+            if args.flip_average:
+                restored[f'{name}+flip'] = enhance(m, inputs, flip=True)
         row = {}
         for name, img in restored.items():
             row[name] = {'psnr': float(psnr(img, hr).mean()), 'ssim': float(ssim(img, hr).mean()),
                          'accuracy': emotion_accuracy(classifier, img, labels)}
-            print(f'x{f} {name:<10} PSNR {row[name]["psnr"]:.2f} dB  SSIM {row[name]["ssim"]:.4f}  '
+            print(f'x{f} {name:<18} PSNR {row[name]["psnr"]:.2f} dB  SSIM {row[name]["ssim"]:.4f}  '
                   f'accuracy {row[name]["accuracy"]:.4f}', file=sys.stderr)
         results['factors'][f'x{f}'] = row
     print(f'original faces: accuracy {results["original_accuracy"]:.4f}', file=sys.stderr)

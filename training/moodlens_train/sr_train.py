@@ -111,12 +111,19 @@ def accuracy(classifier, faces_u8: np.ndarray, labels: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def enhance(model: FSRNet, inputs_u8: np.ndarray, batch: int = 256) -> np.ndarray:
-    """uint8 (N, 48, 48) model inputs -> uint8 restored faces (rounded half up, as the TypeScript side)."""
+def enhance(model: FSRNet, inputs_u8: np.ndarray, batch: int = 256, flip: bool = False) -> np.ndarray:
+    """uint8 (N, 48, 48) model inputs -> uint8 restored faces (rounded half up, as the TypeScript side).
+
+    `flip`: the mean of the restored face and the restored mirror image mirrored back (the self-ensemble of SR
+    papers; a face's left and right halves are alike, so the two guesses differ mostly in invented detail)."""
     model.eval()
     out = []
     for s in range(0, len(inputs_u8), batch):
-        out.append(torch.clamp(model(model_input(inputs_u8[s:s + batch], model))[1], 0, 1)[:, 0].cpu().numpy())
+        x = model_input(inputs_u8[s:s + batch], model)
+        y = model(x)[1]
+        if flip:
+            y = (y + torch.flip(model(torch.flip(x, [3]))[1], [3])) / 2
+        out.append(torch.clamp(y, 0, 1)[:, 0].cpu().numpy())
     return round_half_up(np.concatenate(out) * 255.0)
 
 
