@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         for name, img in restored.items():
             row[name] = {'psnr': float(psnr(img, hr).mean()), 'ssim': float(ssim(img, hr).mean()),
                          'accuracy': emotion_accuracy(classifier, img, labels)}
-            print(f'x{f} {name:<18} PSNR {row[name]["psnr"]:.2f} dB  SSIM {row[name]["ssim"]:.4f}  '
+            print(f'x{f} {name:<22} PSNR {row[name]["psnr"]:.2f} dB  SSIM {row[name]["ssim"]:.4f}  '
                   f'accuracy {row[name]["accuracy"]:.4f}', file=sys.stderr)
         results['factors'][f'x{f}'] = row
     print(f'original faces: accuracy {results["original_accuracy"]:.4f}', file=sys.stderr)
