@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -566,13 +566,21 @@ void describe('writeImage', () => {
     await assert.rejects(readdir(sub), { code: 'ENOENT' });
   });
 
-  void test('file-system errors propagate with their code and the path in the message', async () => {
+  void test('file-system errors are coded OUTPUT_UNWRITABLE and name the path', async () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'x');
     await assert.rejects(writeImage(join(file, 'sub', 'out.png'), createImage(1, 1, 3)), (err: unknown) => {
-      assert.ok(err instanceof Error);
-      assert.match((err as NodeJS.ErrnoException).code ?? '', /^(ENOTDIR|EEXIST)$/);
-      assert.match(err.message, /^Cannot write image .*a-file\/sub\/out\.png: /);
+      assert.ok(err instanceof MoodLensError);
+      assert.equal(err.code, 'MOODLENS_ERR_OUTPUT_UNWRITABLE');
+      assert.match(err.message, /a-file\/sub: .*a-file is a file, not a folder/);
+      return true;
+    });
+    // The image path itself taken by a folder.
+    await mkdir(join(dir, 'taken.png'), { recursive: true });
+    await assert.rejects(writeImage(join(dir, 'taken.png'), createImage(1, 1, 3)), (err: unknown) => {
+      assert.ok(err instanceof MoodLensError);
+      assert.equal(err.code, 'MOODLENS_ERR_OUTPUT_UNWRITABLE');
+      assert.match(err.message, /taken\.png: it is a folder/);
       return true;
     });
   });

@@ -6,6 +6,7 @@ import { EMOTION_LABELS } from '../emotion/labels.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
 import type { RestoreMethod } from '../enhance/restore.js';
+import { checkOutputDirectory } from '../io/node/output-path.js';
 import { writeImage } from '../io/node/write-image.js';
 import {
   DETECTOR_HELP,
@@ -194,6 +195,7 @@ function describeFace(
 /** `moodlens analyze`: loads the detector and the models once, then detects, classifies and labels each image. */
 export async function runAnalyze(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseAnalyzeArgs(args);
+  if (parsed.outDir !== undefined) await checkOutputDirectory(parsed.outDir);
   // A model or cascade that cannot load fails the whole command with its code.
   const { pipeline, close } = await openPipeline(
     {

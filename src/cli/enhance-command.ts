@@ -8,6 +8,7 @@ import { toGray } from '../image/gray.js';
 import { resizeGrayNearest } from '../image/resize.js';
 import { loadFaceEnhancer } from '../io/node/enhance-model.js';
 import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
+import { checkOutputDirectory } from '../io/node/output-path.js';
 import { writeImage } from '../io/node/write-image.js';
 import {
   DETECTOR_HELP,
@@ -169,6 +170,7 @@ async function writeFacePictures(
 /** `moodlens enhance`: loads detector and model once, then restores and writes every face of each image. */
 export async function runEnhance(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseEnhanceArgs(args);
+  await checkOutputDirectory(parsed.outDir);
   const enhancer: FaceEnhancer = await loadFaceEnhancer(parsed.enhanceModel);
   let detector: ParallelFaceDetector | undefined;
   try {

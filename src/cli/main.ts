@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MoodLensError, isMoodLensError } from '../core/errors.js';
+import { errnoCode, explainErrno } from '../io/node/file-errors.js';
 
 /**
  * The command line of MoodLens. `runCli` takes the arguments after `moodlens` and an injected stdio, so
@@ -153,9 +154,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr(`moodlens ${command.name}: ${error.message} (${error.code})\n  ${error.hint}\n`);
       return error.exitCode;
     }
+    const systemError = describeSystemError(error);
+    if (systemError !== undefined) {
+      // An operating-system failure no code path above anticipated: a clear line, not a stack trace.
+      io.stderr(`moodlens ${command.name}: ${systemError}\n`);
+      return EXIT_FAILURE;
+    }
     io.stderr(`moodlens ${command.name}: internal error: ${describeUnexpected(error)}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/** `open /a/b: permission denied (EACCES)` for a Node system error (errno code and syscall), else undefined. */
+function describeSystemError(error: unknown): string | undefined {
+  const code = errnoCode(error);
+  const { syscall, path } = (error ?? {}) as { syscall?: unknown; path?: unknown };
+  if (code === undefined || typeof syscall !== 'string') return undefined;
+  return `${syscall}${typeof path === 'string' ? ` ${path}` : ''}: ${explainErrno(code)} (${code})`;
 }
 
 /** `--help` or `-h` anywhere before a `--` terminator. */

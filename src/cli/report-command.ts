@@ -1,8 +1,10 @@
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MoodLensError } from '../core/errors.js';
 import { checkInputFile } from '../io/node/ffmpeg/probe.js';
 import { loadModelQuality } from '../io/node/model-card.js';
+import { inputFileError } from '../io/node/file-errors.js';
+import { checkOutputDirectory, writeOutputFile } from '../io/node/output-path.js';
 import { renderReportHtml } from '../report/html.js';
 import { parseFrames } from '../report/records.js';
 import { buildReport } from '../report/report.js';
@@ -81,7 +83,12 @@ export async function runReport(args: readonly string[], io: CliIo): Promise<num
     }
   }
   await checkInputFile(input);
-  const text = await readFile(input, 'utf8');
+  const htmlOut =
+    values['no-html'] === true ? undefined : (values.out ?? join(dirname(input), 'report.html'));
+  if (htmlOut !== undefined) await checkOutputDirectory(dirname(htmlOut));
+  const text = await readFile(input, 'utf8').catch((error: unknown) => {
+    throw inputFileError(input, error);
+  });
   const records = parseFrames(text);
   if (records.length === 0) {
     throw new MoodLensError(
@@ -98,12 +105,8 @@ export async function runReport(args: readonly string[], io: CliIo): Promise<num
       generator: `moodlens ${packageVersion()}`,
     },
   });
-  let out: string | undefined;
-  if (values['no-html'] !== true) {
-    out = values.out ?? join(dirname(input), 'report.html');
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, renderReportHtml(report));
-  }
+  const out = htmlOut;
+  if (out !== undefined) await writeOutputFile(out, renderReportHtml(report));
   if (values.json === true) {
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else {

@@ -51,6 +51,7 @@ Options:
   -h, --help          Show this help
 
 Stops on SIGTERM or SIGINT: stops accepting, lets requests in progress finish, exits 0.
+Under npx it also stops when npx is killed (npx does not pass signals on).
 
 Example:
   moodlens serve --port 8080 &     # then open http://127.0.0.1:8080/ for the web app
@@ -174,12 +175,32 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const orphanWatch = watchNpxParent(() => onSignal('SIGTERM'));
   try {
     return await serve(args, io, controller.signal);
   } finally {
+    clearInterval(orphanWatch);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
+}
+
+/**
+ * Under `npx moodlens serve`, `kill` reaches npm, which dies without passing the signal on, and the
+ * server would live on as an orphan. Started by npm exec, the server stops as if sent SIGTERM once its
+ * parent is gone (its parent pid changes). Elsewhere (node bin/moodlens.js, nohup, systemd) it does not.
+ */
+function watchNpxParent(onOrphaned: () => void): NodeJS.Timeout | undefined {
+  if (process.env.npm_command !== 'exec') return undefined;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onOrphaned();
+    }
+  }, 500);
+  timer.unref();
+  return timer;
 }
 
 export const serveCommand: CliCommand = {

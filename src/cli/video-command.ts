@@ -10,6 +10,7 @@ import {
 } from './enhance-flags.js';
 import { locateFfmpeg } from '../io/node/ffmpeg/locate.js';
 import { probeVideo } from '../io/node/ffmpeg/probe.js';
+import { checkOutputDirectory } from '../io/node/output-path.js';
 import { loadModelQuality } from '../io/node/model-card.js';
 import { analyzeVideo, type StillsChoice } from '../io/node/video-analysis.js';
 import { openPipeline } from './pipeline-stages.js';
@@ -245,6 +246,7 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
         `pixels per frame, over --max-pixels ${parsed.maxPixels}`,
     );
   }
+  await checkOutputDirectory(parsed.outDir);
   // Alignment as in analyze: on by default when the shipped landmark model is installed.
   const { pipeline, close } = await openPipeline(parsed, 'moodlens video', io);
   try {

@@ -21,6 +21,11 @@ export const ERROR_CATALOGUE = {
     httpStatus: 422,
     hint: 'Downscale the image or raise the pixel limit.',
   },
+  MOODLENS_ERR_OUTPUT_UNWRITABLE: {
+    exitCode: 1,
+    httpStatus: 500,
+    hint: 'Give --out a folder you can write to (a new path is created; an existing file is not replaced by a folder).',
+  },
   MOODLENS_ERR_INVALID_CASCADE: {
     exitCode: 1,
     httpStatus: 500,

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MoodLensError } from '../../core/errors.js';
+import { inputFileError } from './file-errors.js';
 import { createImage, type Channels, type Image } from '../../core/image.js';
 
 /**
@@ -136,7 +137,7 @@ export async function readImage(path: string, options: DecodeOptions = {}): Prom
   }
   checkMaxPixels(options.maxPixels);
   const info = await stat(path).catch((cause: unknown) => {
-    throw fileError(cause, path);
+    throw inputFileError(path, cause);
   });
   if (!info.isFile()) {
     throw new MoodLensError(
@@ -148,7 +149,7 @@ export async function readImage(path: string, options: DecodeOptions = {}): Prom
     throw new MoodLensError('MOODLENS_ERR_EMPTY_INPUT', `Empty file: ${path} has no bytes`);
   }
   const bytes = await readFile(path).catch((cause: unknown) => {
-    throw fileError(cause, path);
+    throw inputFileError(path, cause);
   });
   return decodeImage(bytes, options, path);
 }
@@ -161,22 +162,6 @@ function checkMaxPixels(maxPixels: number | undefined): number {
   throw new MoodLensError(
     'MOODLENS_ERR_INVALID_ARGUMENT',
     `Expected a positive integer or Infinity for maxPixels but received ${describe(maxPixels)}`,
-  );
-}
-
-function fileError(cause: unknown, path: string): MoodLensError {
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EISDIR') {
-    return new MoodLensError('MOODLENS_ERR_NOT_A_FILE', `Not a file: ${path} is a directory`, { cause });
-  }
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new MoodLensError('MOODLENS_ERR_FILE_NOT_FOUND', `File not found: ${path}`, { cause });
-  }
-  // EACCES, ELOOP, ENAMETOOLONG...: the catalogue has no closer code than "check the path".
-  return new MoodLensError(
-    'MOODLENS_ERR_FILE_NOT_FOUND',
-    `Cannot read file: ${path} (${code ?? messageOf(cause)})`,
-    { cause },
   );
 }
 

@@ -7,7 +7,6 @@
  */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { annotateFaces, EMOTION_COLORS, type FaceAnnotation } from '../../draw/annotate.js';
 import type { EmotionPipeline } from '../../pipeline/pipeline.js';
@@ -21,6 +20,8 @@ import { VideoFrameReader, noFramesError, type DecodedFrame, type DecodeOutcome 
 import { VideoEncoder } from './ffmpeg/encode.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
 import type { VideoInfo } from './ffmpeg/probe.js';
+import { outputError } from './file-errors.js';
+import { ensureDirectory, writeOutputFile } from './output-path.js';
 import { writeImage } from './write-image.js';
 
 /** Which frames become labelled stills. */
@@ -99,14 +100,44 @@ function annotation(face: TrackedFaceResult): FaceAnnotation {
   };
 }
 
-/** Writes a line to a file stream, waiting when its buffer is full. */
-async function writeLine(stream: WriteStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
-}
+/**
+ * frames.csv as a stream whose failures (a full disk, a folder removed under it) surface as coded
+ * errors at the next write or at the end, never as an unhandled 'error' event.
+ */
+class CsvFile {
+  readonly path: string;
+  readonly #stream: WriteStream;
+  #error: unknown;
 
-async function closeStream(stream: WriteStream): Promise<void> {
-  stream.end();
-  await once(stream, 'finish');
+  constructor(path: string) {
+    this.path = path;
+    this.#stream = createWriteStream(path, { flags: 'a' });
+    this.#stream.on('error', (error) => (this.#error ??= error));
+  }
+
+  /** Writes a line, waiting when the buffer is full. */
+  async writeLine(line: string): Promise<void> {
+    this.#check();
+    if (!this.#stream.write(`${line}\n`)) {
+      await Promise.race([once(this.#stream, 'drain'), once(this.#stream, 'close')]).catch(() => undefined);
+    }
+    this.#check();
+  }
+
+  async close(): Promise<void> {
+    this.#check();
+    this.#stream.end();
+    await once(this.#stream, 'close').catch(() => undefined);
+    this.#check();
+  }
+
+  destroy(): void {
+    this.#stream.destroy();
+  }
+
+  #check(): void {
+    if (this.#error !== undefined) throw outputError(this.path, this.#error);
+  }
 }
 
 /** Frame index -> whether it is a still, given the frame's time. */
@@ -145,20 +176,21 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     totalMs: 0,
   };
   const outputs: { framesCsv?: string; labelledVideo?: string; stills: string[] } = { stills: [] };
-  let csv: WriteStream | undefined;
+  let csv: CsvFile | undefined;
   let encoder: VideoEncoder | undefined;
   const writeVideo = outDir !== undefined && options.writeVideo !== false;
   const isStill = stillPicker(outDir === undefined ? undefined : options.stills);
   const records = new FrameRecordStore();
+  if (outDir !== undefined) {
+    // Before ffmpeg starts: a bad --out fails here with nothing to clean up.
+    await ensureDirectory(outDir);
+    outputs.framesCsv = join(outDir, 'frames.csv');
+    await writeOutputFile(outputs.framesCsv, `${FRAME_CSV_HEADER}\n`);
+    csv = new CsvFile(outputs.framesCsv);
+  }
   const reader = VideoFrameReader.open(ffmpeg, info, { stallTimeoutMs: options.stallTimeoutMs });
   const frames = reader.frames();
   try {
-    if (outDir !== undefined) {
-      await mkdir(outDir, { recursive: true });
-      outputs.framesCsv = join(outDir, 'frames.csv');
-      csv = createWriteStream(outputs.framesCsv);
-      await writeLine(csv, FRAME_CSV_HEADER);
-    }
     for (;;) {
       let t = performance.now();
       const next = await frames.next();
@@ -193,7 +225,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
       for (const record of analysis.records) {
         // The report needs only the smoothed columns (the raw scores go to the JSON stream, if any).
         records.push(record);
-        if (csv !== undefined) await writeLine(csv, formatFrameCsvRow(record));
+        if (csv !== undefined) await csv.writeLine(formatFrameCsvRow(record));
       }
       timings.writeMs += performance.now() - t;
       timings.frames++;
@@ -208,7 +240,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     }
     timings.encodeMs += performance.now() - t;
     t = performance.now();
-    if (csv !== undefined) await closeStream(csv);
+    if (csv !== undefined) await csv.close();
     csv = undefined;
     const report = buildReport(records, {
       model: options.model,
@@ -229,8 +261,8 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     if (outDir !== undefined) {
       reportHtml = join(outDir, 'report.html');
       reportJson = join(outDir, 'report.json');
-      await writeFile(reportHtml, renderReportHtml(report));
-      await writeFile(reportJson, `${JSON.stringify(report, null, 2)}\n`);
+      await writeOutputFile(reportHtml, renderReportHtml(report));
+      await writeOutputFile(reportJson, `${JSON.stringify(report, null, 2)}\n`);
     }
     timings.writeMs += performance.now() - t;
     const stats = analyzer.stats;
@@ -249,7 +281,9 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     };
   } finally {
     // On an error: stop ffmpeg (both processes) and close the CSV; a finished run has done so already.
+    // A generator that never started ignores return(), so the reader is closed as well.
     await frames.return(undefined);
+    await reader.close();
     if (csv !== undefined) csv.destroy();
     if (encoder !== undefined && outputs.labelledVideo === undefined) await encoder.abort();
   }

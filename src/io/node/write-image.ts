@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { extname } from 'node:path';
 import sharp from 'sharp';
 import { MoodLensError } from '../../core/errors.js';
 import type { Image } from '../../core/image.js';
+import { writeOutputFile } from './output-path.js';
 
 /** JPEG quality when none is given: high enough that label text stays crisp. */
 export const DEFAULT_JPEG_QUALITY = 90;
@@ -28,7 +28,7 @@ const FORMATS: ReadonlyMap<string, 'png' | 'jpeg'> = new Map([
  *   RGBA image is flattened onto white, as JPEG has no alpha.
  * - An unsupported extension, a malformed image or a bad option throws `MOODLENS_ERR_INVALID_ARGUMENT`
  *   before anything is written. File-system failures (permissions, a file where a directory should be,
- *   a full disk) propagate as Node's own errors, `code` kept, their message prefixed with the path.
+ *   a full disk) throw `MOODLENS_ERR_OUTPUT_UNWRITABLE` naming the path (Node's error as its `cause`).
  */
 export async function writeImage(path: string, image: Image, options: WriteImageOptions = {}): Promise<void> {
   if (typeof path !== 'string' || path.length === 0) {
@@ -67,13 +67,7 @@ export async function writeImage(path: string, image: Image, options: WriteImage
   }
   const bytes = await pipeline.toBuffer();
 
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, bytes);
-  } catch (cause) {
-    if (cause instanceof Error) cause.message = `Cannot write image ${path}: ${cause.message}`;
-    throw cause;
-  }
+  await writeOutputFile(path, bytes);
 }
 
 function describePath(path: unknown): string {

@@ -124,6 +124,15 @@ export class VideoFrameReader {
     return new VideoFrameReader(ffmpeg, info, options);
   }
 
+  /**
+   * Stops ffmpeg if it still runs and waits for it to exit. Needed when `frames()` was never iterated
+   * (its own cleanup then never runs); harmless after it finished.
+   */
+  async close(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+    await this.#exit;
+  }
+
   /** How the decode ended; available once `frames()` has finished. */
   get outcome(): DecodeOutcome {
     if (this.#outcome === undefined) throw new Error('VideoFrameReader.outcome read before the frames ended');

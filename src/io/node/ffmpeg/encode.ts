@@ -4,7 +4,7 @@
  * frames piling up in memory. Odd sizes are padded by one black pixel (yuv420p needs even sides).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { ensureDirectory } from '../output-path.js';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { MoodLensError } from '../../../core/errors.js';
@@ -102,7 +102,7 @@ export class VideoEncoder {
       throw new RangeError(`Expected a positive integer frame size but received ${width}x${height}`);
     }
     if (!(fps > 0 && Number.isFinite(fps))) throw new RangeError(`Expected fps > 0 but received ${fps}`);
-    await mkdir(dirname(path), { recursive: true });
+    await ensureDirectory(dirname(path));
     return new VideoEncoder(ffmpeg, path, options);
   }
 

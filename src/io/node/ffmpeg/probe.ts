@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { MoodLensError } from '../../../core/errors.js';
+import { inputFileError } from '../file-errors.js';
 import type { FfmpegBinary } from './locate.js';
 
 export interface VideoInfo {
@@ -46,11 +47,7 @@ export async function checkInputFile(file: string): Promise<number> {
   try {
     info = await stat(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new MoodLensError('MOODLENS_ERR_FILE_NOT_FOUND', `No such file: ${file}`);
-    }
-    throw error;
+    throw inputFileError(file, error);
   }
   if (!info.isFile()) throw new MoodLensError('MOODLENS_ERR_NOT_A_FILE', `Not a file: ${file}`);
   if (info.size === 0)
@@ -60,7 +57,9 @@ export async function checkInputFile(file: string): Promise<number> {
 
 /** Whether the file starts like an ISO-BMFF (MP4/MOV) file: an `ftyp` box in its first 12 bytes. */
 async function looksLikeMp4(file: string): Promise<boolean> {
-  const handle = await open(file, 'r');
+  const handle = await open(file, 'r').catch((error: unknown) => {
+    throw inputFileError(file, error);
+  });
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(12), 0, 12, 0);
     return bytesRead >= 8 && buffer.toString('latin1', 4, 8) === 'ftyp';
