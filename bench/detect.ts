@@ -191,7 +191,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       `only (OpenCL off); default threads = ${threads ?? 'n/a'}. Shared machines are noisy: compare within one run.`,
   );
   return {
-    title: `Face detection, ${WIDTH}x${HEIGHT} gray, scaleFactor 1.1, minNeighbors 3 (ms per image)`,
+    title: `Face detection, ${WIDTH}x${HEIGHT} gray, scaleFactor 1.1, minNeighbors 3 (ms per image; last row: all images together)`,
     columns: [
       'image',
       'ours 1T',

@@ -302,7 +302,6 @@ void describe('readImage: bad inputs give coded errors', () => {
     await assert.doesNotReject(sharp(cut, { failOn: 'none' }).raw().toBuffer(), 'lenient sharp decodes it');
     const path = await fixture('truncated.jpeg', cut);
     const err = await assertFails(readImage(path), 'MOODLENS_ERR_CORRUPT_IMAGE', path);
-    assert.ok(err.cause instanceof Error);
     assert.match(err.message, /JPEG/);
   });
 

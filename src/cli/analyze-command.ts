@@ -73,13 +73,13 @@ Options:
   --flip-tta          Also classify each face mirrored and average the two (test-time augmentation)
   --margin M          Extra room around each detected face for the box crop, as a fraction
                       of the box side, >= 0 (default ${DEFAULT_CROP_FACE_OPTIONS.margin})
-  --no-align          Classify the plain box crop: no landmarks, no alignment (default: align
-                      each face onto the canonical face by its 68 landmarks when the landmark
+  --no-align          Classify the plain box crop: no landmarks, no alignment (default: turn
+                      each box crop upright by the roll its 68 landmarks give, when the landmark
                       model is installed, falling back to the box crop when they are unreliable)
   --landmark-model FILE
                       Landmark model (default: the shipped models/landmarks/landmarks.onnx)
-  --template FILE     Alignment template, JSON {"size", "points": [[x, y] x 68]}
-                      (default: the shipped models/landmarks/template48.json)
+  --template FILE     Alignment template the roll is fitted against, JSON {"size", "points":
+                      [[x, y] x 68]} (default: the shipped models/landmarks/template48.json)
   --draw-landmarks    Draw the 68 points on the labelled copies
   --rotated-search    Also search copies of each image turned by -30, -15, 15 and 30 degrees
                       for faces the upright search misses (about 8x the detection time)

@@ -67,6 +67,22 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     hint: 'ffmpeg failed while encoding the output: check free disk space and that the ffmpeg build has libx264.',
   },
+  // The job queue (moodlens queue / worker, serve --redis).
+  MOODLENS_ERR_QUEUE_UNAVAILABLE: {
+    exitCode: 1,
+    httpStatus: 503,
+    hint: 'Start Redis, or check --redis: redis://[user:password@]host:port[/db] (rediss:// for TLS) must be reachable from this machine.',
+  },
+  MOODLENS_ERR_QUEUE_FILE_CHANGED: {
+    exitCode: 1,
+    httpStatus: 409,
+    hint: 'Workers read each file from the path it was queued with: give them the same files (shared disk), or queue the new file again.',
+  },
+  MOODLENS_ERR_JOB_NOT_FOUND: {
+    exitCode: 1,
+    httpStatus: 404,
+    hint: 'Give an id returned by POST /v1/jobs or moodlens queue add --json.',
+  },
   // The HTTP service's own failures (exit code 1 when met by a command such as serve).
   MOODLENS_ERR_ROUTE_NOT_FOUND: {
     exitCode: 1,
@@ -92,6 +108,11 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     httpStatus: 400,
     hint: 'The request body could not be read (a broken multipart body, for instance).',
+  },
+  MOODLENS_ERR_UPLOAD_TIMEOUT: {
+    exitCode: 1,
+    httpStatus: 408,
+    hint: 'The request body arrived too slowly: send it faster (or smaller), or ask for a longer upload time limit.',
   },
   MOODLENS_ERR_JOB_TIMEOUT: {
     exitCode: 1,

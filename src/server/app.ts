@@ -21,6 +21,7 @@ import { ServerError, toHttpError } from './errors.js';
 import { loadModels } from './models.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { AnalyzePool, type Admission } from './pool.js';
+import { UploadGuard } from './upload-guard.js';
 import { openStaticFile, resolveStaticFile, webAppBuilt, webAppMissingPage } from './static-files.js';
 import { isFailedImage, type AnalyzeOptions, type UploadedImage } from './protocol.js';
 import {
@@ -56,8 +57,14 @@ const DRAIN_FACTOR = 4;
 /** Bytes of multipart framing (boundaries, part headers) allowed beyond the body limit's file bytes. */
 const MULTIPART_FRAMING = 64 * 1024;
 
-/** Time allowed to receive a whole request (headers and body) from a client. */
-const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * Node's own limit on receiving a whole request, a backstop behind the UploadGuard's (which answers in
+ * JSON, to the second): headers, or a body on a route without a guard.
+ */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+/** Upload rates are judged from this many milliseconds into the request. */
+const UPLOAD_GRACE_MS = 5_000;
 
 const ERROR_RESPONSES = { '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema } as const;
 
@@ -104,7 +111,7 @@ async function createApp(
   const app = Fastify({
     logger: opts.logger,
     bodyLimit: opts.bodyLimit,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout: Math.max(REQUEST_TIMEOUT_MS, opts.uploadTimeoutMs + 30_000),
     // Requests arriving while closing get our own coded 503 (see the onRequest hook), not Fastify's.
     return503OnClosing: false,
     // Unknown query parameters are refused (a misspelt option must not be silently ignored).
@@ -145,6 +152,8 @@ async function createApp(
   app.addHook('onClose', async () => pool.close());
 
   app.setErrorHandler((error, request, reply) => {
+    // The UploadGuard has answered already (and closes the connection): nothing more to say.
+    if (reply.raw.headersSent) return;
     const http = toHttpError(error);
     // The unread rest of a body over the limit: Node reads and discards it after the answer, keeping the
     // connection, when its declared length is modest; anything larger or undeclared ends the connection.
@@ -205,19 +214,45 @@ async function createApp(
     },
   });
 
-  // A slot in the pool is taken before the body is read and freed when the answer is over: bodies in
-  // memory and queued jobs stay bounded, and a full server answers 503 without reading the upload.
-  // A body declared over the limit (with room for multipart framing) is refused before it takes a slot.
-  const admissions = new WeakMap<FastifyRequest, { admission: Admission; release: () => void }>();
-  const admit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  // Bodies are received first, each watched by an UploadGuard (size, time, rate) and at most
+  // `maxUploads` at once; a request takes a slot in the pool only once its body has arrived, so slow
+  // uploads cannot hold the workers. A body declared over the limit (with room for multipart framing)
+  // is refused before anything is read.
+  let uploads = 0;
+  const receive = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const declared = Number(request.headers['content-length']);
-    const framing = request.headers['content-type']?.startsWith('multipart/') ? MULTIPART_FRAMING : 0;
+    const multipart = request.headers['content-type']?.startsWith('multipart/') === true;
+    const framing = multipart ? MULTIPART_FRAMING : 0;
     if (declared > opts.bodyLimit + framing) {
       throw new ServerError(
         'MOODLENS_ERR_BODY_TOO_LARGE',
         `Request body too large: ${declared} bytes, over the limit of ${opts.bodyLimit} bytes`,
       );
     }
+    if (uploads >= opts.maxUploads) {
+      throw new ServerError(
+        'MOODLENS_ERR_BUSY',
+        `Server busy: ${uploads} uploads in progress, the most it receives at once`,
+        { 'retry-after': '1' },
+      );
+    }
+    uploads++;
+    new UploadGuard(
+      request.raw,
+      reply.raw,
+      {
+        // Raw bodies are limited by Fastify's parser; multipart ones (read by busboy) here.
+        byteLimit: multipart ? opts.bodyLimit + framing : undefined,
+        timeoutMs: opts.uploadTimeoutMs,
+        minBytesPerSecond: opts.minUploadBytesPerSecond,
+        graceMs: UPLOAD_GRACE_MS,
+      },
+      () => uploads--,
+    );
+  };
+  const admissions = new WeakMap<FastifyRequest, { admission: Admission; release: () => void }>();
+  /** Takes the request's slot in the pool (503 when full); freed when the request is over. */
+  const admit = (request: FastifyRequest, reply: FastifyReply): Admission => {
     const admission = pool.admit();
     // Every way a request can end frees its slot: its answer sent, the client gone, or its connection
     // closed (which also covers requests a misbehaving client pipelines after a `Connection: close`).
@@ -230,6 +265,7 @@ async function createApp(
     socket.once('close', release);
     reply.raw.once('close', release);
     admissions.set(request, { admission, release });
+    return admission;
   };
   const release = (request: FastifyRequest): void => admissions.get(request)?.release();
   // Freed as the answer is sent (onSend), not after: a client that sends its next request on the same
@@ -246,11 +282,6 @@ async function createApp(
     release(request);
     done();
   });
-  const admissionOf = (request: FastifyRequest): Admission => {
-    const admitted = admissions.get(request);
-    if (admitted === undefined) throw new Error('Request not admitted');
-    return admitted.admission;
-  };
   const canEnhance = descriptions.some((d) => d.task === 'face-super-resolution');
   const analyzeOptions = (query: AnalyzeQuery): AnalyzeOptions => {
     const enhance = query.enhance ?? 'auto';
@@ -291,15 +322,16 @@ async function createApp(
         response: { 200: AnalyzedImageSchema, ...ERROR_RESPONSES },
       },
       config: { swaggerTransform: withRequestBody(false) },
-      onRequest: admit,
+      onRequest: receive,
     },
-    async (request) => {
+    async (request, reply) => {
       const images = request.isMultipart()
         ? await readFileParts(request, 1, opts.bodyLimit)
         : [rawImage(request)];
       // Bytes that are plainly no image are answered here, without taking a worker's time.
       refuseNonImage(images[0]);
-      const [outcome] = await admissionOf(request).run(images, analyzeOptions(request.query));
+      const options = analyzeOptions(request.query);
+      const [outcome] = await admit(request, reply).run(images, options);
       if (isFailedImage(outcome)) throw new MoodLensError(outcome.error.code, outcome.error.message);
       return outcome;
     },
@@ -319,9 +351,9 @@ async function createApp(
         response: { 200: BatchResponseSchema, ...ERROR_RESPONSES },
       },
       config: { swaggerTransform: withRequestBody(true) },
-      onRequest: admit,
+      onRequest: receive,
     },
-    async (request) => {
+    async (request, reply) => {
       if (!request.isMultipart()) {
         throw new ServerError(
           'MOODLENS_ERR_UNSUPPORTED_MEDIA_TYPE',
@@ -329,7 +361,8 @@ async function createApp(
         );
       }
       const images = await readFileParts(request, opts.maxBatchFiles, opts.bodyLimit);
-      return admissionOf(request).run(images, analyzeOptions(request.query));
+      const options = analyzeOptions(request.query);
+      return admit(request, reply).run(images, options);
     },
   );
 

@@ -41,6 +41,21 @@ export interface ServerOptions {
    */
   readonly jobTimeoutMs?: number;
   /**
+   * Most milliseconds a client may take to send a request body; past it the request is answered 408
+   * `MOODLENS_ERR_UPLOAD_TIMEOUT` and its connection closed. Default 60,000.
+   */
+  readonly uploadTimeoutMs?: number;
+  /**
+   * Slowest upload accepted, in bytes per second averaged from the request's start, checked after the
+   * first 5 s: a slower one is answered 408 `MOODLENS_ERR_UPLOAD_TIMEOUT`. 0 turns the check off. Default 16,384.
+   */
+  readonly minUploadBytesPerSecond?: number;
+  /**
+   * Most request bodies being received at once; one more answers 503 `MOODLENS_ERR_BUSY` without reading
+   * it. Bodies take a worker slot only once received. Default: 2 x (workers + queue).
+   */
+  readonly maxUploads?: number;
+  /**
    * A worker whose face-scan memory (WebAssembly, grown to fit the largest image it has scanned, about
    * 8 bytes per pixel, never shrunk) exceeds this many bytes is replaced after its job, so that one huge
    * image does not hold memory for good. Default 160 MiB (images above about 20 megapixels).
@@ -58,6 +73,8 @@ export interface ServerOptions {
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_FILES = 16;
 export const DEFAULT_JOB_TIMEOUT_MS = 30_000;
+export const DEFAULT_UPLOAD_TIMEOUT_MS = 60_000;
+export const DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND = 16 * 1024;
 export const DEFAULT_RECYCLE_ABOVE_BYTES = 160 * 1024 * 1024;
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -75,6 +92,7 @@ export type ResolvedServerOptions = Required<Omit<ServerOptions, keyof StagePath
  */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   const workers = integer('workers', options.workers ?? defaultWorkers(), 1, 64);
+  const queue = integer('queue', options.queue ?? 2 * workers, 0, 100_000);
   return {
     modelPath: path('modelPath', resolveEmotionModelPath(options.modelPath)),
     cascadePath: path('cascadePath', options.cascadePath ?? DEFAULT_CASCADE_PATH),
@@ -84,11 +102,24 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       : { templatePath: path('templatePath', options.templatePath) }),
     ...optionalPath('enhanceModelPath', options.enhanceModelPath),
     workers,
-    queue: integer('queue', options.queue ?? 2 * workers, 0, 100_000),
+    queue,
     bodyLimit: integer('bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 1, 2 ** 31 - 1),
     maxPixels: integer('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER),
     maxBatchFiles: integer('maxBatchFiles', options.maxBatchFiles ?? DEFAULT_MAX_BATCH_FILES, 1, 1000),
     jobTimeoutMs: integer('jobTimeoutMs', options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS, 1, 2 ** 31 - 1),
+    uploadTimeoutMs: integer(
+      'uploadTimeoutMs',
+      options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
+      1,
+      2 ** 31 - 1,
+    ),
+    minUploadBytesPerSecond: integer(
+      'minUploadBytesPerSecond',
+      options.minUploadBytesPerSecond ?? DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND,
+      0,
+      2 ** 31 - 1,
+    ),
+    maxUploads: integer('maxUploads', options.maxUploads ?? 2 * (workers + queue), 1, 1_000_000),
     recycleAboveBytes: integer(
       'recycleAboveBytes',
       options.recycleAboveBytes ?? DEFAULT_RECYCLE_ABOVE_BYTES,

@@ -29,7 +29,7 @@ export interface PoolStats {
   readonly busy: number;
   /** Jobs waiting for a worker. */
   readonly queued: number;
-  /** Requests admitted and not yet answered (bodies being read, waiting or running). */
+  /** Requests admitted and not yet answered (waiting or running). */
   readonly admitted: number;
   /** Workers replaced so far (timed out, crashed, or recycled after a very large image). */
   readonly restarts: number;
@@ -54,9 +54,9 @@ interface Slot {
 
 /**
  * The bounded inference pool of the HTTP service: a fixed number of worker threads (one job at a time
- * each) and a bounded number of admitted requests. A request takes a slot with {@link admit} before its
- * body is read, so bodies in memory and jobs in the queue together stay under `workers + queue`; past
- * that, `admit` throws 503 `MOODLENS_ERR_BUSY` with a Retry-After estimate. A worker that crashes or
+ * each) and a bounded number of admitted requests. A request takes a slot with {@link admit} once its
+ * body has arrived (the server bounds bodies being received separately), so jobs running or queued stay
+ * under `workers + queue`; past that, `admit` throws 503 `MOODLENS_ERR_BUSY` with a Retry-After estimate. A worker that crashes or
  * overruns its time is replaced; its job fails alone.
  */
 export class AnalyzePool {
@@ -315,16 +315,28 @@ export class Admission {
     private readonly free: () => void,
   ) {}
 
-  /** Runs the request's one job in the pool (decode, detect, classify each image, in order). */
+  /**
+   * Runs the request's images in the pool, one job per image, in order (decode, detect, classify). Each
+   * image has the job time limit to itself: in a batch, one that overruns it gets its own error entry and the others still run; a single image's failure is thrown.
+   */
   async run(images: readonly UploadedImage[], options: AnalyzeOptions): Promise<ImageOutcome[]> {
-    if (this.ran) throw new Error('An admission runs one job');
+    if (this.ran) throw new Error('An admission runs its images once');
     if (this.holds === 0) {
       throw new ServerError('MOODLENS_ERR_BUSY', 'The request was already released', { 'retry-after': '1' });
     }
     this.ran = true;
     this.holds++;
     try {
-      return await this.pool.run(images, options);
+      const outcomes: ImageOutcome[] = [];
+      for (const image of images) {
+        try {
+          outcomes.push(...(await this.pool.run([image], options)));
+        } catch (error) {
+          if (images.length === 1 || !(error instanceof ServerError)) throw error;
+          outcomes.push({ file: image.name, error: { code: error.code, message: error.message } });
+        }
+      }
+      return outcomes;
     } finally {
       this.drop();
     }

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MoodLensError } from '../../core/errors.js';
 import { inputFileError } from './file-errors.js';
+import { checkJpegIntegrity } from '../../image/jpeg-integrity.js';
 import { createImage, type Channels, type Image } from '../../core/image.js';
 
 /**
@@ -81,6 +82,18 @@ export async function decodeImage(
       `Image too large: ${name} is ${metadata.width}x${metadata.height} = ${pixels} pixels, ` +
         `over the limit of ${maxPixels} pixels`,
     );
+  }
+
+  // libjpeg repairs damaged entropy-coded data with a warning sharp does not pass on, and the garbled
+  // picture would be analysed as a real one: walk the coded data first.
+  if (metadata.format === 'jpeg') {
+    const integrity = checkJpegIntegrity(bytes);
+    if (integrity.status === 'damaged') {
+      throw new MoodLensError(
+        'MOODLENS_ERR_CORRUPT_IMAGE',
+        `Damaged JPEG: ${name}: ${integrity.reason} (at byte ${integrity.offset})`,
+      );
+    }
   }
 
   // 2. Pixels, with the limit enforced again by sharp itself.
