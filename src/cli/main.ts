@@ -75,6 +75,16 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'Serve the HTTP API and MoodLens live, the in-browser webcam app',
     load: async () => (await import('./serve-command.js')).serveCommand,
   },
+  {
+    name: 'queue',
+    summary: 'Queue photos and videos on Redis for workers anywhere: add, status, results',
+    load: async () => (await import('./queue-command.js')).queueCommand,
+  },
+  {
+    name: 'worker',
+    summary: 'Run queued jobs (moodlens queue add) from Redis, as analyze and video would',
+    load: async () => (await import('./worker-command.js')).workerCommand,
+  },
 ];
 
 /** Exit codes of every command. */
