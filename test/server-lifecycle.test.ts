@@ -104,6 +104,10 @@ void test('moodlens serve: flags are checked (exit 2), a model that cannot load 
     queue: undefined,
     bodyLimit: undefined,
     maxPixels: undefined,
+    jobTimeoutMs: undefined,
+    uploadTimeoutMs: undefined,
+    minUploadBytesPerSecond: undefined,
+    maxUploads: undefined,
   });
   assert.equal(parseServeArgs(['--port', '0', '--queue', '0', '--body-limit', '1000']).bodyLimit, 1000);
 

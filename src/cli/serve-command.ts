@@ -5,6 +5,9 @@ import { DEFAULT_WEB_ROOT, webAppBuilt } from '../server/static-files.js';
 import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_HOST,
+  DEFAULT_JOB_TIMEOUT_MS,
+  DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND,
+  DEFAULT_UPLOAD_TIMEOUT_MS,
   DEFAULT_PORT,
   defaultWorkers,
   resolveServerOptions,
@@ -48,6 +51,16 @@ Options:
   --body-limit BYTES  Largest request body, integer >= 1 (default ${DEFAULT_BODY_LIMIT})
   --max-pixels N      Refuse images with more than N pixels, integer >= 1, checked before
                       decoding (default ${DEFAULT_MAX_PIXELS})
+  --job-timeout S     Seconds one image may take in a worker; past it that image gets 422
+                      MOODLENS_ERR_JOB_TIMEOUT (alone, in a batch) and the worker is replaced
+                      (default ${DEFAULT_JOB_TIMEOUT_MS / 1000})
+  --upload-timeout S  Seconds a client may take to send a request body; past it 408
+                      MOODLENS_ERR_UPLOAD_TIMEOUT and the connection is closed (default ${DEFAULT_UPLOAD_TIMEOUT_MS / 1000})
+  --min-upload-rate B Slowest upload accepted, bytes per second averaged over the request,
+                      judged after its first 5 s; 0 turns it off (default ${DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND})
+  --max-uploads N     Request bodies received at once; one more gets 503 unread. A body takes
+                      a worker's place in the queue only once it has arrived, so slow clients
+                      cannot hold the workers (default: the larger of 32 and 4 x (workers + queue))
   -h, --help          Show this help
 
 Stops on SIGTERM or SIGINT: stops accepting, lets requests in progress finish, exits 0.
@@ -67,6 +80,10 @@ const OPTIONS = {
   queue: { type: 'string' },
   'body-limit': { type: 'string' },
   'max-pixels': { type: 'string' },
+  'job-timeout': { type: 'string' },
+  'upload-timeout': { type: 'string' },
+  'min-upload-rate': { type: 'string' },
+  'max-uploads': { type: 'string' },
 } as const;
 
 export interface ServeArgs {
@@ -77,6 +94,10 @@ export interface ServeArgs {
   readonly queue: number | undefined;
   readonly bodyLimit: number | undefined;
   readonly maxPixels: number | undefined;
+  readonly jobTimeoutMs: number | undefined;
+  readonly uploadTimeoutMs: number | undefined;
+  readonly minUploadBytesPerSecond: number | undefined;
+  readonly maxUploads: number | undefined;
 }
 
 /** Parses `moodlens serve` arguments; throws a usage error (exit 2) naming the flag at fault. */
@@ -87,8 +108,21 @@ export function parseServeArgs(args: readonly string[]): ServeArgs {
     'queue',
     'body-limit',
     'max-pixels',
+    'job-timeout',
+    'upload-timeout',
+    'min-upload-rate',
+    'max-uploads',
   ]);
   if (positionals.length > 0) throw usageError(`Unexpected argument '${positionals[0]}'`);
+  const seconds = (flag: 'job-timeout' | 'upload-timeout'): number | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const value = parseNumberOption(`--${flag}`, raw, 'number');
+    if (!(value > 0) || value > 86_400) {
+      throw usageError(`Expected seconds above 0 and at most 86400 for --${flag} but received ${raw}`);
+    }
+    return Math.max(1, Math.round(value * 1000));
+  };
   const integer = (flag: keyof typeof OPTIONS, min: number, max: number): number | undefined => {
     const raw = values[flag];
     if (raw === undefined) return undefined;
@@ -109,6 +143,10 @@ export function parseServeArgs(args: readonly string[]): ServeArgs {
     queue: integer('queue', 0, 100_000),
     bodyLimit: integer('body-limit', 1, 2 ** 31 - 1),
     maxPixels: integer('max-pixels', 1, Number.MAX_SAFE_INTEGER),
+    jobTimeoutMs: seconds('job-timeout'),
+    uploadTimeoutMs: seconds('upload-timeout'),
+    minUploadBytesPerSecond: integer('min-upload-rate', 0, 2 ** 31 - 1),
+    maxUploads: integer('max-uploads', 1, 1_000_000),
   };
 }
 
@@ -124,6 +162,10 @@ export async function serve(args: readonly string[], io: CliIo, stop: AbortSigna
     queue: parsed.queue,
     bodyLimit: parsed.bodyLimit,
     maxPixels: parsed.maxPixels,
+    jobTimeoutMs: parsed.jobTimeoutMs,
+    uploadTimeoutMs: parsed.uploadTimeoutMs,
+    minUploadBytesPerSecond: parsed.minUploadBytesPerSecond,
+    maxUploads: parsed.maxUploads,
     logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
   });
   let url: string;

@@ -119,7 +119,12 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       0,
       2 ** 31 - 1,
     ),
-    maxUploads: integer('maxUploads', options.maxUploads ?? 2 * (workers + queue), 1, 1_000_000),
+    maxUploads: integer(
+      'maxUploads',
+      options.maxUploads ?? Math.max(32, 4 * (workers + queue)),
+      1,
+      1_000_000,
+    ),
     recycleAboveBytes: integer(
       'recycleAboveBytes',
       options.recycleAboveBytes ?? DEFAULT_RECYCLE_ABOVE_BYTES,

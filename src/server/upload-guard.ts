@@ -19,6 +19,9 @@ export interface UploadRules {
 }
 
 const CHECK_EVERY_MS = 250;
+/** How long, and how many bytes of a refused body, are read and dropped before its socket is closed. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 4 * 1024 * 1024;
 
 export class UploadGuard {
   #bytes = 0;
@@ -115,8 +118,26 @@ export class UploadGuard {
       'content-length': Buffer.byteLength(body),
       connection: 'close',
     });
-    this.response.end(body, () => socket.destroy());
+    this.response.end(body, () => this.#linger());
     // A client that does not read its answer must not keep the socket: close it regardless, soon.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    setTimeout(() => socket.destroy(), LINGER_MS + 1000).unref();
+  }
+
+  /**
+   * Closing a socket with unread bytes makes the kernel send a reset, and a client still sending its
+   * body then loses the answer it was sent. So, as web servers do, the rest of the body is read and
+   * dropped (its parsers unhooked) for a short, bounded time before the socket is closed.
+   */
+  #linger(): void {
+    const { request } = this;
+    const socket = request.socket;
+    request.unpipe();
+    let drained = 0;
+    request.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > LINGER_BYTES) socket.destroy();
+    });
+    request.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 }
