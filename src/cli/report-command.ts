@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MoodLensError } from '../core/errors.js';
+import { MoodLensError, isMoodLensError } from '../core/errors.js';
 import { checkInputFile } from '../io/node/ffmpeg/probe.js';
 import { loadModelQuality } from '../io/node/model-card.js';
 import { inputFileError } from '../io/node/file-errors.js';
@@ -89,7 +89,7 @@ export async function runReport(args: readonly string[], io: CliIo): Promise<num
   const text = await readFile(input, 'utf8').catch((error: unknown) => {
     throw inputFileError(input, error);
   });
-  const records = parseFrames(text);
+  const records = namingInput(input, () => parseFrames(text));
   if (records.length === 0) {
     throw new MoodLensError(
       'MOODLENS_ERR_INVALID_FRAMES',
@@ -125,3 +125,19 @@ export const reportCommand: CliCommand = {
   help: HELP,
   run: runReport,
 };
+
+/** Runs `parse`, putting the input's name in front of a malformed-records error that lacks it. */
+function namingInput<T>(input: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (
+      isMoodLensError(error) &&
+      error.code === 'MOODLENS_ERR_INVALID_FRAMES' &&
+      !error.message.includes(input)
+    ) {
+      throw new MoodLensError(error.code, `${input}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
