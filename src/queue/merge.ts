@@ -4,7 +4,10 @@
  *
  * Track ids: chunk 0's are kept. A later chunk analysed warm-up frames that an earlier chunk owns; a face
  * there with the same box as an already-named face takes that name, and a face first seen after takes
- * the next free id, in order of first appearance (which is how the tracker numbers faces).
+ * the next free id, in order of first appearance (which is how the tracker numbers faces). Persons (when
+ * the analysis numbers them) are renamed the same way. A whole-video run may still tell persons apart
+ * differently: one who leaves and comes back in a later chunk is recognised only within the warm-up's
+ * reach, and persons merged at the end of a whole-video run are not merged here.
  */
 import { MoodLensError } from '../core/errors.js';
 import type { Box } from '../core/image.js';
@@ -32,16 +35,51 @@ function iou(a: Box, b: Box): number {
 /** Smallest overlap for a warm-up face to take a named face's id when their boxes are not identical. */
 const MATCH_IOU = 0.5;
 
-/** The global id a warm-up face corresponds to, from the named faces of its frame. */
-function matchFace(face: OverlapFace, named: readonly FrameRecord[] | undefined): number | undefined {
-  let best: { id: number; score: number } | undefined;
+/** The named record a warm-up face corresponds to, from the named records of its frame. */
+function matchFace(face: OverlapFace, named: readonly FrameRecord[] | undefined): FrameRecord | undefined {
+  let best: { record: FrameRecord; score: number } | undefined;
   for (const record of named ?? []) {
     if (record.track === null) continue;
     const box = { x: record.x ?? 0, y: record.y ?? 0, width: record.width ?? 0, height: record.height ?? 0 };
     const score = iou(face, box);
-    if (score >= MATCH_IOU && (best === undefined || score > best.score)) best = { id: record.track, score };
+    if (score >= MATCH_IOU && (best === undefined || score > best.score)) best = { record, score };
   }
-  return best?.id;
+  return best?.record;
+}
+
+/** The `person` of a record (persons are numbered by the analysis when it tells them apart). */
+function personOf(record: { person?: number | null }): number | null | undefined {
+  return record.person;
+}
+
+/** Local ids to global ones: kept ones, matched ones, and new ones numbered in order of appearance. */
+class Renamer {
+  #next = 1;
+  readonly #names = new Map<number, number>();
+
+  constructor(readonly keep: boolean) {}
+
+  match(local: number, global: number): void {
+    if (!this.#names.has(local)) this.#names.set(local, global);
+  }
+
+  name(local: number): number {
+    let id = this.keep ? local : this.#names.get(local);
+    if (id === undefined) {
+      id = this.#next;
+      this.#names.set(local, id);
+    }
+    return id;
+  }
+
+  /** Global ids from `next` on are free (called with every id in use so far). */
+  taken(id: number): void {
+    this.#next = Math.max(this.#next, id + 1);
+  }
+
+  continueFrom(previous: Renamer): void {
+    this.#next = previous.#next;
+  }
 }
 
 function broken(file: string, message: string): MoodLensError {
@@ -68,17 +106,25 @@ export function mergeChunks(chunks: readonly VideoChunkResult[]): MergedVideo {
   });
   const byFrame = new Map<number, FrameRecord[]>();
   const records: FrameRecord[] = [];
-  let nextId = 1;
+  let tracks: Renamer | undefined;
+  let persons: Renamer | undefined;
   let expectedFrame = 0;
   let ended = false;
   for (const chunk of sorted) {
-    const rename = new Map<number, number>();
-    if (chunk.chunk.index > 0) {
-      for (const face of chunk.overlap) {
-        if (rename.has(face.track)) continue;
-        const id = matchFace(face, byFrame.get(face.frame));
-        if (id !== undefined) rename.set(face.track, id);
-      }
+    const first = chunk.chunk.index === 0;
+    const nextTracks: Renamer = new Renamer(first);
+    const nextPersons: Renamer = new Renamer(first);
+    if (tracks !== undefined) nextTracks.continueFrom(tracks);
+    if (persons !== undefined) nextPersons.continueFrom(persons);
+    tracks = nextTracks;
+    persons = nextPersons;
+    for (const face of first ? [] : chunk.overlap) {
+      const named = matchFace(face, byFrame.get(face.frame));
+      if (named === undefined || named.track === null) continue;
+      tracks.match(face.track, named.track);
+      const local = face.person;
+      const global = personOf(named);
+      if (typeof local === 'number' && typeof global === 'number') persons.match(local, global);
     }
     if (chunk.frames > 0 && ended) {
       throw broken(file, `chunk ${chunk.chunk.index + 1} has frames after an earlier chunk ended the video`);
@@ -91,17 +137,17 @@ export function mergeChunks(chunks: readonly VideoChunkResult[]): MergedVideo {
         throw broken(file, `frame ${record.frame} lies outside chunk ${chunk.chunk.index + 1}`);
       }
       if (record.frame === expectedFrame) expectedFrame++;
-      let track = record.track;
-      if (track !== null) {
-        let id = chunk.chunk.index === 0 ? track : rename.get(track);
-        if (id === undefined) {
-          id = nextId;
-          rename.set(track, id);
-        }
-        nextId = Math.max(nextId, id + 1);
-        track = id;
+      const merged: FrameRecord = { ...record };
+      if (record.track !== null) {
+        merged.track = tracks.name(record.track);
+        tracks.taken(merged.track);
       }
-      const merged: FrameRecord = { ...record, track };
+      const person = personOf(record);
+      if (typeof person === 'number') {
+        const id = persons.name(person);
+        persons.taken(id);
+        (merged as { person?: number | null }).person = id;
+      }
       records.push(merged);
       const list = byFrame.get(merged.frame) ?? [];
       list.push(merged);

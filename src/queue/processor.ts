@@ -16,6 +16,7 @@ import { readImage } from '../io/node/read-image.js';
 import { verifyFile } from './inputs.js';
 import type { JobData, PhotoJobData, VideoJobData } from './jobs.js';
 import { analyzeChunk, type VideoChunkResult } from './video-chunk.js';
+import { analyzeWholeVideo, type WholeVideoResult } from './whole-video.js';
 
 /** What a photo job returns: the entry `moodlens analyze --json --no-images` prints for the file. */
 export interface PhotoResult {
@@ -23,7 +24,7 @@ export interface PhotoResult {
   readonly entry: AnalyzeFileResult;
 }
 
-export type JobResult = PhotoResult | VideoChunkResult;
+export type JobResult = PhotoResult | VideoChunkResult | WholeVideoResult;
 
 /** Settings of a worker process that the stages need. */
 export interface ProcessorSettings {
@@ -150,7 +151,10 @@ export class JobProcessor {
     };
   }
 
-  async #video(data: VideoJobData, onProgress: (done: number) => void): Promise<VideoChunkResult> {
+  async #video(
+    data: VideoJobData,
+    onProgress: (done: number) => void,
+  ): Promise<VideoChunkResult | WholeVideoResult> {
     const args = parseVideoArgs([
       data.file,
       '--no-video',
@@ -166,6 +170,18 @@ export class JobProcessor {
     const info = await probeVideo(ffmpeg, data.file);
     const { pipeline } = await this.#pipelines.get(`video:${data.model}`, args, 'moodlens worker');
     const model = await loadModelQuality(args.model);
+    if (data.chunk.count === 1) {
+      // A whole video goes through moodlens video's own function: its files, whatever it computes.
+      return analyzeWholeVideo({
+        ffmpeg,
+        info,
+        pipeline,
+        detectEvery: args.detectEvery,
+        smoothingAlpha: args.smoothingAlpha,
+        ...(model === undefined ? {} : { model }),
+        onProgress,
+      });
+    }
     return analyzeChunk({
       ffmpeg,
       info,

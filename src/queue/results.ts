@@ -15,6 +15,7 @@ import { isJobData, type JobData, type VideoJobData } from './jobs.js';
 import { mergeChunks } from './merge.js';
 import { parseFailure, type PhotoResult } from './processor.js';
 import type { VideoChunkResult } from './video-chunk.js';
+import type { WholeVideoResult } from './whole-video.js';
 import { createHash } from 'node:crypto';
 
 /** Where one input stands. */
@@ -43,6 +44,8 @@ interface StoredJob {
   readonly state: 'completed' | 'failed' | 'pending';
   readonly result: unknown;
   readonly failedReason: string | undefined;
+  /** When the job finished (ms since the epoch), if it has. */
+  readonly finishedOn: number | undefined;
 }
 
 /** Every job of the queue, in a stable order (by id), with unknown formats left out. */
@@ -69,6 +72,7 @@ export async function readJobs(queue: Queue): Promise<StoredJob[]> {
         state,
         result: job.returnvalue as unknown,
         failedReason: job.failedReason,
+        finishedOn: job.finishedOn,
       });
     }
   }
@@ -155,6 +159,23 @@ async function writeVideo(group: InputGroup, name: string, options: ResultsOptio
     return { ...base, state: 'failed', outputs: [], error: parseFailure(failed.failedReason) };
   }
   if (group.jobs.length < count || finished < count) return { ...base, state: 'pending', outputs: [] };
+  const folder = join(options.outDir, name);
+  const outputs = [join(name, 'frames.csv'), join(name, 'report.json'), join(name, 'report.html')];
+  const whole = group.jobs[0].result as WholeVideoResult | VideoChunkResult;
+  if (whole.kind === 'video-whole') {
+    // moodlens video's own files, as the worker's run of it wrote them.
+    await ensureDirectory(folder);
+    await writeOutputFile(join(options.outDir, outputs[0]), whole.framesCsv);
+    await writeOutputFile(join(options.outDir, outputs[1]), `${JSON.stringify(whole.report, null, 2)}\n`);
+    await writeOutputFile(join(options.outDir, outputs[2]), renderReportHtml(whole.report));
+    return {
+      ...base,
+      state: whole.complete ? 'done' : 'partial',
+      outputs,
+      frames: whole.frames,
+      ...(whole.complete ? {} : { error: partialError(data.file, whole.reason) }),
+    };
+  }
   const chunks = group.jobs.map((j) => j.result as VideoChunkResult);
   const merged = mergeChunks(chunks);
   const first = chunks.find((c) => c.chunk.index === 0) ?? chunks[0];
@@ -165,7 +186,11 @@ async function writeVideo(group: InputGroup, name: string, options: ResultsOptio
     ...(first.model === undefined ? {} : { model: first.model }),
     source: {
       file: data.file,
-      generatedAt: new Date().toISOString().slice(0, 19).replace('T', ' '),
+      // When the last chunk finished: the same on every run of `queue results`.
+      generatedAt: new Date(Math.max(...group.jobs.map((j) => j.finishedOn ?? 0)))
+        .toISOString()
+        .slice(0, 19)
+        .replace('T', ' '),
       width: first.video.width,
       height: first.video.height,
       fps: first.video.fps,
@@ -175,9 +200,7 @@ async function writeVideo(group: InputGroup, name: string, options: ResultsOptio
       ...(merged.complete ? {} : { partial: merged.reason ?? 'the video could not be read to the end' }),
     },
   });
-  const folder = join(options.outDir, name);
   await ensureDirectory(folder);
-  const outputs = [join(name, 'frames.csv'), join(name, 'report.json'), join(name, 'report.html')];
   await writeOutputFile(join(options.outDir, outputs[0]), formatFramesCsv(merged.records));
   await writeOutputFile(join(options.outDir, outputs[1]), `${JSON.stringify(report, null, 2)}\n`);
   await writeOutputFile(join(options.outDir, outputs[2]), renderReportHtml(report));
@@ -186,14 +209,15 @@ async function writeVideo(group: InputGroup, name: string, options: ResultsOptio
     state: merged.complete ? 'done' : 'partial',
     outputs,
     frames: merged.frames,
-    ...(merged.complete
-      ? {}
-      : {
-          error: {
-            code: 'MOODLENS_ERR_CORRUPT_VIDEO',
-            message: `Partial result for ${data.file}: ${merged.reason ?? 'the video could not be read to the end'}`,
-          },
-        }),
+    ...(merged.complete ? {} : { error: partialError(data.file, merged.reason) }),
+  };
+}
+
+/** The error listed for a video read only in part, as moodlens video reports it. */
+function partialError(file: string, reason: string | undefined): { code: string; message: string } {
+  return {
+    code: 'MOODLENS_ERR_CORRUPT_VIDEO',
+    message: `Partial result for ${file}: ${reason ?? 'the video could not be read to the end'}`,
   };
 }
 

@@ -22,6 +22,8 @@ export interface OverlapFace {
   readonly y: number;
   readonly width: number;
   readonly height: number;
+  /** Its person, when the analysis names persons (null: a candidate not confirmed yet). */
+  readonly person?: number | null;
 }
 
 /** What a video job returns (stored in Redis as the job's return value). */
@@ -60,6 +62,10 @@ export interface ChunkOptions {
   readonly onProgress?: (done: number) => void;
 }
 
+/** ffmpeg's messages when its output pipe is closed under it (what stopping at a chunk's end does). */
+const OUR_STOP =
+  /pipe:1|broken pipe|connection reset by peer|error writing trailer|av_interleaved_write_frame|conversion failed/i;
+
 /** Drops the JSON-only fields: the chunk keeps what frames.csv and the report use. */
 function csvFields(record: FrameRecord): FrameRecord {
   const out = { ...record };
@@ -94,8 +100,18 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
       if (frame.index < chunk.warmStart) continue;
       const analysis = await analyzer.analyzeFrame(frame.image, frame.index, frame.time);
       if (frame.index < chunk.start) {
-        for (const face of analysis.faces) {
-          overlap.push({ frame: frame.index, track: face.track, ...face.box });
+        for (const record of analysis.records) {
+          if (record.track === null) continue;
+          const { person } = record as { person?: number | null };
+          overlap.push({
+            frame: frame.index,
+            track: record.track,
+            x: record.x ?? 0,
+            y: record.y ?? 0,
+            width: record.width ?? 0,
+            height: record.height ?? 0,
+            ...(person === undefined ? {} : { person }),
+          });
         }
         continue;
       }
@@ -109,12 +125,14 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
   }
   const outcome = reader.outcome;
   if (outcome.frames === 0) throw noFramesError(info, outcome);
-  // A chunk that stopped at its end killed ffmpeg itself: only damage reported so far counts.
-  const complete = stoppedEarly ? outcome.problems.length === 0 : outcome.complete;
+  // A chunk that stopped at its end closed ffmpeg's output pipe and killed it: its complaints about
+  // that pipe are ours, only damage to the input counts.
+  const damage = stoppedEarly ? outcome.problems.filter((p) => !OUR_STOP.test(p)) : [];
+  const complete = stoppedEarly ? damage.length === 0 : outcome.complete;
   const reason = stoppedEarly
     ? complete
       ? undefined
-      : `ffmpeg reported decoding problems, e.g. "${outcome.problems[0]}"`
+      : `ffmpeg reported decoding problems, e.g. "${damage[0]}"`
     : outcome.reason;
   return {
     kind: 'video',

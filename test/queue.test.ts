@@ -1,0 +1,467 @@
+/**
+ * The Redis job queue end to end: a real redis-server (with a password) on a loopback port, two
+ * `moodlens worker` processes, 22 jobs (16 photos made from the astronaut photo, a corrupt image, an
+ * empty video and a clip in 4 chunks), one worker killed with SIGKILL in the middle of a chunk. Every job
+ * must finish exactly once, the results must equal `moodlens analyze` and `moodlens video` run directly,
+ * bad inputs fail at once with their codes, adding again adds nothing, and the password is never printed.
+ * Skipped only when /usr/bin/redis-server is not installed.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { locateFfmpeg } from '../src/io/node/ffmpeg/locate.js';
+import { evictionWarning } from '../src/queue/connection.js';
+import { jobId, planChunks, warmupFrames, type VideoJobData } from '../src/queue/jobs.js';
+import { mergeChunks } from '../src/queue/merge.js';
+import { parseRedisUrl, redact } from '../src/queue/redis-url.js';
+import type { InputSummary } from '../src/queue/results.js';
+import type { VideoChunkResult } from '../src/queue/video-chunk.js';
+import type { AddedJob } from '../src/queue/enqueue.js';
+import { FRAME_CSV_COLUMNS } from '../src/report/records.js';
+import { runCaptured, type Captured } from './support/cli.js';
+import { REPO_ROOT } from './support/opencv.js';
+import { redisServerProblem, startRedis, type RedisServer } from './support/redis-server.js';
+import { ffmpegRun } from './support/videos.js';
+
+const BIN = join(REPO_ROOT, 'bin', 'moodlens.js');
+const PHOTOS = 16;
+const PASSWORD = 'queue-SECRET-p@ss';
+const skip = redisServerProblem();
+
+void describe('queue: pure parts', () => {
+  void test('Redis URLs: TLS, database, and the password only ever shown as ***', () => {
+    const target = parseRedisUrl(`rediss://worker:${encodeURIComponent(PASSWORD)}@queue.example:6380/2`);
+    assert.equal(target.tls, true);
+    assert.equal(target.db, 2);
+    assert.equal(target.port, 6380);
+    assert.equal(target.password, PASSWORD);
+    assert.equal(target.display, 'rediss://worker:***@queue.example:6380/2');
+    const message = `AUTH ${PASSWORD} and ${encodeURIComponent(PASSWORD)}`;
+    assert.equal(redact(message, target.secrets), 'AUTH *** and ***');
+    assert.throws(
+      () => parseRedisUrl(`http://u:${PASSWORD}@h`),
+      (error: Error) => !error.message.includes('SECRET'),
+    );
+    assert.throws(
+      () => parseRedisUrl(`redis://u:${PASSWORD}@/x y`),
+      (error: Error) => !error.message.includes('SECRET'),
+    );
+    assert.equal(parseRedisUrl('redis://localhost').port, 6379);
+  });
+
+  void test('chunks cover every frame once; warm-up starts on the detector schedule', () => {
+    const warmup = warmupFrames(0.4, 3, 15);
+    assert.ok(warmup >= 72, `warm-up ${warmup} frames: 0.6^n must fall below 2^-53`);
+    const chunks = planChunks(240, 60, warmup, 3);
+    assert.equal(chunks.length, 4);
+    assert.deepEqual(
+      chunks.map((c) => [c.start, c.end]),
+      [
+        [0, 60],
+        [60, 120],
+        [120, 180],
+        [180, null],
+      ],
+    );
+    for (const c of chunks) assert.equal(c.warmStart % 3, 0);
+    assert.deepEqual(planChunks(undefined, 60, warmup, 3), [
+      { index: 0, count: 1, start: 0, end: null, warmStart: 0 },
+    ]);
+    const data = (index: number): VideoJobData => ({
+      format: 1,
+      kind: 'video',
+      file: '/a.mp4',
+      sha256: 'x',
+      model: 'default',
+      group: 'g',
+      chunk: chunks[index],
+      detectEvery: 3,
+      smoothingAlpha: 0.4,
+    });
+    assert.notEqual(jobId(data(0)), jobId(data(1)));
+    assert.equal(jobId(data(0)), jobId({ ...data(0), file: '/elsewhere/a.mp4' }), 'the id ignores the path');
+    assert.doesNotMatch(jobId(data(0)), /:/);
+  });
+
+  void test('merging refuses a missing chunk and a frame outside its chunk', () => {
+    const chunk = (index: number, frames: number[]): VideoChunkResult => ({
+      kind: 'video',
+      file: '/a.mp4',
+      video: { width: 8, height: 8, fps: 10, expectedFrames: 4 },
+      chunk: { index, count: 2, start: index * 2, end: index === 0 ? 2 : null, warmStart: 0 },
+      records: frames.map((frame) => ({
+        frame,
+        time: frame / 10,
+        track: null,
+        x: null,
+        y: null,
+        width: null,
+        height: null,
+        label: null,
+        confidence: null,
+        angry: null,
+        disgust: null,
+        fear: null,
+        happy: null,
+        sad: null,
+        surprise: null,
+        neutral: null,
+      })),
+      overlap: [],
+      frames: frames.length,
+      complete: true,
+    });
+    assert.equal(mergeChunks([chunk(1, [2, 3]), chunk(0, [0, 1])]).frames, 4);
+    assert.throws(() => mergeChunks([chunk(1, [2, 3])]), /MOODLENS_ERR_INTERNAL|expected chunk 1 of 2/);
+    assert.throws(() => mergeChunks([chunk(0, [0, 1, 2]), chunk(1, [2, 3])]), /outside chunk 1/);
+    assert.throws(() => mergeChunks([chunk(0, [0]), chunk(1, [2, 3])]), /after an earlier chunk ended/);
+    assert.throws(() => mergeChunks([chunk(0, [0, 1]), chunk(1, [3])]), /frame 3 follows frame 1/);
+  });
+
+  void test('the eviction policy check warns unless noeviction', () => {
+    assert.equal(evictionWarning('noeviction'), undefined);
+    assert.match(evictionWarning('allkeys-lru') ?? '', /allkeys-lru, not noeviction/);
+  });
+
+  void test('queue and worker: help, usage errors (exit 2)', async () => {
+    for (const command of ['queue', 'worker']) {
+      const help = await runCaptured([command, '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /--redis URL/);
+    }
+    const env = process.env.MOODLENS_REDIS_URL;
+    delete process.env.MOODLENS_REDIS_URL;
+    try {
+      assert.equal((await runCaptured(['queue'])).code, 2);
+      assert.equal((await runCaptured(['queue', 'status'])).code, 2, 'no --redis and no MOODLENS_REDIS_URL');
+      assert.equal((await runCaptured(['queue', 'results', '--redis', 'redis://h'])).code, 2, 'no --out');
+      assert.equal((await runCaptured(['queue', 'status', '--redis', 'redis://h', '--model', 'x'])).code, 2);
+      assert.equal(
+        (await runCaptured(['queue', 'add', '--redis', 'redis://h', 'a', '--chunk-seconds', '0'])).code,
+        2,
+      );
+      const leaked = await runCaptured(['worker', '--redis', `http://u:${PASSWORD}@h`]);
+      assert.equal(leaked.code, 2);
+      assert.doesNotMatch(leaked.stderr, /SECRET/);
+      assert.equal((await runCaptured(['worker', '--redis', 'redis://h', '--concurrency', '0'])).code, 2);
+    } finally {
+      if (env !== undefined) process.env.MOODLENS_REDIS_URL = env;
+    }
+  });
+});
+
+/** A worker process with its stderr collected. */
+interface WorkerProcess {
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  readonly log: () => string;
+  readonly exited: Promise<number | null>;
+  /** Resolves with the first match of `pattern` in the log (or rejects after `ms`). */
+  until(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+}
+
+function spawnWorker(url: string, viaEnv: boolean): WorkerProcess {
+  const args = [
+    BIN,
+    'worker',
+    ...(viaEnv ? [] : ['--redis', url]),
+    '--threads',
+    '1',
+    '--lock-duration',
+    '2000',
+    '--stalled-interval',
+    '1000',
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(viaEnv ? { MOODLENS_REDIS_URL: url } : {}) },
+  });
+  let log = '';
+  const listeners = new Set<() => void>();
+  const collect = (chunk: Buffer): void => {
+    log += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    log: () => log,
+    exited,
+    until: (pattern, ms = 60_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const match = pattern.exec(log);
+          if (match !== null) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(match);
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`no ${String(pattern)} in the worker's log within ${ms} ms:\n${log}`));
+        }, ms);
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+function countLines(log: string, pattern: RegExp): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const match of log.matchAll(pattern)) counts.set(match[1], (counts.get(match[1]) ?? 0) + 1);
+  return counts;
+}
+
+void describe('queue: two workers on a real Redis', { skip }, () => {
+  let redis: RedisServer;
+  let dir: string;
+  let url: string;
+  let clip: string;
+  let photos: string[];
+  let corrupt: string;
+  let empty: string;
+  const workers: WorkerProcess[] = [];
+  const printed: string[] = [];
+  const cli = async (argv: string[]): Promise<Captured> => {
+    const run = await runCaptured(argv);
+    printed.push(run.stdout, run.stderr);
+    return run;
+  };
+
+  before(async () => {
+    redis = await startRedis(['--requirepass', PASSWORD]);
+    url = `redis://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${redis.port}`;
+    dir = await mkdtemp(join(tmpdir(), 'moodlens-queue-'));
+    const astronaut = join(REPO_ROOT, 'examples', 'astronaut.png');
+    photos = [];
+    for (let i = 0; i < PHOTOS; i++) {
+      const file = join(dir, `photo${String(i).padStart(2, '0')}.png`);
+      let image = sharp(astronaut).extract({
+        left: (i % 4) * 16,
+        top: Math.floor(i / 4) * 12,
+        width: 440,
+        height: 440,
+      });
+      if (i % 2 === 1) image = image.flop();
+      await image
+        .resize(220 + (i % 3) * 20)
+        .png()
+        .toFile(file);
+      photos.push(file);
+    }
+    corrupt = join(dir, 'corrupt.png');
+    await writeFile(corrupt, (await readFile(photos[0])).subarray(0, 3000));
+    empty = join(dir, 'empty.mp4');
+    await writeFile(empty, '');
+    // The shipped clip at 320x240 (same 240 frames): small enough for 2 cores, long enough for 4 chunks.
+    clip = join(dir, 'clip.mp4');
+    await ffmpegRun(await locateFfmpeg(), [
+      '-i',
+      join(REPO_ROOT, 'examples', 'astronaut-pan.mp4'),
+      '-vf',
+      'scale=320:240',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      clip,
+    ]);
+  });
+
+  after(async () => {
+    for (const worker of workers) worker.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await redis?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  void test('22 jobs, a worker killed mid-chunk: each done once, results as analyze and video give', async () => {
+    const inputs = [clip, ...photos, corrupt, empty];
+    const add = await cli(['queue', 'add', '--redis', url, '--chunk-seconds', '2', '--json', ...inputs]);
+    assert.equal(add.code, 0, add.stderr);
+    const jobs = (JSON.parse(add.stdout) as { jobs: AddedJob[] }).jobs;
+    assert.equal(jobs.length, 22);
+    assert.ok(jobs.every((j) => j.status === 'added'));
+    assert.equal(jobs.filter((j) => j.chunk?.count === 4).length, 4, 'the clip in 4 chunks');
+
+    const again = await cli(['queue', 'add', '--redis', url, '--chunk-seconds', '2', '--json', ...inputs]);
+    assert.equal(again.code, 0, again.stderr);
+    const second = (JSON.parse(again.stdout) as { jobs: AddedJob[] }).jobs;
+    assert.deepEqual(
+      second.map((j) => [j.id, j.status]),
+      jobs.map((j) => [j.id, 'exists']),
+      'adding the same files again adds nothing',
+    );
+
+    const a = spawnWorker(url, false);
+    workers.push(a);
+    const victim = (await a.until(/started (v-[0-9a-f]+) video chunk/))[1];
+    // Let it get well into the chunk (models loaded, frames decoding), then kill it without warning.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const b = spawnWorker(url, true);
+    workers.push(b);
+    a.child.kill('SIGKILL');
+    assert.equal(await a.exited, null);
+
+    const out = join(dir, 'results');
+    const results = await cli(['queue', 'results', '--redis', url, '--wait', '--out', out, '--json']);
+    assert.equal(results.code, 1, 'two inputs failed');
+    const summaries = JSON.parse(results.stdout) as InputSummary[];
+    assert.equal(summaries.length, PHOTOS + 3);
+
+    // Exactly once: every job started on A and not finished there was finished by B, once.
+    const log = a.log() + b.log();
+    assert.doesNotMatch(a.log(), new RegExp(`done ${victim}`));
+    assert.match(b.log(), new RegExp(`done ${victim}`), 'the killed worker\u2019s chunk was taken over');
+    const done = countLines(log, /done ([pv]-[0-9a-f]+) in/g);
+    const failed = countLines(log, /failed ([pv]-[0-9a-f]+):/g);
+    assert.equal(done.size, 20);
+    assert.ok(
+      [...done.values()].every((n) => n === 1),
+      'no job completed twice',
+    );
+    assert.equal(failed.size, 2);
+    const started = countLines(log, /started ([pv]-[0-9a-f]+) /g);
+    for (const id of failed.keys()) assert.equal(started.get(id), 1, 'a bad input is not retried');
+    assert.deepEqual(new Set([...done.keys(), ...failed.keys()]), new Set(jobs.map((j) => j.id)));
+
+    const byFile = new Map(summaries.map((s) => [s.file, s]));
+    assert.equal(byFile.get(corrupt)?.error?.code, 'MOODLENS_ERR_CORRUPT_IMAGE');
+    assert.equal(byFile.get(empty)?.error?.code, 'MOODLENS_ERR_EMPTY_INPUT');
+
+    // The same photos through `moodlens analyze` directly: the same JSON entries (failures included).
+    const direct = await runCaptured(['analyze', '--json', '--no-images', ...photos, corrupt]);
+    const entries = JSON.parse(direct.stdout) as { file: string }[];
+    for (const entry of entries) {
+      const summary = byFile.get(entry.file);
+      assert.ok(summary !== undefined, entry.file);
+      const queued = JSON.parse(await readFile(join(out, summary.outputs[0]), 'utf8')) as unknown;
+      assert.deepEqual(queued, entry, `${entry.file} as analyze gives it`);
+    }
+
+    // The clip through `moodlens video` directly: frames.csv byte for byte, report.json but its date.
+    const videoDir = join(dir, 'direct-video');
+    const video = await runCaptured(['video', '--no-video', '--no-stills', '--out', videoDir, clip]);
+    assert.equal(video.code, 0, video.stderr);
+    const clipSummary = byFile.get(clip);
+    assert.equal(clipSummary?.state, 'done');
+    // Chunks: the tracks, boxes and scores of every frame as the whole-video run gives them (persons,
+    // when the analysis numbers them, can differ: see src/queue/merge.ts).
+    const csv = await readFile(join(out, 'clip', 'frames.csv'), 'utf8');
+    const directCsv = await readFile(join(videoDir, 'frames.csv'), 'utf8');
+    const baseColumns = (text: string): string[] =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => line.split(',').slice(0, FRAME_CSV_COLUMNS.length).join(','));
+    // Same rows, boxes and labels; scores equal to the CSV's 4 decimals except where the whole-video run
+    // carries state from before a chunk's warm-up (a person recognised again): then within 1e-3.
+    const queuedRows = baseColumns(csv).map((line) => line.split(','));
+    const directRows = baseColumns(directCsv).map((line) => line.split(','));
+    assert.equal(queuedRows.length, directRows.length);
+    let exact = 0;
+    assert.deepEqual(queuedRows[0], directRows[0], 'header');
+    queuedRows.forEach((row, i) => {
+      if (i === 0) return;
+      assert.deepEqual(
+        row.slice(0, 8),
+        directRows[i].slice(0, 8),
+        `row ${i}: frame, time, track, box, label`,
+      );
+      row.slice(8).forEach((cell, k) => {
+        const delta = Math.abs(Number(cell) - Number(directRows[i][8 + k]));
+        assert.ok(
+          delta <= 1e-3,
+          `row ${i} column ${FRAME_CSV_COLUMNS[8 + k]}: ${cell} vs ${directRows[i][8 + k]}`,
+        );
+      });
+      if (row.join(',') === directRows[i].join(',')) exact++;
+    });
+    assert.ok(exact >= 0.97 * queuedRows.length, `${exact} of ${queuedRows.length} rows identical`);
+    const frames = baseColumns(csv)
+      .slice(1)
+      .map((line) => Number(line.split(',')[0]));
+    const distinct = [...new Set(frames)];
+    assert.deepEqual(
+      distinct,
+      Array.from({ length: 240 }, (_, i) => i),
+      'every frame once, in order',
+    );
+    const withoutDate = (text: string): unknown => {
+      const report = JSON.parse(text) as { source: Record<string, unknown> };
+      delete report.source.generatedAt;
+      return report;
+    };
+
+    // Results again: the same files (idempotent, the date included).
+    const before = await readFile(join(out, 'clip', 'report.json'), 'utf8');
+    const rerun = await cli(['queue', 'results', '--redis', url, '--out', out]);
+    assert.equal(rerun.code, 1);
+    assert.equal(await readFile(join(out, 'clip', 'report.json'), 'utf8'), before);
+
+    const status = await cli(['queue', 'status', '--redis', url, '--json']);
+    assert.deepEqual(JSON.parse(status.stdout), {
+      waiting: 0,
+      active: 0,
+      completed: 20,
+      failed: 2,
+      total: 22,
+    });
+
+    // SIGTERM in the middle of a job: the job finishes, then the worker exits 0.
+    const whole = await cli(['queue', 'add', '--redis', url, '--json', clip]);
+    const wholeId = (JSON.parse(whole.stdout) as { jobs: AddedJob[] }).jobs[0].id;
+    await b.until(new RegExp(`started ${wholeId}`));
+    b.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0, b.log());
+    assert.match(b.log(), new RegExp(`done ${wholeId}[^]*stopped`));
+    const finalStatus = await cli(['queue', 'status', '--redis', url, '--json']);
+    assert.equal((JSON.parse(finalStatus.stdout) as { completed: number }).completed, 21);
+
+    // A whole video (no chunks) is moodlens video's own output: frames.csv byte for byte, report.json but
+    // its date.
+    const out2 = join(dir, 'results2');
+    const final = await cli(['queue', 'results', '--redis', url, '--out', out2, '--json']);
+    const wholeSummary = (JSON.parse(final.stdout) as InputSummary[]).find(
+      (s) => s.file === clip && s.jobs === 1,
+    );
+    assert.equal(wholeSummary?.state, 'done');
+    const [wholeCsv, wholeReport] = wholeSummary.outputs.map((o) => join(out2, o));
+    assert.equal(await readFile(wholeCsv, 'utf8'), directCsv);
+    assert.deepEqual(
+      withoutDate(await readFile(wholeReport, 'utf8')),
+      withoutDate(await readFile(join(videoDir, 'report.json'), 'utf8')),
+    );
+
+    for (const text of [...printed, a.log(), b.log()]) {
+      assert.ok(!text.includes(PASSWORD) && !text.includes(encodeURIComponent(PASSWORD)), 'password printed');
+    }
+    assert.match(a.log(), /redis:\/\/:\*\*\*@127\.0\.0\.1/);
+  });
+
+  void test('a wrong password or a dead Redis: MOODLENS_ERR_QUEUE_UNAVAILABLE, exit 1, nothing leaked', async () => {
+    const wrong = await runCaptured([
+      'queue',
+      'status',
+      '--redis',
+      `redis://:wrong-SECRET@127.0.0.1:${redis.port}`,
+    ]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /MOODLENS_ERR_QUEUE_UNAVAILABLE/);
+    assert.match(wrong.stderr, /WRONGPASS|NOAUTH|invalid password/i);
+    assert.doesNotMatch(wrong.stderr + wrong.stdout, /wrong-SECRET/);
+    const dead = await runCaptured(['worker', '--redis', 'redis://127.0.0.1:1']);
+    assert.equal(dead.code, 1);
+    assert.match(
+      dead.stderr,
+      /MOODLENS_ERR_QUEUE_UNAVAILABLE[^]*ECONNREFUSED|ECONNREFUSED[^]*MOODLENS_ERR_QUEUE_UNAVAILABLE/,
+    );
+  });
+});
