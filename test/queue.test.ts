@@ -23,6 +23,7 @@ import type { InputSummary } from '../src/queue/results.js';
 import type { VideoChunkResult } from '../src/queue/video-chunk.js';
 import type { AddedJob } from '../src/queue/enqueue.js';
 import { FRAME_CSV_COLUMNS } from '../src/report/records.js';
+import { buildServer } from '../src/server/app.js';
 import { runCaptured, type Captured } from './support/cli.js';
 import { REPO_ROOT } from './support/opencv.js';
 import { redisServerProblem, startRedis, type RedisServer } from './support/redis-server.js';
@@ -220,6 +221,11 @@ function countLines(log: string, pattern: RegExp): Map<string, number> {
 }
 
 void describe('queue: two workers on a real Redis', { skip }, () => {
+  /** The id of the (single) job of a file already queued, from queue add (which adds nothing then). */
+  const jobIdOf = async (file: string): Promise<string> => {
+    const run = await runCaptured(['queue', 'add', '--redis', url, '--chunk-seconds', '2', '--json', file]);
+    return (JSON.parse(run.stdout) as { jobs: AddedJob[] }).jobs[0].id;
+  };
   let redis: RedisServer;
   let dir: string;
   let url: string;
@@ -444,6 +450,48 @@ void describe('queue: two workers on a real Redis', { skip }, () => {
       assert.ok(!text.includes(PASSWORD) && !text.includes(encodeURIComponent(PASSWORD)), 'password printed');
     }
     assert.match(a.log(), /redis:\/\/:\*\*\*@127\.0\.0\.1/);
+  });
+
+  void test('HTTP: POST /v1/jobs queues files as queue add does, GET /v1/jobs/{id} tells their state', async () => {
+    const app = await buildServer({ redis: url, workers: 1, webRoot: false });
+    try {
+      const post = async (body: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/jobs',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+      const again = await post(JSON.stringify({ files: [photos[0]] }));
+      assert.equal(again.statusCode, 202, again.body);
+      const [job] = again.json<{ jobs: AddedJob[] }>().jobs;
+      assert.equal(job.status, 'exists', 'queued and done by the test above');
+      const state = await app.inject({ method: 'GET', url: `/v1/jobs/${job.id}` });
+      assert.equal(state.statusCode, 200, state.body);
+      const body = state.json<{ state: string; progress: number; result: { file: string } }>();
+      assert.equal(body.state, 'completed');
+      assert.equal(body.result.file, photos[0]);
+
+      const fresh = join(dir, 'fresh.png');
+      await sharp(photos[1]).flip().toFile(fresh);
+      const added = await post(JSON.stringify({ files: [fresh] }));
+      const [newJob] = added.json<{ jobs: AddedJob[] }>().jobs;
+      assert.equal(newJob.status, 'added');
+      const waiting = await app.inject({ method: 'GET', url: `/v1/jobs/${newJob.id}` });
+      assert.equal(waiting.json<{ state: string }>().state, 'waiting');
+
+      const failed = await app.inject({ method: 'GET', url: `/v1/jobs/${await jobIdOf(empty)}` });
+      assert.equal(failed.json<{ error: { code: string } }>().error.code, 'MOODLENS_ERR_EMPTY_INPUT');
+
+      const missing = await app.inject({ method: 'GET', url: `/v1/jobs/p-${'0'.repeat(40)}` });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json<{ error: { code: string } }>().error.code, 'MOODLENS_ERR_JOB_NOT_FOUND');
+      assert.equal((await post(JSON.stringify({ files: ['relative.png'] }))).statusCode, 400);
+      assert.equal((await post('{"files": [')).statusCode, 400);
+      assert.equal((await post(JSON.stringify({ files: [fresh], extra: 1 }))).statusCode, 400);
+    } finally {
+      await app.close();
+    }
   });
 
   void test('a wrong password or a dead Redis: MOODLENS_ERR_QUEUE_UNAVAILABLE, exit 1, nothing leaked', async () => {

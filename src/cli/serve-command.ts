@@ -61,6 +61,8 @@ Options:
   --max-uploads N     Request bodies received at once; one more gets 503 unread. A body takes
                       a worker's place in the queue only once it has arrived, so slow clients
                       cannot hold the workers (default: the larger of 32 and 4 x (workers + queue))
+  --redis URL         Also serve the job queue (see moodlens queue, docs/queue.md): POST /v1/jobs
+                      queues files by absolute path, GET /v1/jobs/{id} tells a job's state
   -h, --help          Show this help
 
 Stops on SIGTERM or SIGINT: stops accepting, lets requests in progress finish, exits 0.
@@ -84,6 +86,7 @@ const OPTIONS = {
   'upload-timeout': { type: 'string' },
   'min-upload-rate': { type: 'string' },
   'max-uploads': { type: 'string' },
+  redis: { type: 'string' },
 } as const;
 
 export interface ServeArgs {
@@ -98,6 +101,8 @@ export interface ServeArgs {
   readonly uploadTimeoutMs: number | undefined;
   readonly minUploadBytesPerSecond: number | undefined;
   readonly maxUploads: number | undefined;
+  /** Present only when --redis is given. */
+  readonly redis?: string;
 }
 
 /** Parses `moodlens serve` arguments; throws a usage error (exit 2) naming the flag at fault. */
@@ -147,6 +152,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs {
     uploadTimeoutMs: seconds('upload-timeout'),
     minUploadBytesPerSecond: integer('min-upload-rate', 0, 2 ** 31 - 1),
     maxUploads: integer('max-uploads', 1, 1_000_000),
+    ...(values.redis === undefined ? {} : { redis: values.redis }),
   };
 }
 
@@ -166,6 +172,7 @@ export async function serve(args: readonly string[], io: CliIo, stop: AbortSigna
     uploadTimeoutMs: parsed.uploadTimeoutMs,
     minUploadBytesPerSecond: parsed.minUploadBytesPerSecond,
     maxUploads: parsed.maxUploads,
+    ...(parsed.redis === undefined ? {} : { redis: parsed.redis }),
     logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
   });
   let url: string;

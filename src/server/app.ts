@@ -22,6 +22,7 @@ import { loadModels } from './models.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { AnalyzePool, type Admission } from './pool.js';
 import { UploadGuard } from './upload-guard.js';
+import { registerJobsRoutes } from './jobs-routes.js';
 import { openStaticFile, resolveStaticFile, webAppBuilt, webAppMissingPage } from './static-files.js';
 import { isFailedImage, type AnalyzeOptions, type UploadedImage } from './protocol.js';
 import {
@@ -409,6 +410,7 @@ async function createApp(
     () => app.swagger(),
   );
 
+  if (opts.redis !== false) await registerJobsRoutes(app, { redis: opts.redis });
   if (opts.webRoot !== false) registerWebApp(app, opts.webRoot, answerUnrouted);
 
   await app.ready();

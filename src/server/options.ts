@@ -68,6 +68,11 @@ export interface ServerOptions {
   readonly webRoot?: string | false;
   /** Fastify's logger option (pino). Default false: no logging. */
   readonly logger?: FastifyServerOptions['logger'];
+  /**
+   * Redis URL of the job queue (`moodlens queue`, `moodlens worker`): adds `POST /v1/jobs` and
+   * `GET /v1/jobs/{id}`. Default false: no job routes.
+   */
+  readonly redis?: string | false;
 }
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
@@ -133,6 +138,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     ),
     webRoot: options.webRoot === false ? false : path('webRoot', options.webRoot ?? DEFAULT_WEB_ROOT),
     logger: options.logger ?? false,
+    redis: options.redis === undefined || options.redis === false ? false : path('redis', options.redis),
   };
 }
 
