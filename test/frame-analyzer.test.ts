@@ -148,13 +148,18 @@ void describe('FrameAnalyzer', () => {
     assert.deepEqual([...new Set(results.flatMap((r) => r.faces.map((face) => face.track)))], [1]);
   });
 
-  void test('a gap longer than maxMissedFrames starts a new track; reset restarts ids', async () => {
+  void test('a gap longer than maxMissedFrames starts a new track of the same person; reset restarts ids', async () => {
     const gappy = await astronautPanClip({ frames: 12, blank: [4, 5, 6, 7] });
     const analyzer = new FrameAnalyzer(pipeline, { tracker: { maxMissedFrames: 2 } });
     const results = await run(analyzer, gappy.frames);
     assert.deepEqual(
       results.map((r) => r.faces[0]?.track ?? 0),
       [1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2],
+    );
+    // Persons once confirmed (3 of the first 5 detections), and the returning face is person 1 again.
+    assert.deepEqual(
+      results.map((r) => r.faces[0]?.person ?? 0),
+      [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1],
     );
     analyzer.reset();
     assert.equal(analyzer.stats.frames, 0);

@@ -57,7 +57,7 @@ void describe('frames.csv', () => {
     const csv = formatFramesCsv([]);
     assert.equal(
       csv,
-      'frame,time,track,x,y,width,height,label,confidence,angry,disgust,fear,happy,sad,surprise,neutral\n',
+      'frame,time,track,x,y,width,height,label,confidence,angry,disgust,fear,happy,sad,surprise,neutral,person\n',
     );
   });
 
@@ -66,9 +66,9 @@ void describe('frames.csv', () => {
     assert.equal(lines.length, 1 + SAMPLE.length);
     assert.equal(
       lines[1],
-      '0,0.000,1,10,-3,40,41,happy,0.6000,0.1000,0.0500,0.0500,0.6000,0.1000,0.0500,0.0500',
+      '0,0.000,1,10,-3,40,41,happy,0.6000,0.1000,0.0500,0.0500,0.6000,0.1000,0.0500,0.0500,',
     );
-    assert.equal(lines[3], '1,0.033,,,,,,,,,,,,,,');
+    assert.equal(lines[3], '1,0.033,,,,,,,,,,,,,,,');
     assert.equal(lines[4].split(',')[9], '0.1429');
   });
 

@@ -177,7 +177,8 @@ void describe('report', () => {
     assert.match(html, /data-field="negativeShare">55\.6%/);
     assert.match(html, /data-field="dominant">happy/);
     assert.match(html, /data-field="longestNegativeSeconds">1\.5 s/);
-    assert.match(html, /Brief tracks/);
+    assert.match(html, /Seen too briefly to summarise/);
+    assert.match(html, /not enough frames/);
     // The embedded JSON is the report.
     const json = /<script type="application\/json" id="moodlens-report">(.*)<\/script>/s.exec(html)?.[1];
     assert.deepEqual(JSON.parse(json ?? 'null'), JSON.parse(JSON.stringify(report)));

@@ -30,7 +30,7 @@ void describe('FaceTracker', () => {
   void test('documents its defaults', () => {
     assert.deepEqual(
       { ...DEFAULT_TRACKER_OPTIONS },
-      { iouThreshold: 0.3, maxCentroidDistance: 0.5, maxMissedFrames: 15, minHits: 1 },
+      { iouThreshold: 0.3, maxCentroidDistance: 0.5, maxMissedFrames: 15, minHits: 3, confirmWithin: 5 },
     );
     assert.deepEqual({ ...new FaceTracker().options }, { ...DEFAULT_TRACKER_OPTIONS });
   });
@@ -92,7 +92,8 @@ void describe('FaceTracker', () => {
       [15, 1],
       [16, 2],
     ] as const) {
-      const tracker = new FaceTracker();
+      // minHits 1: a confirmed track (a candidate with one hit would be dropped after confirmWithin).
+      const tracker = new FaceTracker({ minHits: 1 });
       tracker.update([box(50, 50)], 0);
       for (let f = 1; f <= gap; f++) tracker.update([], f);
       assert.deepEqual(ids(tracker.update([box(50, 50)], gap + 1)), [expected], `gap ${gap}`);

@@ -42,7 +42,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The track over the person's pasted face on each frame (undefined where none is). */
+/** The person id over the person's pasted face on each frame (undefined where none is). */
 function tracksOf(person: Person): (number | undefined)[] {
   return person.boxes.map((box, frame) => {
     const over = records.filter(
@@ -51,7 +51,7 @@ function tracksOf(person: Person): (number | undefined)[] {
         r.track !== null &&
         boxIou(box, { x: r.x ?? 0, y: r.y ?? 0, width: r.width ?? 0, height: r.height ?? 0 }) > 0.5,
     );
-    return over.length === 1 ? (over[0].track ?? undefined) : undefined;
+    return over.length === 1 ? (over[0].person ?? undefined) : undefined;
   });
 }
 
@@ -76,7 +76,7 @@ void describe('two people, known expressions', () => {
     // overlaps the people.
     const people = new Set([ids[0][0], ids[1][0]]);
     for (const r of records) {
-      if (r.track === null || people.has(r.track)) continue;
+      if (r.track === null || people.has(r.person ?? undefined)) continue;
       const box = { x: r.x ?? 0, y: r.y ?? 0, width: r.width ?? 0, height: r.height ?? 0 };
       for (const person of clip.people)
         assert.equal(boxIou(box, person.boxes[r.frame]), 0, `track ${r.track}`);
@@ -94,7 +94,7 @@ void describe('two people, known expressions', () => {
     assert.ok(Math.abs(s.timeShare.sad - 0.5) <= 0.1, `sad ${s.timeShare.sad}`);
     assert.ok(Math.abs(s.negativeShare - 0.5) <= 0.1, `negative ${s.negativeShare}`);
     assert.ok(s.changes >= 1 && s.changes <= 3, `changes ${s.changes}`);
-    const firstSad = records.find((r) => r.track === s.track && r.label === 'sad')?.frame ?? -1;
+    const firstSad = records.find((r) => r.person === s.track && r.label === 'sad')?.frame ?? -1;
     assert.ok(firstSad >= half && firstSad <= half + 6, `first sad label on frame ${firstSad}`);
     // The longest negative stretch runs from the switch to the end.
     assert.ok(Math.abs(s.longestNegativeSeconds - (PEOPLE_CLIP.frames - firstSad) / PEOPLE_CLIP.fps) < 0.05);

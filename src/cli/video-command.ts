@@ -17,6 +17,7 @@ import { openPipeline } from './pipeline-stages.js';
 import { formatClock, formatSeconds } from '../report/html.js';
 import type { SessionSummary } from '../report/summary.js';
 import { DEFAULT_SMOOTHING_ALPHA } from '../video/smoothing.js';
+import { APP_DETECT_OPTIONS } from '../detect/options.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,
@@ -90,6 +91,8 @@ Options:
                       2 points better on FER-2013, about 35x slower; see its model card)
 ${ENHANCE_HELP}
 ${DETECTOR_HELP}
+                      (video: --min-neighbors defaults to ${APP_DETECT_OPTIONS.minNeighbors}, measured for people
+                      in video; see docs/people-tracking.md)
   -h, --help          Show this help
 
 Speed (640x480, 2 cores): about 27 fps for everything with the defaults, 12 fps with
@@ -207,7 +210,20 @@ export function parseVideoArgs(args: readonly string[]): VideoArgs {
     ffmpeg: values.ffmpeg,
     model: values.model,
     ...parseEnhanceFlags(values),
-    ...parseDetectorFlags(values),
+    ...videoDetectorFlags(values),
+  };
+}
+
+/**
+ * The detector flags of `video`: as every command's, but the neighbours default to APP_DETECT_OPTIONS'
+ * (4, measured for people in video: fewer false faces becoming persons) unless --min-neighbors is given.
+ */
+function videoDetectorFlags(values: Parameters<typeof parseDetectorFlags>[0]): DetectorFlags {
+  const flags = parseDetectorFlags(values);
+  if (values['min-neighbors'] !== undefined) return flags;
+  return {
+    ...flags,
+    detectOptions: { ...flags.detectOptions, minNeighbors: APP_DETECT_OPTIONS.minNeighbors },
   };
 }
 
@@ -217,7 +233,10 @@ function pct(value: number): string {
 
 /** The human-readable summary printed without --json. */
 export function describeSummary(summary: SessionSummary): string {
-  const people = summary.tracks.filter((t) => !t.brief);
+  // Persons by time on screen, longest first, as the report lists them.
+  const people = summary.tracks
+    .filter((t) => !t.brief)
+    .sort((a, b) => b.seconds - a.seconds || a.track - b.track);
   const brief = summary.tracks.length - people.length;
   const lines = people.map(
     (t) =>
@@ -229,7 +248,7 @@ export function describeSummary(summary: SessionSummary): string {
   if (people.length === 0) lines.push('  no face seen long enough to summarise\n');
   if (brief > 0)
     lines.push(
-      `  (${brief} brief track${brief === 1 ? '' : 's'} under ${summary.minTrackSeconds} s not summarised)\n`,
+      `  (${brief} person${brief === 1 ? '' : 's'} seen under ${summary.minTrackSeconds} s: not enough frames to summarise)\n`,
     );
   return lines.join('');
 }

@@ -17,6 +17,21 @@ export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
   maxSize: 0,
 };
 
+/**
+ * The detector settings MoodLens's own surfaces share for people in video (`moodlens video`, the web app):
+ * OpenCV's scale step with 4 neighbours instead of 3. Measured by `npm run study:false-faces`
+ * (docs/people-tracking.md): on face300w photos (tuning half) 4 neighbours plus the landmark checks
+ * remove 70% of the false faces of OpenCV's defaults for 0.7 points of recall (held-out half: 65% for 1.8
+ * points), and on the frames of examples/astronaut-pan.mp4 86% for none; 5 neighbours lost 2.8 points of
+ * recall on its own. The minimum size stays a per-surface speed setting (0 here).
+ */
+export const APP_DETECT_OPTIONS: Required<DetectOptions> = {
+  scaleFactor: 1.1,
+  minNeighbors: 4,
+  minSize: 0,
+  maxSize: 0,
+};
+
 /** Fills in defaults and checks each option, naming the parameter, the expectation and what arrived. */
 export function resolveDetectOptions(options: DetectOptions = {}): Required<DetectOptions> {
   const resolved = { ...DEFAULT_DETECT_OPTIONS, ...stripUndefined(options) };

@@ -113,9 +113,9 @@ export function annotationSizes(
  * A new RGB image with the faces drawn on a copy of `image` (gray, RGB or RGBA; alpha is dropped); the
  * input is never changed. Each face gets its box outline and, when it has a label or a confidence, a tag
  * filled with its colour, text in black or white: above the box, or below it when there is no room above,
- * or inside its top when there is no room either way. Boxes partly outside the image are clipped; boxes
- * wholly outside draw nothing (no outline, no tag). Tags are drawn after all boxes, so that no box crosses
- * a label.
+ * or inside its top when there is no room either way, moved up or down when that would cover another
+ * face's tag (tags never overlap each other). Boxes partly outside the image are clipped; boxes wholly
+ * outside draw nothing (no outline, no tag). Tags are drawn after all boxes, so that no box crosses a label.
  *
  * Throws `TypeError`/`RangeError` naming the bad field (`faces[1].box.x`, `faces[0].confidence`, ...).
  */
@@ -155,34 +155,62 @@ export function annotateFaces(
     for (const [px, py] of face.points ?? []) fillCircle(out, px, py, sizes.pointRadius, color);
   });
 
+  // Tags are placed one by one, each where it overlaps none placed before (see placeTag), so that in a
+  // crowd every number and label stays readable and matches its face.
+  const placed: Box[] = [];
   for (const { face, color, sizes } of visible) {
     const text = formatLabel(face.label, face.confidence, showConfidence);
-    if (text !== '') drawTag(out, face.box, text, color, sizes);
+    if (text === '') continue;
+    const s = sizes.textScale;
+    // Two font pixels of margin left, right and above the capitals; below, the descender rows and one more.
+    const padX = 2 * s;
+    const padTop = 2 * s;
+    const tagWidth = measureText(text, s).width + 2 * padX;
+    const tagHeight = padTop + FONT_METRICS.lineHeight * s + s;
+    const tag = placeTag(out, face.box, tagWidth, tagHeight, placed);
+    placed.push(tag);
+    fillRect(out, tag, color);
+    drawText(out, text, tag.x + padX, tag.y + padTop, s, textColorOn(color));
   }
   return out;
 }
 
-/** A filled tag with `text`, attached to `box`'s top-left corner (see {@link annotateFaces} for where). */
-function drawTag(image: RgbImage, box: Box, text: string, color: Rgb, sizes: AnnotationSizes): void {
-  const s = sizes.textScale;
-  const { width: textWidth } = measureText(text, s);
-  // Two font pixels of margin left, right and above the capitals; below, the descender rows and one more.
-  const padX = 2 * s;
-  const padTop = 2 * s;
-  const tagWidth = textWidth + 2 * padX;
-  const tagHeight = padTop + FONT_METRICS.lineHeight * s + s;
+function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
 
+/**
+ * Where a tag of `width` x `height` goes for `box`: above the box, or below it when there is no room
+ * above, or inside its top when there is no room either way (slid left or right to stay on the image).
+ * When that spot overlaps a tag already placed, the nearest free spot straight up or down from it (in
+ * steps of one tag height, on the image) is taken instead; with no free spot at all, the first choice.
+ */
+export function placeTag(
+  image: { readonly width: number; readonly height: number },
+  box: Box,
+  width: number,
+  height: number,
+  placed: readonly Box[],
+): Box {
   const top = Math.max(0, Math.round(box.y));
   const bottom = Math.min(image.height, Math.round(box.y + box.height));
   let y: number;
-  if (top - tagHeight >= 0) y = top - tagHeight;
-  else if (bottom + tagHeight <= image.height) y = bottom;
+  if (top - height >= 0) y = top - height;
+  else if (bottom + height <= image.height) y = bottom;
   else y = top;
   // Slide the tag left or right to keep it on the image (from the left edge if it is wider than the image).
-  const x = Math.max(0, Math.min(Math.round(box.x), image.width - tagWidth));
-
-  fillRect(image, { x, y, width: tagWidth, height: tagHeight }, color);
-  drawText(image, text, x + padX, y + padTop, s, textColorOn(color));
+  const x = Math.max(0, Math.min(Math.round(box.x), image.width - width));
+  const first: Box = { x, y, width, height };
+  if (!placed.some((p) => overlaps(p, first))) return first;
+  const limit = Math.ceil(image.height / Math.max(1, height)) + 1;
+  for (let step = 1; step <= limit; step++) {
+    for (const dy of [-step * height, step * height]) {
+      const candidate: Box = { x, y: y + dy, width, height };
+      if (candidate.y < 0 || candidate.y + height > image.height) continue;
+      if (!placed.some((p) => overlaps(p, candidate))) return candidate;
+    }
+  }
+  return first;
 }
 
 function checkFace(face: FaceAnnotation, i: number): void {

@@ -1,4 +1,4 @@
-import type { Box } from '../core/image.js';
+import type { Box, GrayImage } from '../core/image.js';
 import { centroid, interocularDistance, LANDMARK, partIndices, type Point } from './points.js';
 
 /**
@@ -217,4 +217,100 @@ function acrossOrder(points: readonly Point[]): string | undefined {
   if (!(along(LANDMARK.mouthRight) < along(LANDMARK.mouthLeft))) return 'mouth corners not in order';
   if (!(along(0) < along(16))) return 'jaw ends not in order';
   return undefined;
+}
+
+/**
+ * Thresholds of {@link assessFaceEvidence}. The geometric checks above pass whatever 68 points the
+ * regressor returns in a plausible shape, and it returns such a shape on hair, a collar or a plain wall
+ * too; these check the pixels under the points instead.
+ */
+export interface EvidenceThresholds {
+  /**
+   * Smallest eye contrast: how much darker each eye is than the cheek below it, in units of the box's
+   * gray standard deviation (the smaller of the two sides). Eyes (iris, lashes, the socket's shade) are
+   * darker than the cheek on nearly every real face in any lighting; on a false face the "eyes" fall on
+   * whatever is there.
+   */
+  readonly minEyeContrast: number;
+}
+
+/** Calibrated by `npm run study:false-faces` (docs/people-tracking.md). */
+export const DEFAULT_EVIDENCE_THRESHOLDS: EvidenceThresholds = { minEyeContrast: 0.1 };
+
+export interface FaceEvidence {
+  /** The pixels under the points look like a face. */
+  readonly plausible: boolean;
+  readonly problems: readonly string[];
+  readonly measures: { readonly eyeContrast: number };
+}
+
+/** Mean gray of a disc (radius `r`, at least one pixel) centred on `p`, clipped to the image. */
+function discMean(gray: GrayImage, p: Point, r: number): number {
+  const radius = Math.max(1, r);
+  let sum = 0;
+  let n = 0;
+  for (let y = Math.floor(p[1] - radius); y <= Math.ceil(p[1] + radius); y++) {
+    if (y < 0 || y >= gray.height) continue;
+    for (let x = Math.floor(p[0] - radius); x <= Math.ceil(p[0] + radius); x++) {
+      if (x < 0 || x >= gray.width || (x - p[0]) ** 2 + (y - p[1]) ** 2 > radius * radius) continue;
+      sum += gray.data[y * gray.width + x];
+      n++;
+    }
+  }
+  return n > 0 ? sum / n : Number.NaN;
+}
+
+/**
+ * Whether the image under the 68 points looks like a face: each eye darker than the cheek below it
+ * (halfway from the eye's centre to the same side's mouth corner), measured in discs a fifth of the eye
+ * distance across, relative to the gray spread of the box. Pure pixel maths; browser-safe.
+ */
+export function assessFaceEvidence(
+  gray: GrayImage,
+  points: readonly Point[],
+  box: Box,
+  thresholds: EvidenceThresholds = DEFAULT_EVIDENCE_THRESHOLDS,
+): FaceEvidence {
+  if (points.length !== 68 || !points.every((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]))) {
+    return {
+      plausible: false,
+      problems: ['points are not 68 finite numbers'],
+      measures: { eyeContrast: NaN },
+    };
+  }
+  let sum = 0;
+  let sumSq = 0;
+  let n = 0;
+  const x0 = Math.max(0, Math.floor(box.x));
+  const y0 = Math.max(0, Math.floor(box.y));
+  const x1 = Math.min(gray.width, Math.ceil(box.x + box.width));
+  const y1 = Math.min(gray.height, Math.ceil(box.y + box.height));
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const v = gray.data[y * gray.width + x];
+      sum += v;
+      sumSq += v * v;
+      n++;
+    }
+  }
+  const mean = n > 0 ? sum / n : 0;
+  // A floor on the spread: a nearly flat box must not turn a gray level of noise into a large contrast.
+  const spread = Math.max(8, Math.sqrt(Math.max(0, (n > 0 ? sumSq / n : 0) - mean * mean)));
+  const radius = interocularDistance(points) / 10;
+  const side = (eye: Point, mouthCorner: Point): number => {
+    const cheek: Point = [(eye[0] + mouthCorner[0]) / 2, (eye[1] + mouthCorner[1]) / 2];
+    return (discMean(gray, cheek, radius) - discMean(gray, eye, radius)) / spread;
+  };
+  const eyeContrast = Math.min(
+    side(centroid(points, RIGHT_EYE), points[LANDMARK.mouthRight]),
+    side(centroid(points, LEFT_EYE), points[LANDMARK.mouthLeft]),
+  );
+  const problems: string[] = [];
+  if (!(eyeContrast >= thresholds.minEyeContrast)) {
+    problems.push(
+      `eyes not darker than the cheeks (contrast ${Number.isFinite(eyeContrast) ? eyeContrast.toFixed(2) : 'none'}, ` +
+        `below ${thresholds.minEyeContrast})`,
+    );
+  }
+  return { plausible: problems.length === 0, problems, measures: { eyeContrast } };
 }

@@ -142,7 +142,8 @@ function trackSection(track: TrackSummary, report: SessionReport, start: number,
       ? `${formatSeconds(track.longestNegativeSeconds)} <span class="muted">from ${formatClock(track.longestNegativeStart)}</span>`
       : 'none';
   return `<section class="person" data-track="${track.track}">
-<h2>Person ${track.track}</h2>
+<div class="person-head">${thumbnailImg(report, track)}<div><h2>Person ${track.track}</h2>
+<p class="seen" data-field="seen">Seen for ${formatSeconds(track.seconds)} in ${track.frames.toLocaleString('en')} frames</p></div></div>
 <dl class="figures">
 <div><dt>Seen</dt><dd data-field="seconds">${formatSeconds(track.seconds)}</dd><dd class="muted">${track.frames} frames, ${formatClock(track.firstSeen)}&ndash;${formatClock(track.lastSeen)}</dd></div>
 <div><dt>Dominant expression</dt><dd data-field="dominant">${track.dominant}</dd><dd class="muted">${pct(track.timeShare[track.dominant])} of the time</dd></div>
@@ -153,6 +154,18 @@ function trackSection(track: TrackSummary, report: SessionReport, start: number,
 ${timelineSvg(bins, start, end, track.track)}
 <table class="shares"><thead><tr><th>Expression</th><th>Share of time</th><th>Mean probability</th></tr></thead><tbody>${rows}</tbody></table>
 </section>`;
+}
+
+/** The person's clearest face (an inline PNG), or nothing when the report has no picture of them. */
+function thumbnailImg(report: SessionReport, track: TrackSummary): string {
+  const url = report.thumbnails?.[String(track.track)];
+  if (url === undefined || !url.startsWith('data:image/png;base64,')) return '';
+  return `<img class="thumb" data-field="thumbnail" src="${escapeHtml(url)}" width="72" height="72" alt="The clearest face of person ${track.track}">`;
+}
+
+/** Persons by time on screen, longest first (ties by id). */
+function byTimeOnScreen(tracks: readonly TrackSummary[]): TrackSummary[] {
+  return [...tracks].sort((a, b) => b.seconds - a.seconds || a.track - b.track);
 }
 
 function modelSection(report: SessionReport): string {
@@ -189,6 +202,9 @@ h1{font-size:1.7em;margin:0 0 4px}h2{font-size:1.3em;margin:0 0 12px}
 .session dd,.figures dd{margin:0;font-size:1.15em;font-weight:600}
 .figures dd.muted{font-weight:400;font-size:.85em}
 .person{border-top:1px solid #ddd;padding-top:20px;margin-top:28px}
+.person-head{display:flex;gap:14px;align-items:center;margin-bottom:10px}.person-head h2{margin:0}.seen{margin:0;color:#555}
+.thumb{width:72px;height:72px;border-radius:6px;border:1px solid #ccc;image-rendering:auto;vertical-align:middle}
+.brief .thumb{width:36px;height:36px}
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin:0 0 12px}
 .legend{list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;padding:0;margin:8px 0;font-size:.9em}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-1px;border:1px solid rgba(0,0,0,.2)}
@@ -202,8 +218,8 @@ footer{margin-top:36px;border-top:1px solid #ddd;padding-top:12px;font-size:.85e
 /** The report page. The report's JSON is embedded (script type application/json, id `moodlens-report`). */
 export function renderReportHtml(report: SessionReport): string {
   const { summary, source } = report;
-  const main = summary.tracks.filter((t) => !t.brief);
-  const brief = summary.tracks.filter((t) => t.brief);
+  const main = byTimeOnScreen(summary.tracks.filter((t) => !t.brief));
+  const brief = byTimeOnScreen(summary.tracks.filter((t) => t.brief));
   const start = 0;
   const end = Math.max(summary.duration, 1e-6);
   const title = source.file === undefined ? 'MoodLens session report' : `MoodLens report: ${source.file}`;
@@ -229,11 +245,11 @@ export function renderReportHtml(report: SessionReport): string {
   const briefTable =
     brief.length === 0
       ? ''
-      : `<section class="brief"><h2>Brief tracks</h2><p class="muted">Seen for less than ${summary.minTrackSeconds} s: often a false detection (a pattern taken for a face) or a face passing by. Not summarised above.</p>
-<table><thead><tr><th>Track</th><th>Seen</th><th>From</th><th>Label most of the time</th></tr></thead><tbody>${brief
+      : `<section class="brief"><h2>Seen too briefly to summarise</h2><p class="muted">Not enough frames: each of these persons was seen for less than ${summary.minTrackSeconds} s, too little to say anything about their expressions. Not summarised above.</p>
+<table><thead><tr><th>Person</th><th>Seen</th><th>From</th></tr></thead><tbody>${brief
           .map(
             (t) =>
-              `<tr><td>${t.track}</td><td>${formatSeconds(t.seconds)} (${t.frames} frames)</td><td>${formatClock(t.firstSeen)}</td><td>${t.dominant}</td></tr>`,
+              `<tr data-track="${t.track}"><td>${thumbnailImg(report, t)} ${t.track}</td><td>${formatSeconds(t.seconds)} in ${t.frames} frame${t.frames === 1 ? '' : 's'}: not enough frames</td><td>${formatClock(t.firstSeen)}</td></tr>`,
           )
           .join('')}</tbody></table></section>`;
   const json = JSON.stringify(report).replace(/</g, '\\u003c');
@@ -250,8 +266,10 @@ ${modelSection(report)}
 ${legend()}
 ${main.length === 0 ? '<p data-field="no-people">No face was seen long enough to summarise.</p>' : main.map((t) => trackSection(t, report, start, end)).join('\n')}
 ${briefTable}
-<footer><p><strong>How to read the figures.</strong> Each person is a face tracked from frame to frame (a person who leaves
-and returns may get a new number). Labels are the model's most likely expression after smoothing over recent frames.
+<footer><p><strong>How to read the figures.</strong> Each person is a face tracked from frame to frame; a face that
+leaves and returns is recognised by its appearance and keeps its number (the number drawn on the labelled video), and a
+face-like pattern seen on too few frames is not counted as a person. Persons are listed by time on screen. The picture
+is the clearest frame of each person. Labels are the model's most likely expression after smoothing over recent frames.
 <em>Share of time</em>: the part of the time the person was seen with each label. <em>Negative affect</em>: angry,
 disgust, fear or sad. <em>Longest negative stretch</em>: the longest unbroken run of frames with a negative label.
 <em>Changes</em>: how often the label switched between consecutive frames.

@@ -8,6 +8,8 @@ import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
 import { emptyFrameRecord, type FrameRecord } from './records.js';
 
 const NONE = -1;
+/** `person` of a record written before persons existed (the field absent). */
+const ABSENT = -2;
 const INITIAL_CAPACITY = 1024;
 
 export class FrameRecordStore implements Iterable<FrameRecord> {
@@ -18,6 +20,8 @@ export class FrameRecordStore implements Iterable<FrameRecord> {
   /** track, x, y, width, height per record (track NONE for an empty frame). */
   #ints = new Int32Array(0);
   #label = new Int8Array(0);
+  /** person per record: NONE for null, ABSENT when the record has none. */
+  #person = new Int32Array(0);
   /** confidence, then the seven scores, per record. */
   #floats = new Float32Array(0);
 
@@ -39,6 +43,7 @@ export class FrameRecordStore implements Iterable<FrameRecord> {
         : [NONE, 0, 0, 0, 0],
       i * 5,
     );
+    this.#person[i] = record.person === undefined ? ABSENT : (record.person ?? NONE);
     this.#label[i] = face && record.label !== null ? EMOTION_LABELS.indexOf(record.label) : NONE;
     this.#floats[i * 8] = record.confidence ?? 0;
     EMOTION_LABELS.forEach((label, k) => (this.#floats[i * 8 + 1 + k] = record[label] ?? 0));
@@ -55,6 +60,7 @@ export class FrameRecordStore implements Iterable<FrameRecord> {
     if (track === NONE) return emptyFrameRecord(frame, time);
     const scores = {} as Record<Emotion, number>;
     EMOTION_LABELS.forEach((label, k) => (scores[label] = this.#floats[index * 8 + 1 + k]));
+    const person = this.#person[index];
     return {
       frame,
       time,
@@ -66,7 +72,15 @@ export class FrameRecordStore implements Iterable<FrameRecord> {
       label: EMOTION_LABELS[this.#label[index]],
       confidence: this.#floats[index * 8],
       ...scores,
+      ...(person === ABSENT ? {} : { person: person === NONE ? null : person }),
     };
+  }
+
+  /** Sets the person of every face record of `track` (the offline merge of persons). */
+  setPerson(track: number, person: number | null): void {
+    for (let i = 0; i < this.#length; i++) {
+      if (this.#ints[i * 5] === track) this.#person[i] = person ?? NONE;
+    }
   }
 
   *[Symbol.iterator](): Iterator<FrameRecord> {
@@ -88,6 +102,7 @@ export class FrameRecordStore implements Iterable<FrameRecord> {
     this.#time = grow(this.#time, capacity, (n) => new Float64Array(n));
     this.#ints = grow(this.#ints, capacity * 5, (n) => new Int32Array(n));
     this.#label = grow(this.#label, capacity, (n) => new Int8Array(n));
+    this.#person = grow(this.#person, capacity, (n) => new Int32Array(n));
     this.#floats = grow(this.#floats, capacity * 8, (n) => new Float32Array(n));
     this.#capacity = capacity;
   }

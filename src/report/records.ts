@@ -29,6 +29,16 @@ export const FRAME_CSV_COLUMNS = [
   'neutral',
 ] as const;
 
+/**
+ * Columns after FRAME_CSV_COLUMNS that frames.csv has since persons were told apart from tracks: `person`,
+ * the person a face belongs to (empty on a row of a candidate face never confirmed as a person: a false
+ * detection or a glimpse). Files without it still read: each track is then its own person.
+ */
+export const FRAME_CSV_EXTRA_COLUMNS = ['person'] as const;
+
+/** Every column written to frames.csv, in order. */
+export const FRAME_CSV_WRITTEN_COLUMNS = [...FRAME_CSV_COLUMNS, ...FRAME_CSV_EXTRA_COLUMNS] as const;
+
 /** Decimals written to frames.csv: times in seconds (millisecond resolution) and probabilities. */
 export const CSV_TIME_DECIMALS = 3;
 export const CSV_SCORE_DECIMALS = 4;
@@ -39,7 +49,7 @@ export interface FrameRecord {
   frame: number;
   /** Presentation time of the frame in seconds from the start. */
   time: number;
-  /** Stable face id from the tracker (1, 2, ...); null for a frame without a face. */
+  /** The tracker's id of this unbroken stretch of one face (1, 2, ...); null for a frame without a face. */
   track: number | null;
   x: number | null;
   y: number | null;
@@ -57,6 +67,12 @@ export interface FrameRecord {
   sad: number | null;
   surprise: number | null;
   neutral: number | null;
+  /**
+   * The person (1, 2, ...): one id per human across tracks, the number drawn on labelled frames. null on a
+   * face row: a candidate not (yet) confirmed as a person; it counts for its track's person when the
+   * track is confirmed later, else never. Absent (records written before persons existed): the track's id.
+   */
+  person?: number | null;
   /** The classifier's unsmoothed probabilities for this frame (JSON only; not a CSV column). */
   raw?: Record<Emotion, number>;
   /**
@@ -95,6 +111,8 @@ export interface FaceRecordFields {
   readonly frame: number;
   readonly time: number;
   readonly track: number;
+  /** The person, or null for a candidate not confirmed (see FrameRecord.person); absent: not known. */
+  readonly person?: number | null;
   readonly box: Box;
   readonly label: Emotion;
   readonly confidence: number;
@@ -129,6 +147,7 @@ export function faceFrameRecord(face: FaceRecordFields): FrameRecord {
     surprise: scores.surprise,
     neutral: scores.neutral,
   };
+  if (face.person !== undefined) record.person = face.person;
   if (face.raw !== undefined) record.raw = { ...face.raw };
   if (face.enhanced !== undefined) record.enhanced = face.enhanced;
   if (face.restoration !== undefined) record.restoration = face.restoration;
@@ -156,7 +175,31 @@ export function recordScores(record: FrameRecord): Record<Emotion, number> | und
   return out;
 }
 
-function formatCell(column: (typeof FRAME_CSV_COLUMNS)[number], record: FrameRecord): string {
+/**
+ * The person a face record counts for, given each track's person (`personOfTrack`, from
+ * {@link trackPersons}): its own `person`, its track's person for a candidate row of a track confirmed
+ * later, the track id for records without persons, or undefined (an empty frame, or a candidate never
+ * confirmed: it stays out of summaries and timelines).
+ */
+export function recordPerson(
+  record: FrameRecord,
+  personOfTrack: ReadonlyMap<number, number>,
+): number | undefined {
+  if (record.track === null) return undefined;
+  if (record.person === undefined) return record.track;
+  return record.person ?? personOfTrack.get(record.track);
+}
+
+/** Each track's person, from the records that name one (a track shows one person). */
+export function trackPersons(records: Iterable<FrameRecord>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const record of records) {
+    if (record.track !== null && typeof record.person === 'number') out.set(record.track, record.person);
+  }
+  return out;
+}
+
+function formatCell(column: (typeof FRAME_CSV_WRITTEN_COLUMNS)[number], record: FrameRecord): string {
   const value = record[column];
   if (value === null || value === undefined) return '';
   if (column === 'time') return (value as number).toFixed(CSV_TIME_DECIMALS);
@@ -167,18 +210,18 @@ function formatCell(column: (typeof FRAME_CSV_COLUMNS)[number], record: FrameRec
 
 /** frames.csv text: the header, then one line per record (empty cells for nulls), each ending in `\n`. */
 export function formatFramesCsv(records: Iterable<FrameRecord>): string {
-  const lines = [FRAME_CSV_COLUMNS.join(',')];
+  const lines = [FRAME_CSV_HEADER];
   for (const record of records) lines.push(formatFrameCsvRow(record));
   return `${lines.join('\n')}\n`;
 }
 
 /** One line of frames.csv (without the newline), for writers that stream rows. */
 export function formatFrameCsvRow(record: FrameRecord): string {
-  return FRAME_CSV_COLUMNS.map((column) => formatCell(column, record)).join(',');
+  return FRAME_CSV_WRITTEN_COLUMNS.map((column) => formatCell(column, record)).join(',');
 }
 
 /** The header line of frames.csv (without the newline). */
-export const FRAME_CSV_HEADER = FRAME_CSV_COLUMNS.join(',');
+export const FRAME_CSV_HEADER = FRAME_CSV_WRITTEN_COLUMNS.join(',');
 
 function invalid(where: string, message: string): MoodLensError {
   return new MoodLensError('MOODLENS_ERR_INVALID_FRAMES', `${where}: ${message}`);
@@ -214,6 +257,7 @@ function describe(value: unknown): string {
  */
 function checkRecord(fields: Record<string, unknown>, where: string, json: boolean = false): FrameRecord {
   const raw = json ? fields.raw : undefined;
+  const person = fields.person;
   const enhanced = json ? fields.enhanced : undefined;
   const restoration = json ? fields.restoration : undefined;
   const frame = checkNumber(fields.frame, where, 'frame', 'integer');
@@ -228,6 +272,7 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
       );
     }
     if (raw !== undefined && raw !== null) throw invalid(where, 'raw is set but track is empty');
+    if (person !== undefined && person !== null) throw invalid(where, 'person is set but track is empty');
     if (enhanced !== undefined && enhanced !== null)
       throw invalid(where, 'enhanced is set but track is empty');
     if (restoration !== undefined && restoration !== null)
@@ -257,6 +302,9 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
     scores[emotion] = checkNumber(fields[emotion], where, emotion, 'probability');
   }
   const record = faceFrameRecord({ frame, time, track, box, label, confidence, scores });
+  if (person !== undefined) {
+    record.person = person === null ? null : checkNumber(person, where, 'person', 'integer', 1);
+  }
   if (raw !== undefined && raw !== null) {
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw invalid(where, `expected an object of seven scores for raw but received ${describe(raw)}`);
@@ -304,7 +352,7 @@ const NUMBER_CELL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
  * Reads frames.csv text: the header must list FRAME_CSV_COLUMNS in order (extra columns after them are
- * ignored); blank lines are skipped; `\r\n` line ends and a byte-order mark are accepted.
+ * ignored, except `person`: see FRAME_CSV_EXTRA_COLUMNS); blank lines are skipped; `\r\n` line ends and a byte-order mark are accepted.
  * @throws MoodLensError `MOODLENS_ERR_INVALID_FRAMES` naming the line and column of the first fault.
  */
 export function parseFramesCsv(text: string): FrameRecord[] {
@@ -321,6 +369,8 @@ export function parseFramesCsv(text: string): FrameRecord[] {
         `${describe(header[mismatch])} (expected '${expected[mismatch]}')`,
     );
   }
+  // Old files have no person column: every track is then its own person (the field stays absent).
+  const personColumn = header.indexOf('person', expected.length);
   const records: FrameRecord[] = [];
   for (let i = headerIndex + 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
@@ -330,13 +380,14 @@ export function parseFramesCsv(text: string): FrameRecord[] {
       throw invalid(where, `expected ${expected.length} comma-separated cells but found ${cells.length}`);
     }
     const fields: Record<string, unknown> = {};
-    expected.forEach((column, c) => {
-      const cell = cells[c];
-      if (cell === '') fields[column] = null;
+    const read = (column: string, cell: string | undefined): void => {
+      if (cell === undefined || cell === '') fields[column] = null;
       else if (column === 'label') fields[column] = cell.toLowerCase();
       else if (NUMBER_CELL.test(cell)) fields[column] = Number(cell);
       else throw invalid(where, `expected a number for ${column} but received ${describe(cell)}`);
-    });
+    };
+    expected.forEach((column, c) => read(column, cells[c]));
+    if (personColumn >= 0) read('person', cells[personColumn]);
     records.push(checkRecord(fields, where));
   }
   return records;

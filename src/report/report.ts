@@ -69,6 +69,8 @@ export interface SessionReport {
   /** Absent when the model has no card (a custom model): the page then says so. */
   readonly model?: ModelQuality;
   readonly source: ReportSource;
+  /** Per person id (string key): their clearest face, a small PNG `data:` URL (when the video was at hand). */
+  readonly thumbnails?: Readonly<Record<string, string>>;
 }
 
 export interface BuildReportOptions extends SummaryOptions {
@@ -76,6 +78,8 @@ export interface BuildReportOptions extends SummaryOptions {
   readonly source?: ReportSource;
   /** Bins per timeline (default 400). */
   readonly timelineBins?: number;
+  /** Per person id: their thumbnail as a `data:` URL. */
+  readonly thumbnails?: ReadonlyMap<number, string>;
 }
 
 /** The summary plus timelines, ready for JSON or `renderReportHtml`. */
@@ -87,11 +91,17 @@ export function buildReport(records: Iterable<FrameRecord>, options: BuildReport
   for (const [track, bins] of trackTimelines(records, people, options.timelineBins ?? 400)) {
     timelines[String(track)] = bins;
   }
+  const thumbnails: Record<string, string> = {};
+  for (const track of summary.tracks) {
+    const url = options.thumbnails?.get(track.track);
+    if (url !== undefined) thumbnails[String(track.track)] = url;
+  }
   return {
     summary,
     timelines,
     ...(options.model === undefined ? {} : { model: options.model }),
     source: options.source ?? {},
+    ...(Object.keys(thumbnails).length === 0 ? {} : { thumbnails }),
   };
 }
 

@@ -9,12 +9,12 @@
  * median interval. A person's seconds are the durations of the frames they were seen in.
  */
 import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
-import type { FrameRecord } from './records.js';
+import { recordPerson, trackPersons, type FrameRecord } from './records.js';
 
 /** The emotions counted as negative affect. */
 export const NEGATIVE_EMOTIONS: readonly Emotion[] = Object.freeze(['angry', 'disgust', 'fear', 'sad']);
 
-/** Tracks seen for less than this many seconds are flagged `brief` (often a false detection). */
+/** Persons seen for less than this many seconds are flagged `brief`: too few frames to summarise. */
 export const DEFAULT_MIN_TRACK_SECONDS = 1;
 
 /** A frame lasts at most this many median frame intervals. */
@@ -26,6 +26,7 @@ export interface SummaryOptions {
 }
 
 export interface TrackSummary {
+  /** The person's id (the number drawn on labelled frames; the track id for records without persons). */
   readonly track: number;
   /** Frames in which this person was seen. */
   readonly frames: number;
@@ -63,7 +64,7 @@ export interface SessionSummary {
   readonly frameInterval: number;
   readonly negativeEmotions: readonly Emotion[];
   readonly minTrackSeconds: number;
-  /** One entry per track, by id. */
+  /** One entry per person, by id (candidate faces never confirmed as a person are left out). */
   readonly tracks: readonly TrackSummary[];
 }
 
@@ -121,13 +122,16 @@ export function summarizeSession(
   const positionOf = new Map(frames.map((frame, i) => [frame, i]));
   const byTrack = new Map<number, Observation[]>();
   const framesWithFaces = new Set<number>();
+  // Grouped by person (a candidate never confirmed as a person stays out: often a false detection).
+  const personOfTrack = trackPersons(records);
   for (const record of records) {
-    if (record.track === null || record.label === null) continue;
+    const person = recordPerson(record, personOfTrack);
+    if (person === undefined || record.label === null) continue;
     framesWithFaces.add(record.frame);
     const scores = zeroScores();
     for (const label of EMOTION_LABELS) scores[label] = record[label] ?? 0;
-    let list = byTrack.get(record.track);
-    if (list === undefined) byTrack.set(record.track, (list = []));
+    let list = byTrack.get(person);
+    if (list === undefined) byTrack.set(person, (list = []));
     list.push({ position: positionOf.get(record.frame) ?? 0, label: record.label, scores });
   }
   const negative = new Set<Emotion>(NEGATIVE_EMOTIONS);
@@ -253,9 +257,11 @@ export function trackTimelines(
   const sums = new Map(
     tracks.map((track) => [track, Array.from({ length: bins }, () => ({ n: 0, scores: zeroScores() }))]),
   );
+  const personOfTrack = trackPersons(records);
   for (const record of records) {
-    if (record.track === null) continue;
-    const trackSums = sums.get(record.track);
+    const person = recordPerson(record, personOfTrack);
+    if (person === undefined) continue;
+    const trackSums = sums.get(person);
     if (trackSums === undefined) continue;
     const bin = trackSums[binOf.get(record.frame) ?? 0];
     bin.n++;

@@ -1,11 +1,13 @@
 /**
- * Frame-by-frame analysis of a video or webcam stream: detect faces (every `detectEvery` frames), keep
- * each face's id with the FaceTracker, classify every tracked face on every frame, smooth each track's
- * scores over time, and emit the flat FrameRecords of frames.csv. Browser-safe: it takes decoded
- * frames and an EmotionPipeline; decoding and encoding live elsewhere (ffmpeg in Node, canvas in the
- * browser).
+ * Frame-by-frame analysis of a video or webcam stream: detect faces (every `detectEvery` frames), drop
+ * duplicate boxes on one face and faces whose landmarks fail the reliability checks, keep each face's id
+ * with the FaceTracker (a track counts once confirmed: seen on K of its first M detection frames), give
+ * each confirmed track its person (the PersonRegistry recognises a person seen before by appearance),
+ * classify every tracked face on every frame, smooth each track's scores over time, and emit the flat
+ * FrameRecords of frames.csv. Browser-safe: it takes decoded frames and an EmotionPipeline; decoding and
+ * encoding live elsewhere (ffmpeg in Node, canvas in the browser).
  */
-import type { Box, Image } from '../core/image.js';
+import type { Box, GrayImage, Image } from '../core/image.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import type { Emotion } from '../emotion/labels.js';
 import { toGray } from '../image/gray.js';
@@ -13,7 +15,13 @@ import type { FaceLandmarks } from '../landmarks/detector.js';
 import type { RestoreMethod } from '../enhance/restore.js';
 import type { EmotionPipeline } from '../pipeline/pipeline.js';
 import { emptyFrameRecord, faceFrameRecord, type FrameRecord } from '../report/records.js';
+import { assessFaceEvidence } from '../landmarks/reliability.js';
+import type { AnalyzedFace } from '../pipeline/pipeline.js';
+import { faceDescriptor } from './appearance.js';
+import { DEFAULT_DUPLICATE_OVERLAP, suppressDuplicateBoxes } from './duplicates.js';
+import { PersonRegistry, type PersonRegistryOptions, type PersonState } from './persons.js';
 import { DEFAULT_SMOOTHING_ALPHA, ScoreSmoother } from './smoothing.js';
+import { cropThumbnail, thumbnailScore } from './thumbnail.js';
 import { FaceTracker, type FaceTrackerOptions, type Track } from './tracker.js';
 
 export interface FrameAnalyzerOptions {
@@ -26,6 +34,32 @@ export interface FrameAnalyzerOptions {
   readonly tracker?: FaceTrackerOptions;
   /** Weight of the newest frame in each track's moving average, (0, 1]; 1 = no smoothing. Default 0.4. */
   readonly smoothingAlpha?: number;
+  /** Re-identification settings (see DEFAULT_PERSON_OPTIONS). */
+  readonly persons?: PersonRegistryOptions;
+  /**
+   * Boxes overlapping a larger one by more than this share of their area are dropped as duplicates of
+   * one face (see src/video/duplicates.ts). Default DEFAULT_DUPLICATE_OVERLAP; 1 keeps every box.
+   */
+  readonly duplicateOverlap?: number;
+  /**
+   * Drop detections whose landmarks fail the reliability checks or whose pixels do not look like a face
+   * (src/landmarks/reliability.ts: assessLandmarks, assessFaceEvidence): patterns taken for faces. Only
+   * when the pipeline has the landmark stage. Default true.
+   */
+  readonly rejectUnreliable?: boolean;
+  /** Keep each person's clearest face as a thumbnail (`persons()`), for the report. Default false. */
+  readonly thumbnails?: boolean;
+}
+
+/** What the analyzer knows about one person (for the report and the offline merge of persons). */
+export interface PersonSnapshot {
+  readonly id: number;
+  /** The unit mean appearance descriptor over their detections. */
+  readonly appearance: Float32Array;
+  /** Detections behind it. */
+  readonly detections: number;
+  /** The clearest face seen, when thumbnails are kept. */
+  readonly thumbnail?: { readonly image: Image; readonly frame: number; readonly score: number };
 }
 
 /** The defaults of FrameAnalyzerOptions. */
@@ -38,6 +72,8 @@ export const DEFAULT_FRAME_ANALYZER_OPTIONS = Object.freeze({
 export interface TrackedFaceResult {
   /** The tracker's stable id (1, 2, ...). */
   readonly track: number;
+  /** The person (1, 2, ...), or null while the track is a candidate not yet confirmed. */
+  readonly person: number | null;
   /** The face box: this frame's detection, or the track's last one on a frame without detection. */
   readonly box: Box;
   /** Whether `box` was detected on this frame (false: carried from the last detection). */
@@ -55,7 +91,7 @@ export interface TrackedFaceResult {
 }
 
 export interface FrameAnalysis {
-  /** Tracked faces, oldest track first. */
+  /** Tracked faces, oldest track first (candidates not yet confirmed too: `person` null). */
   readonly faces: TrackedFaceResult[];
   /** One record per face, or one empty record when there is none. */
   readonly records: FrameRecord[];
@@ -67,6 +103,10 @@ export interface FrameAnalyzerStats {
   /** Frames on which the detector ran. */
   detections: number;
   faces: number;
+  /** Boxes dropped as duplicates of a larger box on the same face. */
+  duplicates: number;
+  /** Detections dropped because their landmarks failed the reliability checks. */
+  unreliable: number;
   detectMs: number;
   trackMs: number;
   classifyMs: number;
@@ -92,7 +132,14 @@ export class FrameAnalyzer {
   readonly detectEvery: number;
   readonly smoothingAlpha: number;
   readonly #trackerOptions: FaceTrackerOptions;
+  readonly #personOptions: PersonRegistryOptions;
+  readonly #duplicateOverlap: number;
+  readonly #rejectUnreliable: boolean;
+  readonly #keepThumbnails: boolean;
   #tracker: FaceTracker;
+  #persons: PersonRegistry;
+  #thumbnails = new Map<number, { image: Image; frame: number; score: number }>();
+  #liveTracks = new Set<number>();
   #smoother: ScoreSmoother;
   /** Frame index of the last detection, and the ids that detection matched (shown until the next one). */
   #lastDetection: { frame: number; ids: Set<number> } | undefined;
@@ -108,6 +155,14 @@ export class FrameAnalyzer {
     this.smoothingAlpha = checked.smoothingAlpha;
     this.#trackerOptions = { ...options.tracker };
     this.#tracker = new FaceTracker(this.#trackerOptions);
+    this.#personOptions = { ...options.persons };
+    this.#persons = new PersonRegistry(this.#personOptions);
+    this.#duplicateOverlap = options.duplicateOverlap ?? DEFAULT_DUPLICATE_OVERLAP;
+    if (!(this.#duplicateOverlap >= 0 && this.#duplicateOverlap <= 1)) {
+      throw new RangeError(`Expected duplicateOverlap in 0-1 but received ${String(this.#duplicateOverlap)}`);
+    }
+    this.#rejectUnreliable = options.rejectUnreliable ?? true;
+    this.#keepThumbnails = options.thumbnails ?? false;
     this.#smoother = new ScoreSmoother({ alpha: this.smoothingAlpha });
   }
 
@@ -137,35 +192,70 @@ export class FrameAnalyzer {
     const detectNow =
       this.#lastDetection === undefined || frame - this.#lastDetection.frame >= this.detectEvery;
     let tracks: Track[];
+    let classified: AnalyzedFace[];
     if (detectNow) {
       let t = performance.now();
-      const boxes = await this.pipeline.detector.detect(gray, this.pipeline.options.detect);
+      const found = await this.pipeline.detector.detect(gray, this.pipeline.options.detect);
       stats.detectMs += performance.now() - t;
       stats.detections++;
+      const boxes = suppressDuplicateBoxes(found, this.#duplicateOverlap);
+      stats.duplicates += found.length - boxes.length;
+      // Every detection is classified (its landmarks are the false-face check), then tracked.
       t = performance.now();
-      tracks = this.#tracker.update(boxes, frame).filter((track) => track.confirmed);
+      const all = await this.pipeline.classifyFaces(
+        gray,
+        boxes.map((box) => ({ box })),
+      );
+      stats.classifyMs += performance.now() - t;
+      t = performance.now();
+      const kept = this.#rejectUnreliable ? all.filter((face) => plausibleFace(gray, face)) : all;
+      stats.unreliable += all.length - kept.length;
+      const matched = this.#tracker.update(
+        kept.map((face) => face.box),
+        frame,
+      );
+      const diagonal = Math.hypot(gray.width, gray.height);
+      for (const track of matched) {
+        this.#persons.observe(track.id, faceDescriptor(gray, track.box), track.box, frame);
+        if (track.confirmed) this.#persons.assign(track.id, frame, diagonal);
+      }
+      // Tracks the tracker dropped free their persons to be recognised again.
+      const live = new Set(this.#tracker.activeTracks().map((track) => track.id));
+      for (const id of this.#liveTracks) if (!live.has(id)) this.#persons.release(id);
+      this.#liveTracks = live;
       // Ordered by id so the output does not depend on the detector's order.
-      tracks.sort((a, b) => a.id - b.id);
+      const order = matched
+        .map((track, i) => ({ track, face: kept[i] }))
+        .sort((a, b) => a.track.id - b.track.id);
+      tracks = order.map((o) => o.track);
+      classified = order.map((o) => o.face);
       this.#lastDetection = { frame, ids: new Set(tracks.map((track) => track.id)) };
-      this.#smoother.retain(this.#tracker.activeTracks().map((track) => track.id));
+      this.#smoother.retain(live);
       stats.trackMs += performance.now() - t;
+      if (this.#keepThumbnails) {
+        for (const [i, track] of tracks.entries())
+          this.#offerThumbnail(image, gray, track, classified[i], frame);
+      }
     } else {
-      const t = performance.now();
+      let t = performance.now();
       const shown = this.#lastDetection?.ids ?? new Set<number>();
       // Between detections: the faces seen at the last detection, at their last boxes.
       tracks = this.#tracker.predict(frame).filter((track) => shown.has(track.id));
       stats.trackMs += performance.now() - t;
+      t = performance.now();
+      classified = await this.pipeline.classifyFaces(
+        gray,
+        tracks.map((track) => ({ box: track.box })),
+      );
+      stats.classifyMs += performance.now() - t;
     }
 
     const t = performance.now();
-    const classified = await this.pipeline.classifyFaces(
-      gray,
-      tracks.map((track) => ({ box: track.box })),
-    );
     const faces = tracks.map((track, i): TrackedFaceResult => {
       const raw = classified[i].emotion.scores;
       return {
         track: track.id,
+        person: this.#persons.personOf(track.id) ?? null,
         box: track.box,
         detected: detectNow,
         emotion: this.#smoother.update(track.id, raw),
@@ -185,9 +275,35 @@ export class FrameAnalyzer {
     return { faces, records };
   }
 
-  /** Forgets every track, average and the detection schedule (a new stream); statistics start again. */
+  /** Every person so far, by id, with their appearance (and thumbnail, when kept). */
+  persons(): PersonSnapshot[] {
+    return this.#persons.persons.map((person: PersonState) => {
+      const thumbnail = this.#thumbnails.get(person.id);
+      return {
+        id: person.id,
+        appearance: person.appearance.value(),
+        detections: person.appearance.count,
+        ...(thumbnail === undefined ? {} : { thumbnail }),
+      };
+    });
+  }
+
+  /** Keeps this detection as the person's thumbnail when it is clearer than the one kept. */
+  #offerThumbnail(image: Image, gray: GrayImage, track: Track, face: AnalyzedFace, frame: number): void {
+    const person = this.#persons.personOf(track.id);
+    if (person === undefined) return;
+    const score = thumbnailScore(gray, track.box, face.landmarks);
+    const kept = this.#thumbnails.get(person);
+    if (kept !== undefined && kept.score >= score) return;
+    this.#thumbnails.set(person, { image: cropThumbnail(image, track.box), frame, score });
+  }
+
+  /** Forgets every track, person, average and the detection schedule (a new stream); statistics start again. */
   reset(): void {
     this.#tracker = new FaceTracker(this.#trackerOptions);
+    this.#persons = new PersonRegistry(this.#personOptions);
+    this.#thumbnails = new Map();
+    this.#liveTracks = new Set();
     this.#smoother = new ScoreSmoother({ alpha: this.smoothingAlpha });
     this.#lastDetection = undefined;
     this.#lastFrame = undefined;
@@ -195,8 +311,27 @@ export class FrameAnalyzer {
   }
 }
 
+/**
+ * Whether a detection is kept as a face: without landmarks, always; with them, when they pass the
+ * geometric checks and the pixels under them look like a face (eyes darker than the cheeks).
+ */
+function plausibleFace(gray: GrayImage, face: AnalyzedFace): boolean {
+  const marks = face.landmarks;
+  if (marks === undefined) return true;
+  return marks.reliability.reliable && assessFaceEvidence(gray, marks.points, face.box).plausible;
+}
+
 function emptyStats(): FrameAnalyzerStats {
-  return { frames: 0, detections: 0, faces: 0, detectMs: 0, trackMs: 0, classifyMs: 0 };
+  return {
+    frames: 0,
+    detections: 0,
+    faces: 0,
+    duplicates: 0,
+    unreliable: 0,
+    detectMs: 0,
+    trackMs: 0,
+    classifyMs: 0,
+  };
 }
 
 /**
@@ -209,6 +344,7 @@ export function toFrameRecord(face: TrackedFaceResult, frame: number, time: numb
     frame,
     time,
     track: face.track,
+    person: face.person,
     box,
     label: emotion.label,
     confidence: emotion.confidence,

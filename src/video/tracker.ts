@@ -17,16 +17,27 @@ export interface FaceTrackerOptions {
   readonly maxCentroidDistance?: number;
   /** Frames in a row a track survives without a match; it is dropped after more than this. Integer >= 0. */
   readonly maxMissedFrames?: number;
-  /** Matches a track needs before it is `confirmed` (filters one-frame false detections). Integer >= 1. */
+  /** Matches a track needs before it is `confirmed` (filters brief false detections). Integer >= 1. */
   readonly minHits?: number;
+  /**
+   * The track must reach `minHits` within its first this many updates (detection frames, the first
+   * included), or it is dropped as a false detection: "seen in K of its first M frames". Integer >=
+   * minHits; Infinity: never dropped for it.
+   */
+  readonly confirmWithin?: number;
 }
 
-/** The defaults of every FaceTrackerOptions field. */
+/**
+ * The defaults of every FaceTrackerOptions field. Confirmation, 3 of the first 5 detection frames
+ * (measured, docs/people-tracking.md): a real face is found on nearly every detection frame, while most
+ * false faces come and go; 3 hits at the CLI's every-3rd-frame detection is 0.3 s of video.
+ */
 export const DEFAULT_TRACKER_OPTIONS: Readonly<Required<FaceTrackerOptions>> = Object.freeze({
   iouThreshold: 0.3,
   maxCentroidDistance: 0.5,
   maxMissedFrames: 15,
-  minHits: 1,
+  minHits: 3,
+  confirmWithin: 5,
 });
 
 /** One tracked face, as a snapshot (later updates do not change it). */
@@ -43,7 +54,7 @@ export interface Track {
   readonly firstFrame: number;
   /** Frame index of the last match. */
   readonly lastFrame: number;
-  /** Whether `hits >= minHits`. */
+  /** Whether `hits >= minHits` (reached within the first `confirmWithin` updates). */
   readonly confirmed: boolean;
 }
 
@@ -51,6 +62,8 @@ interface TrackState {
   readonly id: number;
   box: Box;
   hits: number;
+  /** Updates (detection frames) since the track started, the first included. */
+  updates: number;
   readonly firstFrame: number;
   lastFrame: number;
 }
@@ -90,6 +103,7 @@ function resolveOptions(options: FaceTrackerOptions): Required<FaceTrackerOption
     maxCentroidDistance: options.maxCentroidDistance ?? d.maxCentroidDistance,
     maxMissedFrames: options.maxMissedFrames ?? d.maxMissedFrames,
     minHits: options.minHits ?? d.minHits,
+    confirmWithin: options.confirmWithin ?? Math.max(d.confirmWithin, options.minHits ?? d.minHits),
   };
   if (!(o.iouThreshold >= 0 && o.iouThreshold <= 1)) {
     throw new RangeError(`Expected iouThreshold in 0-1 but received ${String(o.iouThreshold)}`);
@@ -106,6 +120,11 @@ function resolveOptions(options: FaceTrackerOptions): Required<FaceTrackerOption
   }
   if (!Number.isInteger(o.minHits) || o.minHits < 1) {
     throw new RangeError(`Expected an integer minHits >= 1 but received ${String(o.minHits)}`);
+  }
+  if (!(o.confirmWithin === Infinity || Number.isInteger(o.confirmWithin)) || o.confirmWithin < o.minHits) {
+    throw new RangeError(
+      `Expected an integer confirmWithin >= minHits (${o.minHits}) or Infinity but received ${String(o.confirmWithin)}`,
+    );
   }
   return o;
 }
@@ -137,7 +156,8 @@ export class FaceTracker {
    * Matches `boxes` (this frame's detections) to the live tracks, greedily: IoU >= iouThreshold pairs by
    * IoU, best first, then the remaining pairs within maxCentroidDistance, nearest first (ties to the
    * older track and the earlier detection). Unmatched detections start new tracks; tracks unmatched for
-   * more than maxMissedFrames frames are dropped. Returns one track per box, in the order of `boxes`.
+   * more than maxMissedFrames frames are dropped, and so are tracks that did not reach minHits within
+   * their first confirmWithin updates. Returns one track per box, in the order of `boxes`.
    */
   update(boxes: readonly Box[], frameIndex: number): Track[] {
     if (!Number.isInteger(frameIndex)) {
@@ -151,6 +171,7 @@ export class FaceTracker {
     boxes.forEach(checkBox);
     this.#lastFrameIndex = frameIndex;
     this.#tracks = this.#tracks.filter((t) => this.#isAlive(t, frameIndex));
+    for (const track of this.#tracks) track.updates++;
 
     const { iouThreshold, maxCentroidDistance } = this.options;
     const candidates: Candidate[] = [];
@@ -195,6 +216,7 @@ export class FaceTracker {
           id: this.#nextId++,
           box: { ...box },
           hits: 1,
+          updates: 1,
           firstFrame: frameIndex,
           lastFrame: frameIndex,
         };
@@ -202,8 +224,12 @@ export class FaceTracker {
       }
       return this.#snapshot(track, frameIndex);
     });
-    // Drop tracks that have now missed too many frames (a track unmatched here missed this frame).
-    this.#tracks = this.#tracks.filter((t) => frameIndex - t.lastFrame <= this.options.maxMissedFrames);
+    // Drop tracks that have now missed too many frames (a track unmatched here missed this frame), and
+    // candidates whose first confirmWithin updates passed without minHits matches.
+    const { maxMissedFrames, minHits, confirmWithin } = this.options;
+    this.#tracks = this.#tracks.filter(
+      (t) => frameIndex - t.lastFrame <= maxMissedFrames && (t.hits >= minHits || t.updates < confirmWithin),
+    );
     return result;
   }
 

@@ -84,6 +84,7 @@ export interface InitErrorMessage {
 
 /** A face as the overlay draws it, in analysis pixels. */
 export interface OverlayFace {
+  /** The person's number (the same for a person who leaves and comes back). */
   readonly track: number;
   readonly box: Box;
   readonly label: Emotion;

@@ -2,6 +2,7 @@
  * The web app's settings, each with its default and why. A page URL may override them for measurements
  * (`?minSize=48&detectEvery=2&threads=1&inflight=2`); `npm run bench:web` uses that.
  */
+import { APP_DETECT_OPTIONS } from '../../src/detect/options.js';
 import {
   DEFAULT_ENHANCE_BELOW,
   DEFAULT_SMOOTHING_ALPHA,
@@ -26,9 +27,9 @@ export interface AppSettings {
   /** Frames wider than this are scaled down before analysis (the camera is asked for 640x480). */
   readonly maxWidth: number;
   /**
-   * Face detection: OpenCV's scale step, with 5 neighbours rather than OpenCV's default 3 (fewer false
-   * faces, which would each start a person in the timeline; the tracker bridges a missed detection) and
-   * a smallest face of 64 px: a face at arm's length from a webcam fills far more, and the small scales
+   * Face detection: the settings `moodlens video` uses (APP_DETECT_OPTIONS: OpenCV's scale step with 4
+   * neighbours, measured in docs/people-tracking.md; false faces are further dropped by their landmarks
+   * and by the tracker's confirmation) and a smallest face of 64 px, for speed: a face at arm's length from a webcam fills far more, and the small scales
    * are most of the scan's time (at 640x480: 78 ms with no minimum, 24 ms with 64 px, in Node).
    */
   readonly detect: Required<DetectOptions>;
@@ -54,7 +55,7 @@ export interface AppSettings {
 
 export const DEFAULT_SETTINGS: AppSettings = {
   maxWidth: 640,
-  detect: { scaleFactor: 1.1, minNeighbors: 5, minSize: 64, maxSize: 0 },
+  detect: { ...APP_DETECT_OPTIONS, minSize: 64 },
   detectEvery: 1,
   smoothingAlpha: DEFAULT_SMOOTHING_ALPHA,
   threads: 1,

@@ -65,7 +65,7 @@ export class LiveTimeline {
     if (brief.length > 0) {
       rows.push(
         note(
-          `Brief tracks (seen for less than ${summary.minTrackSeconds} s, often a false detection): ` +
+          `Seen too briefly to summarise (under ${summary.minTrackSeconds} s: not enough frames): ` +
             brief.map((t) => `#${t.track}`).join(', '),
         ),
       );

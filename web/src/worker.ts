@@ -124,15 +124,22 @@ async function analyze(request: AnalyzeRequest): Promise<void> {
       time,
       width: image.width,
       height: image.height,
-      faces: faces.map((face) => ({
-        track: face.track,
-        box: face.box,
-        label: face.emotion.label,
-        confidence: face.emotion.confidence,
-        detected: face.detected,
-        ...(face.landmarks === undefined ? {} : { points: face.landmarks.points }),
-        ...(face.restoration === undefined ? {} : { restoration: face.restoration }),
-      })),
+      // Persons only: a candidate face not yet confirmed gets no box and no number (it may be a false face).
+      faces: faces.flatMap((face) =>
+        face.person === null
+          ? []
+          : [
+              {
+                track: face.person,
+                box: face.box,
+                label: face.emotion.label,
+                confidence: face.emotion.confidence,
+                detected: face.detected,
+                ...(face.landmarks === undefined ? {} : { points: face.landmarks.points }),
+                ...(face.restoration === undefined ? {} : { restoration: face.restoration }),
+              },
+            ],
+      ),
       records: scale === 1 ? records : records.map((record) => toVideoPixels(record, scale)),
       timings: {
         readMs: t1 - t0,

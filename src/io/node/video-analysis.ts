@@ -1,20 +1,31 @@
 /**
- * A whole video file through the pipeline: ffmpeg decodes frames into a pipe, FrameAnalyzer detects,
- * tracks, classifies and smooths, the labelled frames go back into ffmpeg (labelled.mp4), the records
- * stream into frames.csv, chosen frames become labelled PNG stills, and the report is built at the end.
- * Only a frame or two is in memory at a time; the records (no pixels, about 70 bytes each) are kept for
- * the report.
+ * A whole video file through the pipeline, in two passes. First: ffmpeg decodes frames into a pipe,
+ * FrameAnalyzer detects, tracks, re-identifies, classifies and smooths, and the records stream into
+ * frames.csv (so a crash keeps what was done). Then, the whole video known: persons the online
+ * re-identification kept apart but who look alike and were never in view together are merged, persons are
+ * numbered 1, 2, ... by first appearance, frames.csv is rewritten with those numbers, and a second decode
+ * draws the labelled frames (labelled.mp4, stills) with the same numbers the report lists. Only a frame or
+ * two is in memory at a time; the records (no pixels, about 70 bytes each) are kept for the report.
  */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { annotateFaces, EMOTION_COLORS, type FaceAnnotation } from '../../draw/annotate.js';
 import type { EmotionPipeline } from '../../pipeline/pipeline.js';
+import type { RgbImage } from '../../core/image.js';
 import { renderReportHtml } from '../../report/html.js';
+import { pngDataUrl } from '../../report/png.js';
 import { FrameRecordStore } from '../../report/record-store.js';
-import { FRAME_CSV_HEADER, formatFrameCsvRow } from '../../report/records.js';
+import {
+  FRAME_CSV_HEADER,
+  formatFrameCsvRow,
+  formatFramesCsv,
+  type FrameRecord,
+} from '../../report/records.js';
 import { buildReport, type ModelQuality, type SessionReport } from '../../report/report.js';
-import { FrameAnalyzer, type FrameAnalysis, type TrackedFaceResult } from '../../video/frame-analyzer.js';
+import { FrameAnalyzer, type FrameAnalysis, type PersonSnapshot } from '../../video/frame-analyzer.js';
+import { mergePersons, pairKey } from '../../video/merge.js';
+import { DEFAULT_PERSON_OPTIONS } from '../../video/persons.js';
 import type { FaceTrackerOptions } from '../../video/tracker.js';
 import { VideoFrameReader, noFramesError, type DecodedFrame, type DecodeOutcome } from './ffmpeg/decode.js';
 import { VideoEncoder } from './ffmpeg/encode.js';
@@ -88,16 +99,79 @@ export interface VideoAnalysisResult {
   readonly timings: VideoStageTimings;
   /** Frames on which the detector ran. */
   readonly detections: number;
+  /** The online person id (as in the streamed records) -> the final one (frames.csv, labels, report). */
+  readonly personMap: ReadonlyMap<number, number>;
 }
 
-/** The tag drawn on a face: `#2 happy 87%`, coloured by its emotion. */
-function annotation(face: TrackedFaceResult): FaceAnnotation {
+/** The tag drawn on a confirmed person's face: `#2 happy 87%`, coloured by its emotion. */
+function annotation(record: FrameRecord): FaceAnnotation | undefined {
+  if (record.track === null || record.label === null || typeof record.person !== 'number') return undefined;
   return {
-    box: face.box,
-    label: `#${face.track} ${face.emotion.label}`,
-    confidence: face.emotion.confidence,
-    color: EMOTION_COLORS[face.emotion.label],
+    box: { x: record.x ?? 0, y: record.y ?? 0, width: record.width ?? 1, height: record.height ?? 1 },
+    label: `#${record.person} ${record.label}`,
+    confidence: record.confidence ?? 0,
+    color: EMOTION_COLORS[record.label],
   };
+}
+
+/**
+ * The final person of each online person: alike persons never in view together merged (mergePersons),
+ * then numbered 1, 2, ... in order of first appearance.
+ */
+export function finalPersons(
+  records: Iterable<FrameRecord>,
+  persons: readonly PersonSnapshot[],
+  minSimilarity: number = DEFAULT_PERSON_OPTIONS.minSimilarity,
+): Map<number, number> {
+  const together = new Set<string>();
+  const firstFrame = new Map<number, number>();
+  let frame = -1;
+  let onFrame: number[] = [];
+  const flush = (): void => {
+    for (let i = 0; i < onFrame.length; i++)
+      for (let j = i + 1; j < onFrame.length; j++) together.add(pairKey(onFrame[i], onFrame[j]));
+  };
+  for (const record of records) {
+    if (record.frame !== frame) {
+      flush();
+      frame = record.frame;
+      onFrame = [];
+    }
+    if (typeof record.person === 'number') {
+      onFrame.push(record.person);
+      if (!firstFrame.has(record.person)) firstFrame.set(record.person, record.frame);
+    }
+  }
+  flush();
+  const seen = persons.filter((p) => firstFrame.has(p.id));
+  const root = mergePersons(seen, together, minSimilarity);
+  const rootFirst = new Map<number, number>();
+  for (const p of seen) {
+    const r = root.get(p.id) ?? p.id;
+    rootFirst.set(r, Math.min(rootFirst.get(r) ?? Infinity, firstFrame.get(p.id) ?? Infinity));
+  }
+  const numbered = new Map(
+    [...rootFirst.entries()].sort((a, b) => a[1] - b[1] || a[0] - b[0]).map(([r], i) => [r, i + 1]),
+  );
+  return new Map(seen.map((p) => [p.id, numbered.get(root.get(p.id) ?? p.id) ?? p.id]));
+}
+
+/** Each final person's clearest face as a PNG data URL (the best of the online persons merged into them). */
+function thumbnailUrls(
+  persons: readonly PersonSnapshot[],
+  map: ReadonlyMap<number, number>,
+): Map<number, string> {
+  const best = new Map<number, { score: number; image: RgbImage }>();
+  for (const person of persons) {
+    const final = map.get(person.id);
+    const thumb = person.thumbnail;
+    if (final === undefined || thumb === undefined || thumb.image.channels !== 3) continue;
+    const kept = best.get(final);
+    if (kept === undefined || thumb.score > kept.score) {
+      best.set(final, { score: thumb.score, image: thumb.image as RgbImage });
+    }
+  }
+  return new Map([...best.entries()].map(([id, { image }]) => [id, pngDataUrl(image)]));
 }
 
 /**
@@ -163,6 +237,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     detectEvery: options.detectEvery,
     smoothingAlpha: options.smoothingAlpha,
     tracker: options.tracker,
+    thumbnails: true,
   });
   const timings: VideoStageTimings = {
     frames: 0,
@@ -177,8 +252,10 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
   };
   const outputs: { framesCsv?: string; labelledVideo?: string; stills: string[] } = { stills: [] };
   let csv: CsvFile | undefined;
-  let encoder: VideoEncoder | undefined;
   const writeVideo = outDir !== undefined && options.writeVideo !== false;
+  const anyStill =
+    outDir !== undefined &&
+    ((options.stills?.frames?.length ?? 0) > 0 || options.stills?.everySeconds !== undefined);
   const isStill = stillPicker(outDir === undefined ? undefined : options.stills);
   const records = new FrameRecordStore();
   if (outDir !== undefined) {
@@ -198,29 +275,6 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
       if (next.done === true) break;
       const frame = next.value;
       const analysis = await analyzer.analyzeFrame(frame.image, frame.index, frame.time);
-      const still = isStill(frame.index, frame.time);
-      if (writeVideo || still) {
-        t = performance.now();
-        const labelled = annotateFaces(frame.image, analysis.faces.map(annotation));
-        timings.drawMs += performance.now() - t;
-        if (writeVideo && outDir !== undefined) {
-          t = performance.now();
-          encoder ??= await VideoEncoder.create(ffmpeg, join(outDir, 'labelled.mp4'), {
-            width: info.width,
-            height: info.height,
-            fps: info.fps,
-          });
-          await encoder.write(labelled);
-          timings.encodeMs += performance.now() - t;
-        }
-        if (still && outDir !== undefined) {
-          t = performance.now();
-          const path = join(outDir, 'stills', `frame_${String(frame.index).padStart(6, '0')}.png`);
-          await writeImage(path, labelled);
-          outputs.stills.push(path);
-          timings.writeMs += performance.now() - t;
-        }
-      }
       t = performance.now();
       for (const record of analysis.records) {
         // The report needs only the smoothed columns (the raw scores go to the JSON stream, if any).
@@ -234,15 +288,30 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     const outcome = reader.outcome;
     if (outcome.frames === 0) throw noFramesError(info, outcome);
     let t = performance.now();
-    if (encoder !== undefined) {
-      await encoder.finish();
-      outputs.labelledVideo = encoder.path;
-    }
-    timings.encodeMs += performance.now() - t;
-    t = performance.now();
     if (csv !== undefined) await csv.close();
     csv = undefined;
+    // The whole video known: merge and number the persons, and write them into the records and frames.csv.
+    const persons = analyzer.persons();
+    const personMap = finalPersons(records, persons);
+    const trackPerson = new Map<number, number | null>();
+    for (const record of records) {
+      if (record.track === null) continue;
+      const online = typeof record.person === 'number' ? record.person : undefined;
+      if (online !== undefined) trackPerson.set(record.track, personMap.get(online) ?? online);
+      else if (!trackPerson.has(record.track)) trackPerson.set(record.track, null);
+    }
+    for (const [track, person] of trackPerson) records.setPerson(track, person);
+    if (outputs.framesCsv !== undefined) await writeOutputFile(outputs.framesCsv, formatFramesCsv(records));
+    timings.writeMs += performance.now() - t;
+    if (writeVideo || anyStill) {
+      // Second pass: the labelled frames, numbered as the report numbers the persons.
+      const drawn = await drawLabelled(options, records, isStill, timings);
+      outputs.stills.push(...drawn.stills);
+      if (drawn.video !== undefined) outputs.labelledVideo = drawn.video;
+    }
+    t = performance.now();
     const report = buildReport(records, {
+      thumbnails: thumbnailUrls(persons, personMap),
       model: options.model,
       source: {
         file: info.file,
@@ -278,6 +347,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
       outputs: { ...outputs, reportHtml, reportJson },
       timings,
       detections: stats.detections,
+      personMap,
     };
   } finally {
     // On an error: stop ffmpeg (both processes) and close the CSV; a finished run has done so already.
@@ -285,6 +355,72 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     await frames.return(undefined);
     await reader.close();
     if (csv !== undefined) csv.destroy();
-    if (encoder !== undefined && outputs.labelledVideo === undefined) await encoder.abort();
+  }
+}
+
+/**
+ * The second pass: decodes the video again and draws each frame's confirmed persons from the records
+ * (in frame order, as the first pass stored them) into labelled.mp4 and the chosen stills.
+ */
+async function drawLabelled(
+  options: AnalyzeVideoOptions,
+  records: FrameRecordStore,
+  isStill: (index: number, time: number) => boolean,
+  timings: VideoStageTimings,
+): Promise<{ video?: string; stills: string[] }> {
+  const { ffmpeg, info, outDir } = options;
+  const stills: string[] = [];
+  if (outDir === undefined) return { stills };
+  const writeVideo = options.writeVideo !== false;
+  let encoder: VideoEncoder | undefined;
+  let finished = false;
+  const reader = VideoFrameReader.open(ffmpeg, info, { stallTimeoutMs: options.stallTimeoutMs });
+  const frames = reader.frames();
+  let cursor = 0;
+  try {
+    for (;;) {
+      let t = performance.now();
+      const next = await frames.next();
+      timings.decodeMs += performance.now() - t;
+      if (next.done === true) break;
+      const frame = next.value;
+      const still = isStill(frame.index, frame.time);
+      const faces: FaceAnnotation[] = [];
+      while (cursor < records.length && records.at(cursor).frame < frame.index) cursor++;
+      while (cursor < records.length && records.at(cursor).frame === frame.index) {
+        const tag = annotation(records.at(cursor++));
+        if (tag !== undefined) faces.push(tag);
+      }
+      if (!writeVideo && !still) continue;
+      t = performance.now();
+      const labelled = annotateFaces(frame.image, faces);
+      timings.drawMs += performance.now() - t;
+      if (writeVideo) {
+        t = performance.now();
+        encoder ??= await VideoEncoder.create(ffmpeg, join(outDir, 'labelled.mp4'), {
+          width: info.width,
+          height: info.height,
+          fps: info.fps,
+        });
+        await encoder.write(labelled);
+        timings.encodeMs += performance.now() - t;
+      }
+      if (still) {
+        t = performance.now();
+        const path = join(outDir, 'stills', `frame_${String(frame.index).padStart(6, '0')}.png`);
+        await writeImage(path, labelled);
+        stills.push(path);
+        timings.writeMs += performance.now() - t;
+      }
+    }
+    const t = performance.now();
+    if (encoder !== undefined) await encoder.finish();
+    finished = true;
+    timings.encodeMs += performance.now() - t;
+    return { ...(encoder === undefined ? {} : { video: encoder.path }), stills };
+  } finally {
+    await frames.return(undefined);
+    await reader.close();
+    if (encoder !== undefined && !finished) await encoder.abort();
   }
 }
