@@ -10,6 +10,7 @@ import { describeMachine } from './machine.js';
 import { emotionSection } from './emotion.js';
 import { enhanceSection } from './enhance.js';
 import { videoSection } from './video.js';
+import { queueSection } from './queue.js';
 import { webSection } from './web.js';
 
 export interface BenchOptions {
@@ -45,6 +46,7 @@ export const SECTIONS: readonly BenchSection[] = [
   enhanceSection,
   videoSection,
   webSection,
+  queueSection,
 ];
 
 export function formatTable(columns: readonly string[], rows: readonly (readonly Cell[])[]): string {
