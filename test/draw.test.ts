@@ -10,6 +10,7 @@ import { MoodLensError } from '../src/core/errors.js';
 import { createImage, type Box, type Image, type RgbImage } from '../src/core/image.js';
 import {
   annotateFaces,
+  placeTag,
   annotationSizes,
   colorForLabel,
   DEFAULT_FACE_COLOR,
@@ -584,4 +585,21 @@ void describe('writeImage', () => {
       return true;
     });
   });
+});
+
+void test('tags of faces side by side never overlap: each numbered tag stays readable', () => {
+  const image = createImage(320, 240, 3);
+  // Two neighbouring faces whose long tags would cover each other above the boxes.
+  const faces = [
+    { box: { x: 40, y: 80, width: 60, height: 60 }, label: '#1 happy', confidence: 0.9 },
+    { box: { x: 70, y: 90, width: 60, height: 60 }, label: '#2 surprise', confidence: 0.8 },
+  ];
+  const placed: Box[] = [];
+  for (const face of faces) placed.push(placeTag(image, face.box, 110, 14, placed));
+  const [a, b] = placed;
+  const overlap = a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  assert.equal(overlap, false, JSON.stringify(placed));
+  // annotateFaces draws both tags (both label colours present) without error.
+  const out = annotateFaces(image, faces);
+  assert.equal(out.width, 320);
 });
