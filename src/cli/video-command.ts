@@ -57,11 +57,13 @@ frame (FER-2013 classes: ${EMOTION_LABELS.join(', ')}),
 smooths it over time and writes, in the output folder:
   frames.csv     one row per face per frame (and one row with an empty track for a
                  frame without a face): frame,time,track,x,y,width,height,label,
-                 confidence,angry,disgust,fear,happy,sad,surprise,neutral
-                 (label and scores smoothed; times in seconds)
-  labelled.mp4   the video with each face's box, id and emotion drawn (H.264)
-  report.html    the per-person screening summary with timelines (report.json:
-                 the same numbers)
+                 confidence,angry,disgust,fear,happy,sad,surprise,neutral,person
+                 (label and scores smoothed; times in seconds; person: one number per
+                 human, kept when they leave and return; empty for a candidate face
+                 never confirmed as a person, which the report leaves out)
+  labelled.mp4   the video with each person's box, number and emotion drawn (H.264)
+  report.html    the per-person screening summary with timelines and each person's
+                 clearest face, persons by time on screen (report.json: the same)
   stills/        labelled PNGs of chosen frames (frame_000123.png)
 Any container ffmpeg reads: mp4, webm, mkv, avi, mov, animated GIF...
 A screening aid for a professional, never a diagnosis.
@@ -80,8 +82,10 @@ Options:
   --no-video          Do not write labelled.mp4 (faster)
   --no-align          Classify the plain box crop (default: each face is turned upright by its 68
                       landmarks when the landmark model is installed, as in analyze)
-  --json              Print {"file", "video", "records": [...], "complete", "summary"}
-                      on stdout: records as in frames.csv plus "raw" (unsmoothed scores)
+  --json              Print {"file", "video", "records": [...], "complete", "persons", "summary"}
+                      on stdout: records as in frames.csv (with each record's "person" as
+                      known when it streamed; "persons" maps those ids to the final ones of
+                      frames.csv and the report) plus "raw" (unsmoothed scores)
                       "enhanced" (true when FSRNet restored the face; see --enhance) and
                       "restoration" ("fsrnet", "bicubic" or "none"; see --upscale-below)
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
@@ -317,7 +321,8 @@ export async function runVideo(args: readonly string[], io: CliIo): Promise<numb
       io.stdout(
         `\n],"complete":${outcome.complete},"frames":${outcome.frames}` +
           `${outcome.reason === undefined ? '' : `,"reason":${JSON.stringify(outcome.reason)}`}` +
-          `,"outputs":${JSON.stringify(outputs)},"summary":${JSON.stringify(report.summary)}}\n`,
+          `,"outputs":${JSON.stringify(outputs)},"persons":${JSON.stringify(Object.fromEntries(result.personMap))}` +
+          `,"summary":${JSON.stringify(report.summary)}}\n`,
       );
     } else {
       io.stdout(
