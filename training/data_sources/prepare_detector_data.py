@@ -1,0 +1,177 @@
+"""Prepares the face-detector data (boxes, and 5 keypoints where known) into an ignored folder.
+
+    /usr/bin/python3 training/data_sources/prepare_detector_data.py \\
+        --face300w ../shared/data/face300w/face300w-train.tar.gz \\
+        --ns18 /work/.mirror/nisasiimsek+face-detector/repo \\
+        --datavase /work/.mirror/Puneet-chauhan01+Face-tracking/repo \\
+        --out training/data/detector
+
+--ns18 and --datavase are git directories (a bare mirror from the `fetch` tool or a clone's `.git`/work tree):
+files are read with `git archive` at --ns18-commit / --datavase-commit (the commits the README names).
+
+Writes OUT/images/<source>/<name>.jpg (copied bytes, never re-encoded) and OUT/{train,val,test}.json:
+`[{"image": "images/...", "width": W, "height": H, "source": S, "group": G, "faces": [{"box": [x1, y1, x2, y2],
+"kps": [[x, y] x 5] or null}]}]`, pixel coordinates (x2/y2 exclusive edges, floats). Keypoint order (as
+RetinaFace/YuNet): the eye on the image's left, the eye on the image's right, nose tip, mouth corner on the image's
+left, mouth corner on the image's right.
+
+Splits (by source photo, never by augmented copy; see README.md):
+- train: face300w crops except every 10th; ns18 source photos face_001..face_016;
+- val (selection only): every 10th face300w crop; ns18 face_017..face_020 and the `face_augNNN` images (their
+  source photos are unknown, so they may repeat any photo: they never reach train or test);
+- test (held out, reported): ns18 face_021..face_030 (every augmented copy of them); all 20 datavase frames.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+NS18_COMMIT = "c460f2434b1429c7ff3a8e6df1aac1a753a9c7db"
+NS18_DIR = "face/Face_detectorns18-2"
+DATAVASE_COMMIT = "7d05d8d524aec6d830a01906781effb1461cb4cf"
+DATAVASE_DIR = "gglabels/datavase.v2i.voc/train"
+
+
+def face300w_box_and_kps(p: np.ndarray):
+    """68 iBUG points -> (a face box from the brows' top to the chin, jaw-wide; 5 keypoints).
+
+    The 68 points stop at the brows; detectors' boxes (WIDER, the Haar cascade) reach into the forehead, so the
+    top is raised by a fifth of the brow-to-chin height."""
+    x1, x2 = float(p[:, 0].min()), float(p[:, 0].max())
+    brow = float(p[17:27, 1].min())
+    chin = float(p[:, 1].max())
+    y1 = brow - 0.2 * (chin - brow)
+    kps = [p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]
+    return [x1, y1, x2 + 1.0, chin + 1.0], [[round(float(a), 2), round(float(b), 2)] for a, b in kps]
+
+
+def git_tar(gitdir: Path, commit: str, path: str) -> tarfile.TarFile:
+    gd = gitdir / ".git" if (gitdir / ".git").is_dir() else gitdir
+    data = subprocess.run(["git", f"--git-dir={gd}", "archive", commit, path], check=True,
+                          capture_output=True).stdout
+    return tarfile.open(fileobj=io.BytesIO(data))
+
+
+def write(out: Path, rel: str, data: bytes) -> tuple:
+    path = out / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    with Image.open(io.BytesIO(data)) as im:
+        return im.size
+
+
+def prepare_face300w(archive: Path, out: Path, splits: dict) -> None:
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        meta = json.load(tar.extractfile(members["face300w/landmarks.json"]))
+        for i, item in enumerate(meta["items"]):
+            data = tar.extractfile(members["face300w/" + item["image"]]).read()
+            rel = "images/face300w/" + Path(item["image"]).name
+            w, h = write(out, rel, data)
+            box, kps = face300w_box_and_kps(np.asarray(item["points"], dtype=np.float64))
+            split = "val" if i % 10 == 9 else "train"
+            splits[split].append({"image": rel, "width": w, "height": h, "source": "face300w",
+                                  "group": Path(item["image"]).stem, "faces": [{"box": box, "kps": kps}]})
+
+
+def yolo_faces(text: str, w: int, h: int) -> list:
+    faces = []
+    for line in text.splitlines():
+        v = [float(t) for t in line.split()]
+        if not v:
+            continue
+        if len(v) == 5:
+            _, cx, cy, bw, bh = v
+            box = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
+        elif len(v) >= 7 and len(v) % 2 == 1:  # a polygon (a rotated copy's box): its bounding box
+            xs, ys = np.asarray(v[1::2]) * w, np.asarray(v[2::2]) * h
+            box = [xs.min(), ys.min(), xs.max(), ys.max()]
+        else:
+            raise ValueError(f"unexpected YOLO label line {line!r}")
+        box = [round(float(np.clip(box[0], 0, w)), 2), round(float(np.clip(box[1], 0, h)), 2),
+               round(float(np.clip(box[2], 0, w)), 2), round(float(np.clip(box[3], 0, h)), 2)]
+        faces.append({"box": box, "kps": None})
+    return faces
+
+
+def ns18_split(name: str) -> tuple:
+    m = re.match(r"face_(\d+)_aug", name)
+    if not m:
+        return "val", re.match(r"(face_aug\d+)", name).group(1)
+    n = int(m.group(1))
+    return ("train" if n <= 16 else "val" if n <= 20 else "test"), f"face_{n:03d}"
+
+
+def prepare_ns18(gitdir: Path, commit: str, out: Path, splits: dict) -> None:
+    with git_tar(gitdir, commit, NS18_DIR) as tar:
+        files = {m.name: m for m in tar.getmembers() if m.isfile()}
+        for name in sorted(files):
+            if "/images/" not in name:
+                continue
+            label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
+            data = tar.extractfile(files[name]).read()
+            stem = Path(name).stem
+            rel = f"images/ns18/{name.split('/')[-3]}_{stem}.jpg"
+            w, h = write(out, rel, data)
+            text = tar.extractfile(files[label]).read().decode() if label in files else ""
+            split, group = ns18_split(stem)
+            splits[split].append({"image": rel, "width": w, "height": h, "source": "ns18", "group": group,
+                                  "faces": yolo_faces(text, w, h)})
+
+
+def prepare_datavase(gitdir: Path, commit: str, out: Path, splits: dict) -> None:
+    with git_tar(gitdir, commit, DATAVASE_DIR) as tar:
+        files = {m.name: m for m in tar.getmembers() if m.isfile()}
+        for name in sorted(files):
+            if "/images/" not in name:
+                continue
+            xml = name.replace("/images/", "/label/").rsplit(".", 1)[0] + ".xml"
+            data = tar.extractfile(files[name]).read()
+            rel = f"images/datavase/{Path(name).stem}.jpg"
+            w, h = write(out, rel, data)
+            root = ET.fromstring(tar.extractfile(files[xml]).read())
+            faces = []
+            for o in root.iter("bndbox"):
+                x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+                faces.append({"box": [x1, y1, x2 + 1.0, y2 + 1.0], "kps": None})
+            splits["test"].append({"image": rel, "width": w, "height": h, "source": "datavase",
+                                   "group": "datavase", "faces": faces})
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--face300w", type=Path, required=True, help="face300w-train.tar.gz")
+    p.add_argument("--ns18", type=Path, required=True, help="git dir of nisasiimsek/face-detector")
+    p.add_argument("--ns18-commit", default=NS18_COMMIT)
+    p.add_argument("--datavase", type=Path, help="git dir of Puneet-chauhan01/Face-tracking (test frames)")
+    p.add_argument("--datavase-commit", default=DATAVASE_COMMIT)
+    p.add_argument("--out", type=Path, default=Path("training/data/detector"))
+    args = p.parse_args(argv)
+    splits = {"train": [], "val": [], "test": []}
+    prepare_face300w(args.face300w, args.out, splits)
+    prepare_ns18(args.ns18, args.ns18_commit, args.out, splits)
+    if args.datavase:
+        prepare_datavase(args.datavase, args.datavase_commit, args.out, splits)
+    for split, items in splits.items():
+        (args.out / f"{split}.json").write_text(json.dumps(items, separators=(",", ":")) + "\n")
+        by = {}
+        for it in items:
+            s = by.setdefault(it["source"], [0, 0])
+            s[0] += 1
+            s[1] += len(it["faces"])
+        print(f"{split}: " + ", ".join(f"{k} {v[0]} images / {v[1]} faces" for k, v in sorted(by.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
