@@ -1,0 +1,126 @@
+"""Decoding a whole photo, NMS, and the detection figures (recall, precision, AP) against labelled boxes."""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+
+from .model import decode, flatten_outputs
+
+EVAL_LONG_SIDE = 640
+NMS_IOU = 0.4
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(1)
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> np.ndarray:
+    """Greedy NMS: indices kept, highest score first."""
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while len(order):
+        i = order[0]
+        keep.append(i)
+        if len(order) == 1:
+            break
+        ious = iou_matrix(boxes[i:i + 1], boxes[order[1:]])[0]
+        order = order[1:][ious <= iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def letterbox(image: np.ndarray, long_side: int = EVAL_LONG_SIDE):
+    """RGB uint8 -> (1, 3, H', W') float in [0, 1] with the long side at `long_side` and H', W' padded up to a
+    multiple of 32 (bottom/right, zeros), and the scale factor (model pixels per photo pixel)."""
+    import cv2
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    nh, nw = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
+    canvas = np.zeros((ph, pw, 3), np.uint8)
+    canvas[:nh, :nw] = resized
+    return torch.from_numpy(canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0), scale
+
+
+@torch.no_grad()
+def detect(model, image: np.ndarray, threshold: float = 0.05, long_side: int = EVAL_LONG_SIDE) -> Dict[str, np.ndarray]:
+    """Detections in photo pixels: boxes (K, 4), scores (K,), kps (K, 5, 2), after NMS, scores >= threshold."""
+    x, scale = letterbox(image, long_side)
+    raw, points, strides = flatten_outputs(model(x))
+    scores, boxes, kps = decode(raw, points, strides)
+    scores, boxes, kps = scores[0].numpy(), boxes[0].numpy(), kps[0].numpy()
+    m = scores >= threshold
+    scores, boxes, kps = scores[m], boxes[m] / scale, kps[m] / scale
+    keep = nms(boxes, scores)
+    return {"boxes": boxes[keep], "scores": scores[keep], "kps": kps[keep].reshape(-1, 5, 2)}
+
+
+def match(det_boxes: np.ndarray, det_scores: np.ndarray, gt: np.ndarray, iou: float):
+    """Greedy by score: (true-positive flag per detection in score order, scores in that order)."""
+    order = np.argsort(-det_scores, kind="stable")
+    ious = iou_matrix(det_boxes[order], gt)
+    used = np.zeros(len(gt), bool)
+    tp = np.zeros(len(order), bool)
+    for k in range(len(order)):
+        if not len(gt):
+            break
+        cand = np.where(~used & (ious[k] >= iou))[0]
+        if len(cand):
+            j = cand[np.argmax(ious[k, cand])]
+            used[j] = True
+            tp[k] = True
+    return tp, det_scores[order]
+
+
+def evaluate(detections: Sequence[Dict[str, np.ndarray]], gts: Sequence[np.ndarray], threshold: float,
+             iou: float = 0.4) -> Dict[str, float]:
+    """recall / precision / F1 at `threshold` and IoU >= iou; AP at IoU 0.5 and at `iou` (all-points)."""
+    out = {}
+    n_gt = int(sum(len(g) for g in gts))
+    for name, thr_iou in (("ap50", 0.5), ("ap", iou)):
+        tps, scs = [], []
+        for d, g in zip(detections, gts):
+            tp, sc = match(d["boxes"], d["scores"], g, thr_iou)
+            tps.append(tp)
+            scs.append(sc)
+        tp = np.concatenate(tps) if tps else np.zeros(0, bool)
+        sc = np.concatenate(scs) if scs else np.zeros(0)
+        order = np.argsort(-sc, kind="stable")
+        tp = tp[order]
+        ctp, cfp = np.cumsum(tp), np.cumsum(~tp)
+        rec = ctp / max(n_gt, 1)
+        prec = ctp / np.maximum(ctp + cfp, 1)
+        mrec = np.concatenate([[0], rec, [1]])
+        mpre = np.concatenate([[1], prec, [0]])
+        mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+        idx = np.where(mrec[1:] != mrec[:-1])[0]
+        out[name] = float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
+    tp_n = fp_n = 0
+    for d, g in zip(detections, gts):
+        keep = d["scores"] >= threshold
+        tp, _ = match(d["boxes"][keep], d["scores"][keep], g, iou)
+        tp_n += int(tp.sum())
+        fp_n += int((~tp).sum())
+    recall = tp_n / max(n_gt, 1)
+    precision = tp_n / max(tp_n + fp_n, 1)
+    out.update({"recall": recall, "precision": precision, "f1": 2 * recall * precision / max(recall + precision, 1e-9),
+                "faces": n_gt, "true_positives": tp_n, "false_positives": fp_n, "threshold": threshold, "iou": iou})
+    return out
+
+
+def best_threshold(detections, gts, iou: float = 0.4) -> float:
+    """The score threshold with the highest F1 at IoU >= iou (ties: the higher threshold)."""
+    best, best_f1 = 0.5, -1.0
+    for t in np.round(np.arange(0.1, 0.96, 0.05), 2):
+        f1 = evaluate(detections, gts, float(t), iou)["f1"]
+        if f1 >= best_f1:
+            best, best_f1 = float(t), f1
+    return best
