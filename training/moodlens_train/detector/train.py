@@ -43,7 +43,8 @@ RESUMABLE = ("epochs", "patience", "threads", "quiet", "data")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=Path("data/detector"), help="prepared data folder (train/val .json)")
+    p.add_argument("--data", type=Path, help="prepared data folder (train/val .json; default data/detector, "
+                   "or the resumed run's)")
     p.add_argument("--out", type=Path, default=Path("runs/detector"))
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--steps", type=int, default=100, help="batches per epoch")
@@ -91,8 +92,12 @@ def main(argv=None) -> int:
         saved = torch.load(last, map_location="cpu")["args"]
         given = vars(args)
         for k, v in saved.items():
-            if k not in RESUMABLE and k != "resume":
+            if k == "resume" or (k in RESUMABLE and given.get(k) is not None and k == "data"):
+                continue
+            if k not in RESUMABLE or (k == "data" and given.get(k) is None):
                 given[k] = Path(v) if k in ("data", "out") else v
+    if args.data is None:
+        args.data = Path("data/detector")
     if args.size % 32:
         raise SystemExit(f"--size: expected a multiple of 32 but received {args.size}")
     torch.set_num_threads(args.threads)

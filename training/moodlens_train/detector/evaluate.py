@@ -1,0 +1,99 @@
+"""Held-out figures of a detector checkpoint, beside OpenCV's Haar cascade on the same photos.
+
+    cd training
+    /usr/bin/python3 -m moodlens_train.detector.evaluate runs/detector/best.pt --data data/detector --split test \\
+        --haar --json-out runs/detector/test.json
+
+Both detectors see the same pixels: each photo resized to a long side of 640 (INTER_AREA), boxes mapped back to
+the photo. The detector keeps detections at or above the checkpoint's threshold (chosen on val, never on
+test) after NMS (IoU 0.4); Haar is `detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3)` with
+`haarcascade_frontalface_default.xml` (OpenCV's defaults otherwise, as MoodLens runs it). A detection counts
+when it overlaps a labelled face by IoU >= 0.4 (each face matched once, greedily by score); recall and
+precision are over all faces / all detections of the split, also per source. AP needs scores: detector only.
+Times: the median over the split's photos of one 640-long-side photo, 1 thread (torch for the detector,
+cv2 for Haar; the ONNX graph under onnxruntime is timed by the tests' node check).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .data import load_split
+from .export import load_model
+from .metrics import EVAL_LONG_SIDE, detect, evaluate
+
+HAAR = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+
+
+def haar_detect(cascade, image: np.ndarray, long_side: int = EVAL_LONG_SIDE):
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    small = cv2.resize(image, (int(round(w * scale)), int(round(h * scale))),
+                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    rects = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3)
+    boxes = np.array([[x, y, x + rw, y + rh] for x, y, rw, rh in rects], np.float32).reshape(-1, 4) / scale
+    return {"boxes": boxes, "scores": np.ones(len(boxes), np.float32)}
+
+
+def figures(dets, items, threshold, iou):
+    out = {"all": evaluate(dets, [it.boxes for it in items], threshold, iou)}
+    for source in sorted({it.source for it in items}):
+        idx = [i for i, it in enumerate(items) if it.source == source]
+        out[source] = evaluate([dets[i] for i in idx], [items[i].boxes for i in idx], threshold, iou)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", type=Path, default=Path("data/detector"))
+    p.add_argument("--split", default="test")
+    p.add_argument("--threshold", type=float, help="score threshold (default: the checkpoint's, chosen on val)")
+    p.add_argument("--iou", type=float, default=0.4)
+    p.add_argument("--haar", action="store_true", help="also OpenCV's Haar cascade (1.1 / 3)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json-out", type=Path)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    model, ckpt = load_model(args.checkpoint)
+    threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
+    items = load_split(args.data, args.split)
+    dets, times = [], []
+    for it in items:
+        t = time.perf_counter()
+        dets.append(detect(model, it.image, threshold=0.05))
+        times.append(time.perf_counter() - t)
+    result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
+              "photos": len(items), "threshold": threshold, "iou": args.iou,
+              "detector": figures(dets, items, threshold, args.iou),
+              "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
+    if args.haar:
+        cascade = cv2.CascadeClassifier(HAAR)
+        hd, ht = [], []
+        for it in items:
+            t = time.perf_counter()
+            hd.append(haar_detect(cascade, it.image))
+            ht.append(time.perf_counter() - t)
+        result["haar"] = figures(hd, items, 0.5, args.iou)
+        for v in result["haar"].values():
+            v.pop("ap", None), v.pop("ap50", None)
+        result["haar_ms_per_photo"] = round(1000 * float(np.median(ht)), 1)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

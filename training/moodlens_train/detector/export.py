@@ -1,0 +1,89 @@
+"""Exports a detector checkpoint to ONNX (opset 13, any input size) with `moodlens.*` metadata.
+
+    python -m moodlens_train.detector.export runs/detector/best.pt ../models/detector/face-detector.onnx
+
+The graph takes `input` (N, 3, H, W) float RGB in 0-255 (any H, W; multiples of 32 give every stride a whole
+grid) and gives `scores` (N, A), `boxes` (N, A, 4: x1 y1 x2 y2) and `kps` (N, A, 10: five x, y pairs) in input
+pixels for the A = sum over strides 8, 16, 32 of ceil(H/s) * ceil(W/s) anchor points. The caller keeps
+`scores >= moodlens.score_threshold` and runs NMS at `moodlens.nms_iou`.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import io
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from ..export import set_metadata
+from .metrics import EVAL_LONG_SIDE, NMS_IOU
+from .model import STRIDES, DetectorExport, FaceDetector, count_parameters
+
+OPSET = 13
+FORMAT = "moodlens-detector/1"
+
+
+def load_model(path):
+    ckpt = torch.load(path, map_location="cpu")
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise SystemExit(f"{path}: not a MoodLens detector checkpoint (format {FORMAT})")
+    model = FaceDetector(**ckpt["config"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
+
+
+def metadata(model: FaceDetector, ckpt: dict) -> dict:
+    return {
+        "moodlens.task": "face_detection",
+        "moodlens.input": "rgb,0-255,NCHW,any size (pad to a multiple of 32)",
+        "moodlens.preprocessing": f"resize long side to {EVAL_LONG_SIDE} (area), pad bottom/right with 0 to a multiple of 32",
+        "moodlens.outputs": "scores (N,A); boxes (N,A,4) x1,y1,x2,y2; kps (N,A,10) x,y of right-in-image-left eye, "
+                            "other eye, nose tip, left mouth corner, right mouth corner (image left/right)",
+        "moodlens.keypoints": json.dumps(["eye_left", "eye_right", "nose", "mouth_left", "mouth_right"]),
+        "moodlens.strides": ",".join(str(s) for s in STRIDES),
+        "moodlens.score_threshold": f"{ckpt.get('threshold', 0.5):.2f}",
+        "moodlens.nms_iou": str(NMS_IOU),
+        "moodlens.parameters": str(count_parameters(model)),
+        "moodlens.config": json.dumps(ckpt["config"]),
+        "moodlens.epoch": str(ckpt.get("epoch", "")),
+        "moodlens.val": json.dumps({k: ckpt["val"][k] for k in ("ap", "ap50", "recall", "precision")}
+                                   if "val" in ckpt else {}),
+        "moodlens.format": FORMAT,
+    }
+
+
+def export_onnx(model: FaceDetector, ckpt: dict):
+    import onnx
+    buf = io.BytesIO()
+    kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    torch.onnx.export(DetectorExport(model).eval(), (torch.zeros(1, 3, 320, 320),), buf, opset_version=OPSET,
+                      input_names=["input"], output_names=["scores", "boxes", "kps"],
+                      dynamic_axes={"input": {0: "N", 2: "H", 3: "W"}, "scores": {0: "N", 1: "A"},
+                                    "boxes": {0: "N", 1: "A"}, "kps": {0: "N", 1: "A"}},
+                      do_constant_folding=True, **kwargs)
+    proto = onnx.load_from_string(buf.getvalue())
+    set_metadata(proto, metadata(model, ckpt))
+    return proto
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("output", type=Path)
+    args = p.parse_args(argv)
+    import onnx
+    model, ckpt = load_model(args.checkpoint)
+    proto = export_onnx(model, ckpt)
+    onnx.checker.check_model(proto)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(args.output))
+    print(f"{args.output}: {args.output.stat().st_size:,} bytes, {count_parameters(model):,} parameters, "
+          f"epoch {ckpt.get('epoch')}, threshold {ckpt.get('threshold', 0.5):.2f}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The face detector (issue 21): decoding, NMS and figures on synthetic cases; assignment; a tiny real training
+run (face300w crops) that lowers the loss and resumes exactly; the ONNX export (checker, metadata, any input
+size, the same numbers as PyTorch under onnxruntime when it is installed: Python's, else Node's)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from moodlens_train.detector.loss import assign, detection_loss
+from moodlens_train.detector.metrics import evaluate, iou_matrix, nms
+from moodlens_train.detector.model import (STRIDES, DetectorExport, FaceDetector, anchor_points, decode,
+                                           flatten_outputs)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_decode_turns_distances_and_offsets_into_pixels():
+    points = torch.tensor([[100.0, 60.0]])
+    strides = torch.tensor([16.0])
+    raw = torch.zeros(1, 1, 15)
+    raw[0, 0, 0] = 2.0
+    raw[0, 0, 1:5] = torch.log(torch.tensor([20.0, 10.0, 30.0, 40.0]) / 16)
+    raw[0, 0, 5:7] = torch.tensor([-0.5, 0.25])
+    scores, boxes, kps = decode(raw, points, strides)
+    assert scores.item() == pytest.approx(1 / (1 + np.exp(-2)), abs=1e-6)
+    assert boxes[0, 0].tolist() == pytest.approx([80.0, 50.0, 130.0, 100.0], abs=1e-4)
+    assert kps[0, 0, :2].tolist() == pytest.approx([92.0, 64.0], abs=1e-4)
+
+
+def test_anchor_points_are_cell_centres_row_by_row():
+    p = anchor_points(2, 3, 8)
+    assert p.tolist() == [[4, 4], [12, 4], [20, 4], [4, 12], [12, 12], [20, 12]]
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_and_separate_faces():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10.5]], np.float32)
+    scores = np.array([0.6, 0.9, 0.8, 0.3], np.float32)
+    assert nms(boxes, scores, 0.4).tolist() == [1, 2]
+
+
+def test_iou_and_figures_on_a_synthetic_case():
+    assert iou_matrix([[0, 0, 10, 10]], [[5, 0, 15, 10]])[0, 0] == pytest.approx(1 / 3)
+    gts = [np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32), np.array([[0, 0, 50, 50]], np.float32)]
+    dets = [{"boxes": np.array([[0, 0, 10, 10], [100, 100, 110, 110], [21, 21, 31, 31]], np.float32),
+             "scores": np.array([0.9, 0.7, 0.2], np.float32)},
+            {"boxes": np.array([[0, 0, 50, 50], [1, 1, 50, 50]], np.float32), "scores": np.array([0.8, 0.6], np.float32)}]
+    r = evaluate(dets, gts, threshold=0.5, iou=0.4)
+    # at 0.5: 3 detections kept (0.9 tp, 0.7 fp, 0.8 tp; 0.6 duplicate fp) -> tp 2, fp 2, faces 3
+    assert (r["true_positives"], r["false_positives"], r["faces"]) == (2, 2, 3)
+    assert r["recall"] == pytest.approx(2 / 3) and r["precision"] == pytest.approx(0.5)
+    # ranked: 0.9 tp, 0.8 tp, 0.7 fp, 0.6 fp, 0.2 tp -> AP = 2/3 * 1 + 1/3 * 3/5
+    assert r["ap"] == pytest.approx(2 / 3 + 0.2)
+
+
+def test_assignment_picks_the_stride_by_face_size_and_respects_ignore_boxes():
+    raw, points, strides = flatten_outputs(FaceDetector()(torch.zeros(1, 3, 256, 256)))
+    small = np.array([[40, 40, 60, 60]], np.float32)       # 20 px: stride 8
+    big = np.array([[60, 40, 220, 220]], np.float32)       # ~170 px: stride 32
+    t = assign(points, strides, np.concatenate([small, big]), np.zeros((0, 4), np.float32))
+    assert set(strides[t == 0].tolist()) == {8.0}
+    assert set(strides[t == 1].tolist()) == {32.0}
+    ignore = np.array([[150, 10, 250, 30]], np.float32)
+    t = assign(points, strides, small, ignore)
+    inside = (points[:, 0] >= 150) & (points[:, 0] <= 250) & (points[:, 1] >= 10) & (points[:, 1] <= 30)
+    assert (t[inside] == -2).all() and (t[~inside] != -2).all()
+    total, *_ = detection_loss(raw, points, strides, [(small, np.full((1, 5, 2), np.nan, np.float32), ignore)])
+    assert torch.isfinite(total)
+
+
+def test_a_face_too_small_for_the_centre_rule_still_gets_an_anchor():
+    _, points, strides = flatten_outputs(FaceDetector()(torch.zeros(1, 3, 128, 128)))
+    t = assign(points, strides, np.array([[3, 3, 9, 9]], np.float32), np.zeros((0, 4), np.float32))
+    assert (t == 0).sum() >= 1
+
+
+def _tiny_data(face300w_dir, root: Path) -> Path:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "prepare_detector_data", REPO / "training" / "data_sources" / "prepare_detector_data.py")
+    prep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prep)
+    meta = json.loads((face300w_dir / "landmarks.json").read_text())
+    splits = {"train": [], "val": []}
+    for i, item in enumerate(meta["items"][:30]):
+        box, kps = prep.face300w_box_and_kps(np.asarray(item["points"], np.float64))
+        splits["train" if i < 24 else "val"].append(
+            {"image": str(face300w_dir / item["image"]), "width": 256, "height": 256, "source": "face300w",
+             "group": str(i), "faces": [{"box": box, "kps": kps}]})
+    root.mkdir(parents=True, exist_ok=True)
+    for k, v in splits.items():
+        (root / f"{k}.json").write_text(json.dumps(v))
+    return root
+
+
+def _train(data: Path, out: Path, epochs: int, resume: bool = False):
+    from moodlens_train.detector.train import main
+    args = ["--out", str(out), "--epochs", str(epochs), "--threads", "1", "--quiet"]
+    if resume:
+        args.append("--resume")
+    else:
+        args += ["--data", str(data), "--steps", "4", "--batch-size", "6", "--size", "128", "--seed", "3",
+                 "--lr", "3e-3"]
+    assert main(args) == 0
+    with open(out / "log.csv") as f:
+        return f.read().splitlines()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(face300w_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("det")
+    data = _tiny_data(face300w_dir, root / "data")
+    out = root / "run"
+    log = _train(data, out, 4)
+    return data, out, log
+
+
+def test_a_tiny_run_lowers_the_loss_and_keeps_best_and_last(tiny_run):
+    _, out, log = tiny_run
+    rows = [dict(zip(log[0].split(","), r.split(","))) for r in log[1:]]
+    assert len(rows) == 4
+    assert float(rows[-1]["loss"]) < 0.8 * float(rows[0]["loss"])
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+
+
+def test_resume_continues_exactly(tiny_run, tmp_path):
+    data, _, full = tiny_run
+    out = tmp_path / "resumed"
+    _train(data, out, 2)
+    log = _train(data, out, 4, resume=True)
+    strip = lambda rows: [",".join(r.split(",")[:-1]) for r in rows]  # noqa: E731  (seconds differ)
+    assert strip(log) == strip(full)
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    from moodlens_train.detector.export import main
+    _, out, _ = tiny_run
+    path = tmp_path_factory.mktemp("onnx") / "detector.onnx"
+    assert main([str(out / "best.pt"), str(path)]) == 0
+    return out / "best.pt", path
+
+
+def test_onnx_passes_the_checker_and_describes_itself(exported):
+    import onnx
+    _, path = exported
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["moodlens.task"] == "face_detection"
+    assert meta["moodlens.strides"] == "8,16,32"
+    assert 0 < float(meta["moodlens.score_threshold"]) < 1
+    assert json.loads(meta["moodlens.keypoints"])[2] == "nose"
+    assert [o.name for o in proto.graph.output] == ["scores", "boxes", "kps"]
+    assert {i.name for i in proto.graph.input} == {"input"}
+    assert path.stat().st_size < 2_000_000
+
+
+def _onnx_outputs(path: Path, x: np.ndarray):
+    try:
+        import onnxruntime as ort
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return sess.run(None, {"input": x})
+    except ImportError:
+        pass
+    node, module = shutil.which("node"), REPO / "node_modules" / "onnxruntime-node"
+    if not node or not module.is_dir():
+        pytest.skip("no onnxruntime: neither the Python package nor node + node_modules/onnxruntime-node")
+    script = ("const ort=require(process.argv[1]);const fs=require('fs');(async()=>{"
+              "const s=await ort.InferenceSession.create(process.argv[2],{intraOpNumThreads:1});"
+              "const d=JSON.parse(fs.readFileSync(0,'utf8'));"
+              "const r=await s.run({input:new ort.Tensor('float32',Float32Array.from(d.x),d.shape)});"
+              "console.log(JSON.stringify(['scores','boxes','kps'].map(k=>({dims:r[k].dims,data:Array.from(r[k].data)}))));})()")
+    res = subprocess.run([node, "-e", script, str(module), str(path)], input=json.dumps(
+        {"x": x.ravel().tolist(), "shape": list(x.shape)}), capture_output=True, text=True, check=True,
+        env={**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"})
+    return [np.asarray(o["data"], np.float32).reshape(o["dims"]) for o in json.loads(res.stdout)]
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 128, 160), (1, 3, 100, 75)])
+def test_onnx_gives_pytorch_numbers_at_any_input_size(exported, face300w_dir, shape):
+    from moodlens_train.detector.export import load_model
+    import cv2
+    ckpt, path = exported
+    model, _ = load_model(ckpt)
+    img = cv2.imread(str(sorted((face300w_dir / "images").glob("*.jpg"))[0]))[:, :, ::-1]
+    img = cv2.resize(img, (shape[3], shape[2]), interpolation=cv2.INTER_AREA)
+    x = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))
+    with torch.no_grad():
+        ref = [t.numpy() for t in DetectorExport(model)(torch.from_numpy(x))]
+    got = _onnx_outputs(path, x)
+    anchors = sum(-(-shape[2] // s) * -(-shape[3] // s) for s in STRIDES)
+    assert got[0].shape == (1, anchors) and got[1].shape == (1, anchors, 4) and got[2].shape == (1, anchors, 10)
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
