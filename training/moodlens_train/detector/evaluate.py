@@ -27,7 +27,7 @@ import torch
 
 from .data import load_split
 from .export import load_model
-from .metrics import EVAL_LONG_SIDE, detect, evaluate
+from .metrics import EVAL_LONG_SIDE, best_threshold, detect, evaluate
 
 HAAR = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
@@ -58,6 +58,10 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--threshold", type=float, help="score threshold (default: the checkpoint's, chosen on val)")
     p.add_argument("--iou", type=float, default=0.4)
+    p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE,
+                   help="photos are resized to this long side for both detectors (default %(default)s)")
+    p.add_argument("--pick-threshold", action="store_true",
+                   help="choose the F1-best threshold on this split (for val only: how --threshold is chosen)")
     p.add_argument("--haar", action="store_true", help="also OpenCV's Haar cascade (1.1 / 3)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json-out", type=Path)
@@ -70,10 +74,14 @@ def main(argv=None) -> int:
     dets, times = [], []
     for it in items:
         t = time.perf_counter()
-        dets.append(detect(model, it.image, threshold=0.05))
+        dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side))
         times.append(time.perf_counter() - t)
+    if args.pick_threshold:
+        if args.split == "test":
+            raise SystemExit("--pick-threshold: choose thresholds on val, never on the reported test split")
+        threshold = best_threshold(dets, [it.boxes for it in items], args.iou)
     result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
-              "photos": len(items), "threshold": threshold, "iou": args.iou,
+              "photos": len(items), "threshold": threshold, "iou": args.iou, "long_side": args.long_side,
               "detector": figures(dets, items, threshold, args.iou),
               "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
     if args.haar:
@@ -81,7 +89,7 @@ def main(argv=None) -> int:
         hd, ht = [], []
         for it in items:
             t = time.perf_counter()
-            hd.append(haar_detect(cascade, it.image))
+            hd.append(haar_detect(cascade, it.image, args.long_side))
             ht.append(time.perf_counter() - t)
         result["haar"] = figures(hd, items, 0.5, args.iou)
         for v in result["haar"].values():

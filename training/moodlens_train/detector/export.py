@@ -35,11 +35,11 @@ def load_model(path):
     return model.eval(), ckpt
 
 
-def metadata(model: FaceDetector, ckpt: dict) -> dict:
+def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE) -> dict:
     return {
         "moodlens.task": "face_detection",
         "moodlens.input": "rgb,0-255,NCHW,any size (pad to a multiple of 32)",
-        "moodlens.preprocessing": f"resize long side to {EVAL_LONG_SIDE} (area), pad bottom/right with 0 to a multiple of 32",
+        "moodlens.preprocessing": f"resize long side to {long_side} (area), pad bottom/right with 0 to a multiple of 32",
         "moodlens.outputs": "scores (N,A); boxes (N,A,4) x1,y1,x2,y2; kps (N,A,10) x,y of right-in-image-left eye, "
                             "other eye, nose tip, left mouth corner, right mouth corner (image left/right)",
         "moodlens.keypoints": json.dumps(["eye_left", "eye_right", "nose", "mouth_left", "mouth_right"]),
@@ -51,11 +51,12 @@ def metadata(model: FaceDetector, ckpt: dict) -> dict:
         "moodlens.epoch": str(ckpt.get("epoch", "")),
         "moodlens.val": json.dumps({k: ckpt["val"][k] for k in ("ap", "ap50", "recall", "precision")}
                                    if "val" in ckpt else {}),
+        "moodlens.long_side": str(long_side),
         "moodlens.format": FORMAT,
     }
 
 
-def export_onnx(model: FaceDetector, ckpt: dict):
+def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE):
     import onnx
     buf = io.BytesIO()
     kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -65,7 +66,7 @@ def export_onnx(model: FaceDetector, ckpt: dict):
                                     "boxes": {0: "N", 1: "A"}, "kps": {0: "N", 1: "A"}},
                       do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
-    set_metadata(proto, metadata(model, ckpt))
+    set_metadata(proto, metadata(model, ckpt, long_side))
     return proto
 
 
@@ -73,10 +74,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("output", type=Path)
+    p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE, help="the photo size the detector was measured at")
+    p.add_argument("--threshold", type=float, help="score threshold to record (default: the checkpoint's, from val)")
     args = p.parse_args(argv)
     import onnx
     model, ckpt = load_model(args.checkpoint)
-    proto = export_onnx(model, ckpt)
+    if args.threshold is not None:
+        ckpt["threshold"] = args.threshold
+    proto = export_onnx(model, ckpt, args.long_side)
     onnx.checker.check_model(proto)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(args.output))
