@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Progress, formatDuration } from '../src/cli/progress.js';
-import { DEFAULT_DETECT_OPTIONS } from '../src/detect/options.js';
+import { APP_DETECT_OPTIONS, DEFAULT_DETECT_OPTIONS } from '../src/detect/options.js';
 import { DEFAULT_MAX_PIXELS } from '../src/io/node/read-image.js';
 import { runCaptured } from './support/cli.js';
 
@@ -100,6 +100,19 @@ void test('moodlens detect --help explains every flag with its default', async (
     assert.ok(stdout.includes(`(default ${d.maxSize}`));
     assert.ok(stdout.includes(`(default ${DEFAULT_MAX_PIXELS})`));
   }
+});
+
+void test("moodlens analyze --help gives the app defaults (4 neighbours) and --keep-all-faces; detect keeps OpenCV's", async () => {
+  const analyze = await run(['analyze', '--help']);
+  assert.equal(analyze.code, 0);
+  assert.ok(analyze.stdout.includes(`(default ${APP_DETECT_OPTIONS.minNeighbors})`));
+  assert.ok(!analyze.stdout.includes(`(default ${DEFAULT_DETECT_OPTIONS.minNeighbors})`));
+  assert.match(analyze.stdout, /--keep-all-faces/);
+  assert.match(analyze.stdout, /"rejected"/);
+  const detect = await run(['detect', '--help']);
+  assert.match(detect.stdout, /OpenCV-parity command/);
+  const landmarks = await run(['landmarks', '--help']);
+  assert.ok(landmarks.stdout.includes(`(default ${DEFAULT_DETECT_OPTIONS.minNeighbors})`));
 });
 
 void test('moodlens detect usage errors exit 2 and name the flag, the expectation and the value', async () => {

@@ -106,7 +106,26 @@ void test('landmarks: a model that is not a landmark model, a missing shipped mo
 });
 
 void test('analyze with a landmark model: landmarks and alignment in --json; --no-align is the box crop', async () => {
-  const base = ['analyze', ASTRONAUT, '--json', '--no-images', '--model', EMOTION];
+  // The untrained model's points fail the false-face check: without --keep-all-faces the face is dropped.
+  const dropped = await run([
+    'analyze',
+    ASTRONAUT,
+    '--json',
+    '--no-images',
+    '--model',
+    EMOTION,
+    '--landmark-model',
+    LANDMARKS,
+  ]);
+  assert.equal(dropped.code, 0, dropped.stderr);
+  const [droppedEntry] = JSON.parse(dropped.stdout) as (AnalyzeEntry & {
+    rejected: { box: unknown; problems: string[] }[];
+  })[];
+  assert.deepEqual(droppedEntry.faces, []);
+  assert.deepEqual(droppedEntry.rejected[0].box, ASTRONAUT_BOX);
+  assert.ok(droppedEntry.rejected[0].problems.length > 0);
+
+  const base = ['analyze', ASTRONAUT, '--json', '--no-images', '--model', EMOTION, '--keep-all-faces'];
   const aligned = await run([...base, '--landmark-model', LANDMARKS]);
   assert.equal(aligned.code, 0, aligned.stderr);
   const [entry] = JSON.parse(aligned.stdout) as AnalyzeEntry[];
@@ -121,9 +140,16 @@ void test('analyze with a landmark model: landmarks and alignment in --json; --n
   const plain = await run([...base, '--landmark-model', LANDMARKS, '--no-align']);
   assert.equal(plain.code, 0, plain.stderr);
   const [plainEntry] = JSON.parse(plain.stdout) as AnalyzeEntry[];
-  // No landmarks, no alignment; "enhanced" is always said, "restoration" under --enhance auto (a 95 px
-  // face is neither restored nor enlarged by default).
-  assert.deepEqual(Object.keys(plainEntry.faces[0]), ['box', 'emotion', 'enhanced', 'restoration']);
+  // No alignment (the landmarks still ran, for the false-face check); "enhanced" is always said,
+  // "restoration" under --enhance auto (a 95 px face is neither restored nor enlarged by default).
+  assert.deepEqual(Object.keys(plainEntry.faces[0]), [
+    'box',
+    'emotion',
+    'landmarks',
+    'enhanced',
+    'restoration',
+    'faceCheck',
+  ]);
   const { enhanced, restoration } = plainEntry.faces[0] as { enhanced?: boolean; restoration?: string };
   assert.equal(enhanced, false);
   assert.equal(restoration, 'none');
@@ -138,6 +164,7 @@ void test('analyze with a landmark model: landmarks and alignment in --json; --n
     EMOTION,
     '--landmark-model',
     LANDMARKS,
+    '--keep-all-faces',
   ]);
   assert.match(human.stdout, /face 1: \w+ \d+% .* at x=177 y=66 95x95, box crop \(unreliable landmarks: /);
 
@@ -150,7 +177,16 @@ void test('analyze with a landmark model: landmarks and alignment in --json; --n
 void test('analyze --draw-landmarks draws the 68 points on the labelled copy', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'moodlens-landmarks-cli-'));
   try {
-    const args = ['analyze', ASTRONAUT, '--json', '--model', EMOTION, '--landmark-model', LANDMARKS];
+    const args = [
+      'analyze',
+      ASTRONAUT,
+      '--json',
+      '--model',
+      EMOTION,
+      '--landmark-model',
+      LANDMARKS,
+      '--keep-all-faces',
+    ];
     const plain = await run([...args, '--out', join(dir, 'plain')]);
     const drawn = await run([...args, '--out', join(dir, 'drawn'), '--draw-landmarks']);
     assert.equal(drawn.code, 0, drawn.stderr);

@@ -35,6 +35,7 @@ interface Face {
   alignment?: { method: string };
   enhanced: boolean;
   restoration?: string;
+  faceCheck?: { passed: boolean; problems: string[] };
 }
 interface Analyzed {
   file: string;
@@ -143,7 +144,8 @@ void test('POST /v1/analyze?align=false: the plain box crop, as `moodlens analyz
   const response = await postImage('/v1/analyze?align=false', astronaut);
   assert.equal(response.statusCode, 200, response.body);
   const entry = response.json<Analyzed>();
-  assert.equal(entry.faces[0].landmarks, undefined);
+  // The landmarks still run, for the false-face check; no alignment.
+  assert.equal(entry.faces[0].landmarks?.length, 68);
   assert.equal(entry.faces[0].alignment, undefined);
   const cli = await analyzeJson(ASTRONAUT, '--no-align');
   assert.deepEqual({ ...entry, file: cli.file }, cli);
@@ -459,6 +461,7 @@ void test('GET /openapi.json is a valid OpenAPI 3.x document listing every route
     'enhance',
     'enhanceBelow',
     'flipTta',
+    'keepAllFaces',
     'margin',
     'maxSize',
     'minNeighbors',
@@ -578,7 +581,14 @@ void test('without the landmark and FSRNet models: box crops, no enhancement, en
         payload: astronaut,
       })
     ).json<Analyzed>();
-    const cli = await analyzeJson(ASTRONAUT, '--no-align', '--enhance', 'never');
+    const withCheck = await analyzeJson(ASTRONAUT, '--no-align', '--enhance', 'never');
+    // The CLI has the landmark model: its false-face check's landmarks, verdicts and "rejected" aside.
+    const cliEntry: Analyzed & { rejected?: unknown } = { ...withCheck };
+    delete cliEntry.rejected;
+    const cli = {
+      ...cliEntry,
+      faces: cliEntry.faces.map(({ landmarks: _l, faceCheck: _f, ...face }) => face),
+    };
     // No FSRNet, but auto still decides per face (the 95 px face: the plain path); never has no stage.
     assert.deepEqual(
       entry.faces.map((f) => f.restoration),

@@ -17,6 +17,10 @@ const HELP = `Usage: moodlens detect <image...> [options]
 
 Finds faces in each image with OpenCV's Haar cascade (same results as
 CascadeClassifier.detectMultiScale) and prints their boxes in image pixels.
+The OpenCV-parity command: OpenCV's defaults (3 neighbours) and every box the cascade
+gives, false faces included. analyze, video and the server use 4 neighbours and drop
+false faces (see docs/people-tracking.md); --min-neighbors 4 gives their boxes before
+that check.
 
 Options:
   --json              Print one JSON array on stdout:

@@ -23,10 +23,12 @@ export const DETECTOR_NUMERIC_OPTIONS = [
   'threads',
 ] as const;
 
-const D = DEFAULT_DETECT_OPTIONS;
-
-/** Help lines for the shared flags, each with its default. */
-export const DETECTOR_HELP = `  --scale-factor F    Step between scales of the search pyramid, above 1 and at most 4
+/**
+ * Help lines for the shared flags, each with its default: `defaults` are the command's (OpenCV's for
+ * `detect` and `landmarks`, APP_DETECT_OPTIONS for `analyze` and `video`).
+ */
+export function detectorHelp(D: Required<DetectOptions> = DEFAULT_DETECT_OPTIONS): string {
+  return `  --scale-factor F    Step between scales of the search pyramid, above 1 and at most 4
                       (default ${D.scaleFactor}); smaller is slower and finds more
   --min-neighbors N   Overlapping raw hits a face needs, integer >= 0 (default ${D.minNeighbors});
                       higher gives fewer false faces
@@ -38,6 +40,10 @@ export const DETECTOR_HELP = `  --scale-factor F    Step between scales of the s
                       results are identical for any count
   --max-pixels N      Refuse images with more than N pixels (width x height), integer >= 1,
                       checked before decoding (default ${DEFAULT_MAX_PIXELS})`;
+}
+
+/** Help lines for the shared flags with OpenCV's defaults. */
+export const DETECTOR_HELP = detectorHelp();
 
 export interface DetectorFlags {
   readonly detectOptions: Required<DetectOptions>;
@@ -46,13 +52,25 @@ export interface DetectorFlags {
   readonly threads: number;
 }
 
-/** Checks the shared flags; throws a usage error (exit 2) naming the flag, the expectation and the value. */
-export function parseDetectorFlags(values: CommandOptionValues<typeof DETECTOR_OPTIONS>): DetectorFlags {
-  const detectOptions = resolveDetectOptions({
+/**
+ * Checks the shared flags; throws a usage error (exit 2) naming the flag, the expectation and the value.
+ * Flags not given take `defaults` (OpenCV's unless the command has its own).
+ */
+export function parseDetectorFlags(
+  values: CommandOptionValues<typeof DETECTOR_OPTIONS>,
+  defaults: Required<DetectOptions> = DEFAULT_DETECT_OPTIONS,
+): DetectorFlags {
+  const given = {
     scaleFactor: detectOption('--scale-factor', 'scaleFactor', values['scale-factor'], 'number'),
     minNeighbors: detectOption('--min-neighbors', 'minNeighbors', values['min-neighbors'], 'integer'),
     minSize: detectOption('--min-size', 'minSize', values['min-size'], 'integer'),
     maxSize: detectOption('--max-size', 'maxSize', values['max-size'], 'integer'),
+  };
+  const detectOptions = resolveDetectOptions({
+    scaleFactor: given.scaleFactor ?? defaults.scaleFactor,
+    minNeighbors: given.minNeighbors ?? defaults.minNeighbors,
+    minSize: given.minSize ?? defaults.minSize,
+    maxSize: given.maxSize ?? defaults.maxSize,
   });
   let maxPixels: number | undefined;
   if (values['max-pixels'] !== undefined) {

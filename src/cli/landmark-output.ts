@@ -2,7 +2,7 @@ import type { Alignment } from '../align/aligner.js';
 import { MoodLensError } from '../core/errors.js';
 import type { Box } from '../core/image.js';
 import type { EmotionResult } from '../emotion/classifier.js';
-import type { AnalyzedFace } from '../pipeline/pipeline.js';
+import type { AnalyzedFace, RejectedFace } from '../pipeline/pipeline.js';
 import type { RestoreMethod } from '../enhance/restore.js';
 import { LANDMARK_PARTS, type Point } from '../landmarks/points.js';
 import { DEFAULT_LANDMARK_MODEL_PATH, hasDefaultLandmarkModel } from '../io/node/landmark-model.js';
@@ -42,6 +42,19 @@ export interface JsonFace {
   readonly enhanced: boolean;
   /** How the face was brought to the classifier's size, when the pipeline has an enhance stage. */
   readonly restoration?: RestoreMethod;
+  /** The false-face check's verdict, when it ran. */
+  readonly faceCheck?: { readonly passed: boolean; readonly problems: string[] };
+}
+
+/** A detector box the false-face check dropped, as `--json` lists it under "rejected". */
+export interface JsonRejected {
+  readonly box: Box;
+  readonly problems: string[];
+}
+
+/** A dropped box as `--json` writes it. */
+export function jsonRejected({ box, faceCheck }: RejectedFace): JsonRejected {
+  return { box, problems: [...faceCheck.problems] };
 }
 
 /** A pipeline result as `--json` writes it: points and alignment rounded, `enhanced` always present. */
@@ -52,6 +65,7 @@ export function jsonFace({
   alignment,
   enhanced,
   restoration,
+  faceCheck,
 }: AnalyzedFace): JsonFace {
   return {
     box,
@@ -60,6 +74,9 @@ export function jsonFace({
     ...(alignment === undefined ? {} : { alignment: jsonAlignment(alignment) }),
     enhanced: enhanced === true,
     ...(restoration === undefined ? {} : { restoration }),
+    ...(faceCheck === undefined
+      ? {}
+      : { faceCheck: { passed: faceCheck.passed, problems: [...faceCheck.problems] } }),
   };
 }
 

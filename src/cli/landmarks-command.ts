@@ -31,7 +31,9 @@ const HELP = `Usage: moodlens landmarks <image...> [options]
 Finds each face (OpenCV's Haar cascade) and its 68 landmarks (iBUG 300-W order:
 0-16 jaw, 17-21 right brow, 22-26 left brow, 27-35 nose, 36-41 right eye,
 42-47 left eye, 48-67 mouth; right and left are the subject's) in image pixels,
-0-based pixel centres.
+0-based pixel centres. Like detect, every box the cascade gives with OpenCV's defaults
+(3 neighbours), each with its points and "reliable": the false-face check of analyze
+and the server is not applied here.
 
 Options:
   --json              Print one JSON array on stdout:

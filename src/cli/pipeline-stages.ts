@@ -10,6 +10,7 @@ import {
 } from '../io/node/landmark-model.js';
 import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import type { LandmarkDetector } from '../landmarks/detector.js';
+import type { FaceCheckMode } from '../pipeline/face-check.js';
 import { EmotionPipeline, type FaceDetector } from '../pipeline/pipeline.js';
 import type { DetectorFlags } from './detector-flags.js';
 import { loadEnhanceStage, type EnhanceFlags } from './enhance-flags.js';
@@ -30,6 +31,11 @@ export interface PipelineStageFlags extends DetectorFlags, EnhanceFlags {
   readonly rotatedSearch?: boolean;
   /** Extra room around the box crop, as a fraction of the box side. */
   readonly margin?: number;
+  /**
+   * The false-face check of `EmotionPipeline.analyze` (`analyze`: drop or mark). Other than `off`, the
+   * landmark model is loaded for it (when installed) also without alignment.
+   */
+  readonly faceCheck?: FaceCheckMode;
 }
 
 /** A pipeline with every model it loaded; `close` releases them all (sessions, detector worker threads). */
@@ -64,13 +70,14 @@ export async function openPipeline(
     const landmarkModel = resolveLandmarkModel(flags.landmarkModel, flags.landmarksNeededBy ?? false);
     let landmarks: LandmarkDetector | undefined;
     let aligner: FaceAligner | undefined;
-    if (landmarkModel !== undefined && (flags.align || flags.landmarksNeededBy !== undefined)) {
+    const checkFaces = flags.faceCheck !== undefined && flags.faceCheck !== 'off';
+    if (landmarkModel !== undefined && (flags.align || checkFaces || flags.landmarksNeededBy !== undefined)) {
       landmarks = keep(await loadLandmarkDetector(landmarkModel));
       if (flags.align) aligner = await loadFaceAligner(flags.template);
-    } else if (flags.align) {
+    } else if (flags.align || checkFaces) {
       io.stderr(
         `${command}: no landmark model at ${DEFAULT_LANDMARK_MODEL_PATH}: ` +
-          'faces are classified from their box crop, unaligned\n',
+          `faces are ${flags.align ? 'classified from their box crop, unaligned' : 'not checked for false faces'}\n`,
       );
     }
     const enhanceStage = await loadEnhanceStage(flags, command, io);
@@ -90,6 +97,7 @@ export async function openPipeline(
       ...(enhancer === undefined ? {} : { enhancer }),
       enhanceBelow: enhanceStage.enhanceBelow,
       upscaleBelow: enhanceStage.upscaleBelow,
+      ...(flags.faceCheck === undefined ? {} : { faceCheck: flags.faceCheck }),
     });
     return { pipeline, close };
   } catch (error) {

@@ -18,12 +18,13 @@ export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
 };
 
 /**
- * The detector settings MoodLens's own surfaces share for people in video (`moodlens video`, the web app):
- * OpenCV's scale step with 4 neighbours instead of 3. Measured by `npm run study:false-faces`
- * (docs/people-tracking.md): on face300w photos (tuning half) 4 neighbours plus the landmark checks
- * remove 70% of the false faces of OpenCV's defaults for 0.7 points of recall (held-out half: 65% for 1.8
- * points), and on the frames of examples/astronaut-pan.mp4 86% for none; 5 neighbours lost 2.8 points of
- * recall on its own. The minimum size stays a per-surface speed setting (0 here).
+ * The detector settings MoodLens's own surfaces share: `moodlens analyze`, the HTTP service, the job
+ * queue's photos, `moodlens video` and the web app (OpenCV's scale step with 4 neighbours instead of 3);
+ * `moodlens detect` and `landmarks` keep OpenCV's defaults (they are the parity commands). Measured by
+ * `npm run study:false-faces` (docs/people-tracking.md): on face300w photos (tuning half) 4 neighbours
+ * plus the landmark checks remove 70% of the false faces of OpenCV's defaults for 0.7 points of recall,
+ * and with the false-face check of src/pipeline/face-check.ts every one for 0.5 points; 5 neighbours
+ * lost 2.8 points of recall on its own. The minimum size stays a per-surface speed setting (0 here).
  */
 export const APP_DETECT_OPTIONS: Required<DetectOptions> = {
   scaleFactor: 1.1,

@@ -10,6 +10,15 @@ import { DEFAULT_ENHANCE_BELOW, restorationFor } from '../enhance/policy.js';
 import type { RestoreMethod } from '../enhance/restore.js';
 import { toGray } from '../image/gray.js';
 import type { FaceLandmarks, LandmarkDetector } from '../landmarks/detector.js';
+import {
+  checkFaces,
+  DEFAULT_FACE_CHECK_THRESHOLDS,
+  FACE_CHECK_MODES,
+  landmarkAgreement,
+  type FaceCheckMode,
+  type FaceCheckThresholds,
+  type FaceCheckVerdict,
+} from './face-check.js';
 
 /** Anything that finds faces: `HaarFaceDetector` (sync) or `ParallelFaceDetector` (async). */
 export interface FaceDetector {
@@ -34,7 +43,26 @@ export type AnalyzedFace<T extends DetectedFace = DetectedFace> = FaceWithEmotio
   readonly enhanced?: boolean;
   /** How the face was brought to the classifier's size, when the pipeline has an enhance stage. */
   readonly restoration?: RestoreMethod;
+  /** The false-face check's verdict, when it ran (`analyze` with the landmark stage; see `faceCheck`). */
+  readonly faceCheck?: FaceCheckVerdict;
 };
+
+/** A detector box the false-face check dropped, with its landmarks and why. */
+export interface RejectedFace {
+  readonly box: Box;
+  readonly landmarks: FaceLandmarks;
+  readonly faceCheck: FaceCheckVerdict;
+}
+
+/** What `analyzeImage` found: the faces, and the boxes the false-face check dropped. */
+export interface ImageAnalysis {
+  /** Every face with its emotion, in the detector's order. */
+  readonly faces: AnalyzedFace[];
+  /** Detector boxes taken for no face (only in `drop` mode), in the detector's order. */
+  readonly rejected: RejectedFace[];
+  /** Whether the false-face check ran (it needs the landmark stage and a mode other than `off`). */
+  readonly checked: boolean;
+}
 
 export interface PipelineOptions {
   readonly detect?: DetectOptions;
@@ -64,6 +92,17 @@ export interface PipelineOptions {
    * `moodlens analyze` and `video` pass {@link DEFAULT_UPSCALE_BELOW} under `--enhance auto`.
    */
   readonly upscaleBelow?: number;
+  /**
+   * The false-face check of `analyze` (src/pipeline/face-check.ts: the landmarks' geometric checks, the
+   * eyes darker than the cheeks, the landmark model's answers agreeing, no box that is part of a larger
+   * face): `drop` (default) leaves the boxes that fail it out of the faces, `mark` keeps every box with
+   * its verdict as `faceCheck`, `off` runs no check. Needs the landmark stage (without it no box is
+   * checked). `classifyFaces` never checks: it classifies the records it is given (video checks its own
+   * detections: src/video/frame-analyzer.ts).
+   */
+  readonly faceCheck?: FaceCheckMode;
+  /** Thresholds of the false-face check. Default {@link DEFAULT_FACE_CHECK_THRESHOLDS}. */
+  readonly faceCheckThresholds?: FaceCheckThresholds;
 }
 
 /**
@@ -97,6 +136,17 @@ export class EmotionPipeline {
     if (upscaleBelow !== undefined && !(upscaleBelow >= 0)) {
       throw new RangeError(`Expected a number >= 0 for upscaleBelow but received ${String(upscaleBelow)}`);
     }
+    const { faceCheck } = options;
+    if (faceCheck !== undefined && !FACE_CHECK_MODES.includes(faceCheck)) {
+      throw new RangeError(
+        `Expected one of ${FACE_CHECK_MODES.join(', ')} for faceCheck but received ${String(faceCheck)}`,
+      );
+    }
+  }
+
+  /** The false-face check's mode: the option, or `drop`. */
+  get faceCheckMode(): FaceCheckMode {
+    return this.options.faceCheck ?? 'drop';
   }
 
   /**
@@ -110,14 +160,52 @@ export class EmotionPipeline {
     };
   }
 
-  /** Every face in the image with its emotion, in the detector's order. No face: an empty list. */
+  /**
+   * Every face in the image with its emotion, in the detector's order, without the boxes the false-face
+   * check drops (see `faceCheck`). No face: an empty list.
+   */
   async analyze(image: Image): Promise<AnalyzedFace[]> {
+    return (await this.analyzeImage(image)).faces;
+  }
+
+  /**
+   * Detects, checks (see `faceCheck`) and classifies: the faces, and the boxes the check dropped. With
+   * the check, each face carries its verdict as `faceCheck`.
+   */
+  async analyzeImage(image: Image): Promise<ImageAnalysis> {
     const boxes = await this.detector.detect(image, this.options.detect);
-    if (boxes.length === 0) return [];
-    return this.classifyFaces(
-      image,
-      boxes.map((box) => ({ box })),
+    const { landmarks: landmarker } = this.options;
+    const mode = this.faceCheckMode;
+    if (boxes.length === 0)
+      return { faces: [], rejected: [], checked: landmarker !== undefined && mode !== 'off' };
+    if (landmarker === undefined || mode === 'off') {
+      return {
+        faces: await this.classifyFaces(
+          image,
+          boxes.map((box) => ({ box })),
+        ),
+        rejected: [],
+        checked: false,
+      };
+    }
+    const gray = toGray(image);
+    const thresholds = this.options.faceCheckThresholds ?? DEFAULT_FACE_CHECK_THRESHOLDS;
+    const marks = await landmarker.detect(gray, boxes);
+    const spreads = Number.isFinite(thresholds.maxLandmarkSpread)
+      ? (await landmarkAgreement(landmarker, gray, boxes)).map((a) => a.spread)
+      : undefined;
+    const verdicts = checkFaces(gray, boxes, marks, spreads, thresholds);
+    const keep = boxes.map((_, i) => mode === 'mark' || verdicts[i].passed);
+    const kept = boxes.flatMap((box, i) => (keep[i] ? [{ box, faceCheck: verdicts[i] }] : []));
+    const faces = await this.#classify(
+      gray,
+      kept,
+      marks.filter((_, i) => keep[i]),
     );
+    const rejected = boxes.flatMap((box, i) =>
+      keep[i] ? [] : [{ box, landmarks: marks[i], faceCheck: verdicts[i] }],
+    );
+    return { faces, rejected, checked: true };
   }
 
   /**
@@ -127,8 +215,7 @@ export class EmotionPipeline {
   async classifyFaces<T extends DetectedFace>(image: Image, faces: readonly T[]): Promise<AnalyzedFace<T>[]> {
     if (faces.length === 0) return [];
     const gray = toGray(image);
-    const size = this.classifier.info.inputSize;
-    const { landmarks: landmarker, aligner, crop, enhancer } = this.options;
+    const { landmarks: landmarker } = this.options;
     const marks =
       landmarker === undefined
         ? undefined
@@ -136,6 +223,18 @@ export class EmotionPipeline {
             gray,
             faces.map((f) => f.box),
           );
+    return this.#classify(gray, faces, marks);
+  }
+
+  /** Classifies face records with their landmarks (when the pipeline has the landmark stage). */
+  async #classify<T extends DetectedFace>(
+    gray: GrayImage,
+    faces: readonly T[],
+    marks: readonly FaceLandmarks[] | undefined,
+  ): Promise<AnalyzedFace<T>[]> {
+    if (faces.length === 0) return [];
+    const size = this.classifier.info.inputSize;
+    const { aligner, crop, enhancer } = this.options;
     const { enhanceBelow: below, upscaleBelow } = this.restorationThresholds;
     const restorations = faces.map((f): RestoreMethod => {
       const r = restorationFor(f.box, below, upscaleBelow, enhancer !== undefined);

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FaceAligner } from '../align/aligner.js';
-import { jsonFace } from '../cli/landmark-output.js';
+import { jsonFace, jsonRejected } from '../cli/landmark-output.js';
 import { isMoodLensError } from '../core/errors.js';
 import { HaarFaceDetector } from '../detect/detector.js';
 import { EmotionClassifier } from '../emotion/classifier.js';
@@ -81,22 +81,25 @@ async function analyzeOne(
   const { options } = job;
   try {
     const decoded = await decodeImage(image.bytes, { maxPixels: options.maxPixels }, image.name);
-    // The stages `moodlens analyze` builds from the same flags (see its runAnalyze).
+    // The stages `moodlens analyze` builds from the same flags (see its runAnalyze); the landmark model
+    // also serves the false-face check when alignment is off.
     const { align, enhancer } = stages;
     const pipeline = new EmotionPipeline(stages.detector, options.flipTta ? stages.flipped : stages.plain, {
       detect: options.detect,
       crop: { margin: options.margin },
-      ...(options.align && align !== undefined ? align : {}),
+      ...(align === undefined ? {} : options.align ? align : { landmarks: align.landmarks }),
       ...(options.enhance === 'never' || enhancer === undefined ? {} : { enhancer }),
       enhanceBelow: enhanceThreshold(options.enhance, options.enhanceBelow),
       upscaleBelow: upscaleThreshold(options.enhance, options.upscaleBelow),
+      faceCheck: options.keepAllFaces === true ? 'mark' : 'drop',
     });
-    const faces = await pipeline.analyze(decoded);
+    const { faces, rejected, checked } = await pipeline.analyzeImage(decoded);
     return {
       file: image.name,
       width: decoded.width,
       height: decoded.height,
       faces: faces.map(jsonFace),
+      ...(checked && options.keepAllFaces !== true ? { rejected: rejected.map(jsonRejected) } : {}),
     };
   } catch (error) {
     if (isMoodLensError(error)) {

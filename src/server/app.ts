@@ -306,6 +306,7 @@ async function createApp(
       enhanceBelow: query.enhanceBelow ?? DEFAULT_ENHANCE_BELOW,
       upscaleBelow: query.upscaleBelow ?? DEFAULT_UPSCALE_BELOW,
       maxPixels: opts.maxPixels,
+      keepAllFaces: query.keepAllFaces ?? false,
     };
   };
 

@@ -1,6 +1,6 @@
 /** Messages between the inference pool (`pool.ts`) and its worker threads (`analyze-worker.ts`). */
 import type { AlignmentTemplate } from '../align/template.js';
-import type { JsonFace } from '../cli/landmark-output.js';
+import type { JsonFace, JsonRejected } from '../cli/landmark-output.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { DetectOptions } from '../detect/options.js';
 import type { EnhanceMode } from '../enhance/policy.js';
@@ -45,6 +45,8 @@ export interface AnalyzeOptions {
   readonly upscaleBelow: number;
   /** Pixel limit checked from the header before decoding. */
   readonly maxPixels: number;
+  /** Keep the boxes the false-face check fails, each with its verdict (absent: false, drop them). */
+  readonly keepAllFaces?: boolean;
 }
 
 /** One uploaded image: its name for the JSON answer and messages, and its encoded bytes. */
@@ -65,6 +67,8 @@ export interface AnalyzedImage {
   readonly width: number;
   readonly height: number;
   readonly faces: JsonFace[];
+  /** Boxes the false-face check dropped, when it ran and dropped. */
+  readonly rejected?: JsonRejected[];
 }
 
 /** An image that failed with a coded error, as the CLI's JSON reports it. */

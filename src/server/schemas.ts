@@ -4,15 +4,18 @@
  */
 import { Type, type Static } from 'typebox';
 import { ALIGNMENT_MODES } from '../align/aligner.js';
-import { DEFAULT_DETECT_OPTIONS } from '../detect/options.js';
+import { APP_DETECT_OPTIONS } from '../detect/options.js';
 import { EMOTION_LABELS } from '../emotion/labels.js';
 import { DEFAULT_CROP_FACE_OPTIONS } from '../emotion/preprocess.js';
 import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW, ENHANCE_MODES } from '../enhance/policy.js';
 import { RESTORE_METHODS } from '../enhance/restore.js';
 
-const D = DEFAULT_DETECT_OPTIONS;
+const D = APP_DETECT_OPTIONS;
 
-/** The query options of the analyze routes: the CLI's flags, camel-cased, same ranges and defaults. */
+/**
+ * The query options of the analyze routes: `moodlens analyze`'s flags, camel-cased, same ranges and
+ * defaults (the detector's are APP_DETECT_OPTIONS: 4 neighbours, not OpenCV's 3).
+ */
 export const AnalyzeQuerySchema = Type.Object(
   {
     scaleFactor: Type.Optional(
@@ -29,7 +32,9 @@ export const AnalyzeQuerySchema = Type.Object(
         minimum: 0,
         maximum: 10_000,
         default: D.minNeighbors,
-        description: 'Overlapping raw hits a face needs (--min-neighbors); higher gives fewer false faces',
+        description:
+          "Overlapping raw hits a face needs (--min-neighbors; 4, OpenCV's default is 3); higher gives fewer " +
+          'false faces',
       }),
     ),
     minSize: Type.Optional(
@@ -99,6 +104,16 @@ export const AnalyzeQuerySchema = Type.Object(
           'bicubically (--upscale-below; 0: off)',
       }),
     ),
+    keepAllFaces: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Keep every box the detector finds, each with the false-face check\'s verdict as "faceCheck" ' +
+          '(--keep-all-faces); by default a box is dropped (listed under "rejected") unless its landmarks ' +
+          'look like a face, its eyes are darker than its cheeks and it is no part of a larger face. No ' +
+          'check when the server has no landmark model',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -160,7 +175,24 @@ const FaceSchema = Type.Object({
         'crop (absent with enhance=never)',
     }),
   ),
+  faceCheck: Type.Optional(
+    Type.Object(
+      {
+        passed: Type.Boolean(),
+        problems: Type.Array(Type.String(), { description: 'Each failed check in words' }),
+      },
+      { description: "The false-face check's verdict (absent when the server has no landmark model)" },
+    ),
+  ),
 });
+
+const RejectedSchema = Type.Object(
+  {
+    box: BoxSchema,
+    problems: Type.Array(Type.String(), { description: 'Each failed check in words' }),
+  },
+  { description: 'A detector box the false-face check dropped, and why' },
+);
 
 export const AnalyzedImageSchema = Type.Object(
   {
@@ -168,6 +200,11 @@ export const AnalyzedImageSchema = Type.Object(
     width: Type.Integer(),
     height: Type.Integer(),
     faces: Type.Array(FaceSchema),
+    rejected: Type.Optional(
+      Type.Array(RejectedSchema, {
+        description: 'Boxes the false-face check dropped (absent with keepAllFaces or without the check)',
+      }),
+    ),
   },
   { description: 'One image, as `moodlens analyze --json` reports it' },
 );
