@@ -86,7 +86,11 @@ async function videoJobs(
       if (!isMoodLensError(error) || error.code === 'MOODLENS_ERR_FFMPEG_NOT_FOUND') throw error;
     }
   }
-  const warmup = warmupFrames(smoothingAlpha, detectEvery, DEFAULT_TRACKER_OPTIONS.maxMissedFrames);
+  const warmup = warmupFrames(
+    detectEvery,
+    DEFAULT_TRACKER_OPTIONS.maxMissedFrames,
+    DEFAULT_TRACKER_OPTIONS.confirmWithin,
+  );
   const chunks = planChunks(frames, framesPerChunk, warmup, detectEvery);
   const group = videoGroup({
     sha256,

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 export const QUEUE_NAME = 'moodlens';
 
 /** Bumped when the job data or result format changes incompatibly (part of every job id). */
-export const JOB_FORMAT = 1;
+export const JOB_FORMAT = 2;
 
 /** The emotion model: `default`, `accurate` or a path (which every worker must have). */
 export type ModelChoice = string;
@@ -29,8 +29,8 @@ export interface ChunkSpec extends FrameRange {
   readonly index: number;
   readonly count: number;
   /**
-   * The first frame analysed: before `start`, so that the tracker and the smoothed scores have reached
-   * the state a whole-video run has at `start`. A multiple of detectEvery (the detector's schedule).
+   * The first frame whose detections the chunk tracks (see warmupFrames): at or before `start`, a
+   * multiple of detectEvery (the detector's schedule).
    */
   readonly warmStart: number;
 }
@@ -99,14 +99,13 @@ export function jobId(data: JobData): string {
 }
 
 /**
- * Frames of warm-up before a chunk so that its first record equals a whole-video run's: each smoothed
- * score is `alpha * new + (1 - alpha) * old`, so a difference in the starting state shrinks by (1 - alpha)
- * per frame and is below double precision (2^-53) after this many frames; the tracker forgets a lost
- * face after maxMissedFrames, and needs a detection or two to pick up the faces on screen.
+ * Frames before a chunk whose detections a chunk tracks (never analysed for the results: `queue results`
+ * replays the tracks, persons and smoothing over every chunk), so that its own tracking of faces, which
+ * picks the thumbnail crops it keeps, starts as a whole-video run's: a face lost is forgotten after
+ * maxMissedFrames, and a track is confirmed or dropped within its first confirmWithin detections.
  */
-export function warmupFrames(smoothingAlpha: number, detectEvery: number, maxMissedFrames: number): number {
-  const smoothing = smoothingAlpha >= 1 ? 0 : Math.ceil((53 * Math.log(2)) / -Math.log(1 - smoothingAlpha));
-  return Math.max(smoothing, maxMissedFrames + 1) + 2 * detectEvery;
+export function warmupFrames(detectEvery: number, maxMissedFrames: number, confirmWithin: number): number {
+  return maxMissedFrames + 1 + confirmWithin * detectEvery;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { MoodLensError, isMoodLensError, type ErrorCode } from '../core/errors.js';
 import { parseAnalyzeArgs, type AnalyzeFileResult } from '../cli/analyze-command.js';
-import { jsonFace } from '../cli/landmark-output.js';
+import { jsonFace, jsonRejected } from '../cli/landmark-output.js';
 import type { CliIo } from '../cli/main.js';
 import { openPipeline, type OpenPipeline, type PipelineStageFlags } from '../cli/pipeline-stages.js';
 import { parseVideoArgs } from '../cli/video-command.js';
@@ -144,10 +144,17 @@ export class JobProcessor {
       data.file,
       args.maxPixels === undefined ? {} : { maxPixels: args.maxPixels },
     );
-    const faces = await pipeline.analyze(image);
+    // As runAnalyze builds its entry (src/cli/analyze-command.ts), with --no-images.
+    const { faces, rejected, checked } = await pipeline.analyzeImage(image);
     return {
       kind: 'photo',
-      entry: { file: data.file, width: image.width, height: image.height, faces: faces.map(jsonFace) },
+      entry: {
+        file: data.file,
+        width: image.width,
+        height: image.height,
+        faces: faces.map(jsonFace),
+        ...(checked && args.faceCheck === 'drop' ? { rejected: rejected.map(jsonRejected) } : {}),
+      },
     };
   }
 
@@ -188,7 +195,6 @@ export class JobProcessor {
       pipeline,
       chunk: data.chunk,
       detectEvery: args.detectEvery,
-      smoothingAlpha: args.smoothingAlpha,
       ...(model === undefined ? {} : { model }),
       onProgress,
     });

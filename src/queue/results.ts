@@ -6,13 +6,13 @@
  */
 import { basename, extname, join } from 'node:path';
 import type { Queue } from 'bullmq';
-import { FrameRecordStore } from '../report/record-store.js';
 import { formatFramesCsv } from '../report/records.js';
-import { buildReport } from '../report/report.js';
+import { buildReport, type SessionReport } from '../report/report.js';
 import { renderReportHtml } from '../report/html.js';
 import { ensureDirectory, writeOutputFile } from '../io/node/output-path.js';
 import { isJobData, type JobData, type VideoJobData } from './jobs.js';
 import { mergeChunks } from './merge.js';
+import { replayVideo } from './replay.js';
 import { parseFailure, type PhotoResult } from './processor.js';
 import type { VideoChunkResult } from './video-chunk.js';
 import type { WholeVideoResult } from './whole-video.js';
@@ -177,39 +177,88 @@ async function writeVideo(group: InputGroup, name: string, options: ResultsOptio
     };
   }
   const chunks = group.jobs.map((j) => j.result as VideoChunkResult);
+  const video = chunkedVideoOutputs(chunks, {
+    file: data.file,
+    detectEvery: data.detectEvery,
+    smoothingAlpha: data.smoothingAlpha,
+    generator: options.generator,
+    // When the last chunk finished: the same on every run of `queue results`.
+    generatedAt: new Date(Math.max(...group.jobs.map((j) => j.finishedOn ?? 0)))
+      .toISOString()
+      .slice(0, 19)
+      .replace('T', ' '),
+  });
+  await ensureDirectory(folder);
+  await writeOutputFile(join(options.outDir, outputs[0]), video.framesCsv);
+  await writeOutputFile(join(options.outDir, outputs[1]), `${JSON.stringify(video.report, null, 2)}\n`);
+  await writeOutputFile(join(options.outDir, outputs[2]), renderReportHtml(video.report));
+  return {
+    ...base,
+    state: video.complete ? 'done' : 'partial',
+    outputs,
+    frames: video.frames,
+    ...(video.complete ? {} : { error: partialError(data.file, video.reason) }),
+  };
+}
+
+/** The source fields of a chunked video's report that the chunks do not hold. */
+export interface ChunkedVideoSource {
+  readonly file: string;
+  readonly detectEvery: number;
+  readonly smoothingAlpha: number;
+  readonly generator: string;
+  readonly generatedAt: string;
+}
+
+/** A chunked video's frames.csv and report: what `moodlens video` writes for the same file. */
+export interface ChunkedVideoOutputs {
+  readonly framesCsv: string;
+  readonly report: SessionReport;
+  readonly frames: number;
+  readonly complete: boolean;
+  readonly reason?: string;
+  /** Persons whose thumbnail is not the whole-video run's (see src/queue/video-chunk.ts); normally 0. */
+  readonly approximateThumbnails: number;
+}
+
+/**
+ * The chunks of one video (every chunk of its plan, any order) into `moodlens video`'s frames.csv and
+ * report: the observations merged in frame order, the stream's state replayed over them, and the report
+ * built as analyzeVideo builds it. Pure.
+ */
+export function chunkedVideoOutputs(
+  chunks: readonly VideoChunkResult[],
+  source: ChunkedVideoSource,
+): ChunkedVideoOutputs {
   const merged = mergeChunks(chunks);
   const first = chunks.find((c) => c.chunk.index === 0) ?? chunks[0];
-  // As `moodlens video` builds it: the records at the store's precision, the same source fields.
-  const store = new FrameRecordStore();
-  for (const record of merged.records) store.push(record);
-  const report = buildReport(store, {
+  const replay = replayVideo(merged.observations, merged.thumbnails, {
+    width: first.video.width,
+    height: first.video.height,
+    smoothingAlpha: source.smoothingAlpha,
+  });
+  const report = buildReport(replay.records, {
+    thumbnails: replay.thumbnails,
     ...(first.model === undefined ? {} : { model: first.model }),
     source: {
-      file: data.file,
-      // When the last chunk finished: the same on every run of `queue results`.
-      generatedAt: new Date(Math.max(...group.jobs.map((j) => j.finishedOn ?? 0)))
-        .toISOString()
-        .slice(0, 19)
-        .replace('T', ' '),
+      file: source.file,
+      generatedAt: source.generatedAt,
       width: first.video.width,
       height: first.video.height,
       fps: first.video.fps,
-      detectEvery: data.detectEvery,
-      smoothingAlpha: data.smoothingAlpha,
-      generator: options.generator,
+      detectEvery: source.detectEvery,
+      smoothingAlpha: source.smoothingAlpha,
+      generator: source.generator,
       ...(merged.complete ? {} : { partial: merged.reason ?? 'the video could not be read to the end' }),
     },
   });
-  await ensureDirectory(folder);
-  await writeOutputFile(join(options.outDir, outputs[0]), formatFramesCsv(merged.records));
-  await writeOutputFile(join(options.outDir, outputs[1]), `${JSON.stringify(report, null, 2)}\n`);
-  await writeOutputFile(join(options.outDir, outputs[2]), renderReportHtml(report));
   return {
-    ...base,
-    state: merged.complete ? 'done' : 'partial',
-    outputs,
+    framesCsv: formatFramesCsv(replay.records),
+    report,
     frames: merged.frames,
-    ...(merged.complete ? {} : { error: partialError(data.file, merged.reason) }),
+    complete: merged.complete,
+    ...(merged.reason === undefined ? {} : { reason: merged.reason }),
+    approximateThumbnails: replay.approximateThumbnails,
   };
 }
 

@@ -315,7 +315,7 @@ export class FrameAnalyzer {
  * Whether a detection is kept as a face: without landmarks, always; with them, when they pass the
  * geometric checks and the pixels under them look like a face (eyes darker than the cheeks).
  */
-function plausibleFace(gray: GrayImage, face: AnalyzedFace): boolean {
+export function plausibleFace(gray: GrayImage, face: AnalyzedFace): boolean {
   const marks = face.landmarks;
   if (marks === undefined) return true;
   return marks.reliability.reliable && assessFaceEvidence(gray, marks.points, face.box).plausible;
