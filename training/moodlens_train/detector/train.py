@@ -6,7 +6,8 @@
 
 Each epoch is --steps batches of --batch-size random --size crops (see detector/data.py: real photos at random
 scales, collages of face300w faces on face-free photos, photometric augmentation, mirror images). After each
-epoch the model runs on every val photo (long side 640, as `detect` does), and the run keeps:
+epoch the model runs on every val photo (resized to a long side of --val-long-side, 416 by default: faces
+there are at most ~300 px, the largest the 320 px training crops hold), and the run keeps:
 
 - `log.csv`: epoch, lr, the loss and its parts, val AP (IoU 0.4 and 0.5), val recall / precision / F1 at the
   val-best score threshold (IoU 0.4), seconds;
@@ -38,7 +39,7 @@ from .model import FaceDetector, count_parameters, flatten_outputs
 FORMAT = "moodlens-detector/1"
 LOG_FIELDS = ("epoch", "lr", "loss", "score_loss", "box_loss", "kps_loss", "val_ap", "val_ap50", "val_recall",
               "val_precision", "val_f1", "val_threshold", "seconds")
-RESUMABLE = ("epochs", "patience", "threads", "quiet", "data")
+RESUMABLE = ("epochs", "patience", "threads", "quiet", "data", "val_long_side")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=20, help="early stopping (0: off)")
     p.add_argument("--limit", type=int, help="first N training photos only (quick runs)")
     p.add_argument("--val-limit", type=int, help="first N val photos only (quick runs)")
+    p.add_argument("--val-long-side", type=int, default=416,
+                   help="val photos are resized to this long side, as the detector will run (default %(default)s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue OUT/last.pt (its flags, except " +
@@ -69,9 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @torch.no_grad()
-def validate(model, items, threshold=None):
+def validate(model, items, threshold=None, long_side: int = 416):
     model.eval()
-    dets = [detect(model, it.image, threshold=0.05) for it in items]
+    dets = [detect(model, it.image, threshold=0.05, long_side=long_side) for it in items]
     gts = [it.boxes for it in items]
     thr = best_threshold(dets, gts) if threshold is None else threshold
     res = evaluate(dets, gts, thr)
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
         saved = torch.load(last, map_location="cpu")["args"]
         given = vars(args)
         for k, v in saved.items():
-            if k == "resume" or (k in RESUMABLE and given.get(k) is not None and k == "data"):
+            if k == "resume":
                 continue
             if k not in RESUMABLE or (k == "data" and given.get(k) is None):
                 given[k] = Path(v) if k in ("data", "out") else v
@@ -143,7 +146,7 @@ def main(argv=None) -> int:
             opt.step()
             sums += np.array([float(t) for t in terms])
         loss, sl, bl, kl = sums / args.steps
-        res = validate(model, val)
+        res = validate(model, val, long_side=args.val_long_side)
         score = res["ap"]
         sched.step(score)
         is_best = score > best
