@@ -126,15 +126,15 @@ function scoreArray(scores: Readonly<Record<string, number>>): number[] {
 
 /**
  * Thumbnail crops a chunk keeps. A person's thumbnail is the first of the highest-scoring detections of
- * their tracks from the moment each was confirmed (a suffix of the track), so a detection can be it only
- * if no later detection of its track scores higher. The chunk tracks faces itself (a FaceTracker from its
- * warm-up on) and keeps, per track, the detections no later one beats: a stack of falling scores, about
- * log(n) crops a track. When the replay's tracks differ from the chunk's and the winner was not kept, the
- * replay takes the best crop kept for that person (see src/queue/replay.ts).
+ * their tracks from the moment each track was confirmed. The chunk tracks faces itself (a FaceTracker
+ * from its warm-up on, which starts it as a whole-video run's tracker is there) and keeps, per track, the
+ * first of its best detections on the chunk's frames from its confirmation on: one crop a track, and the
+ * winner whenever the replay's tracks are the chunk's. Where they differ (a face seen on and off at the
+ * chunk's start) and the winner was not kept, the replay takes the best crop kept for that person.
  */
 class ThumbnailCandidates {
   readonly #tracker = new FaceTracker();
-  readonly #stacks = new Map<number, { frame: number; index: number; score: number; image: RgbImage }[]>();
+  readonly #best = new Map<number, { frame: number; index: number; score: number; image: RgbImage }>();
 
   /** Tracks one detection frame's kept boxes; `keep` says whether its crops may be candidates. */
   observe(
@@ -147,21 +147,20 @@ class ThumbnailCandidates {
     const tracks = this.#tracker.update(boxes, frame);
     if (!keep) return;
     tracks.forEach((track, index) => {
-      const stack = this.#stacks.get(track.id) ?? [];
-      while (stack.length > 0 && stack[stack.length - 1].score < scores[index]) stack.pop();
-      stack.push({ frame, index, score: scores[index], image: cropThumbnail(image, boxes[index]) });
-      this.#stacks.set(track.id, stack);
+      const best = this.#best.get(track.id);
+      if (!track.confirmed || (best !== undefined && best.score >= scores[index])) return;
+      this.#best.set(track.id, {
+        frame,
+        index,
+        score: scores[index],
+        image: cropThumbnail(image, boxes[index]),
+      });
     });
   }
 
   candidates(): ThumbnailCandidate[] {
-    const all = [...this.#stacks.values()].flat();
-    all.sort((a, b) => a.frame - b.frame || a.index - b.index);
-    return all.map(({ frame, index, image }) => ({
-      frame,
-      index,
-      url: pngDataUrl(image),
-    }));
+    const all = [...this.#best.values()].sort((a, b) => a.frame - b.frame || a.index - b.index);
+    return all.map(({ frame, index, image }) => ({ frame, index, url: pngDataUrl(image) }));
   }
 }
 
