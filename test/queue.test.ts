@@ -19,8 +19,13 @@ import { evictionWarning } from '../src/queue/connection.js';
 import { JOB_FORMAT, jobId, planChunks, warmupFrames, type VideoJobData } from '../src/queue/jobs.js';
 import { mergeChunks } from '../src/queue/merge.js';
 import { parseRedisUrl, redact } from '../src/queue/redis-url.js';
-import type { InputSummary } from '../src/queue/results.js';
-import type { VideoChunkResult } from '../src/queue/video-chunk.js';
+import { chunkedVideoOutputs, type InputSummary } from '../src/queue/results.js';
+import {
+  encodeFloats,
+  type ObservedFrame,
+  type ThumbnailCandidate,
+  type VideoChunkResult,
+} from '../src/queue/video-chunk.js';
 import type { AddedJob } from '../src/queue/enqueue.js';
 import { buildServer } from '../src/server/app.js';
 import { runCaptured, type Captured } from './support/cli.js';
@@ -107,6 +112,53 @@ void describe('queue: pure parts', () => {
     assert.throws(() => mergeChunks([chunk(0, [0, 1, 2]), chunk(1, [2, 3])]), /outside chunk 1/);
     assert.throws(() => mergeChunks([chunk(0, [0]), chunk(1, [2, 3])]), /after an earlier chunk ended/);
     assert.throws(() => mergeChunks([chunk(0, [0, 1]), chunk(1, [3])]), /frame 3 follows frame 1/);
+  });
+
+  void test('results replay a chunked video: persons filled in from confirmation back, thumbnail crops', () => {
+    // One face on frames 0-11, detected every 3rd frame, in 2 chunks; confirmed on its 3rd detection.
+    const descriptor = encodeFloats(new Float32Array(144).fill(1 / 12));
+    const scores = (happy: number): Float64Array => {
+      const values = new Float64Array(7).fill((1 - happy) / 6);
+      values[3] = happy;
+      return values;
+    };
+    const observe = (frame: number): ObservedFrame =>
+      frame % 3 === 0
+        ? {
+            frame,
+            time: frame / 10,
+            faces: [
+              { box: [10, 10, 40, 40], scores: encodeFloats(scores(0.6)), descriptor, thumb: 20 + frame },
+            ],
+          }
+        : { frame, time: frame / 10, scores: encodeFloats(scores(0.8)) };
+    const chunk = (index: number, thumbnails: ThumbnailCandidate[]): VideoChunkResult => ({
+      kind: 'video',
+      file: '/a.mp4',
+      video: { width: 64, height: 64, fps: 10, expectedFrames: 12 },
+      chunk: { index, count: 2, start: index * 6, end: index === 0 ? 6 : null, warmStart: 0 },
+      records: Array.from({ length: 6 }, (_, i) => observe(index * 6 + i)),
+      thumbnails,
+      frames: 6,
+      complete: true,
+    });
+    const source = { file: '/a.mp4', detectEvery: 3, smoothingAlpha: 0.4, generator: 'g', generatedAt: 'd' };
+    const best = { frame: 9, index: 0, url: 'data:image/png;base64,best' };
+    const other = { frame: 6, index: 0, url: 'data:image/png;base64,other' };
+    const exact = chunkedVideoOutputs([chunk(1, [other, best]), chunk(0, [])], source);
+    const rows = exact.framesCsv.trim().split('\n').slice(1);
+    assert.equal(rows.length, 12);
+    assert.ok(
+      rows.every((row) => row.endsWith(',1')),
+      'person 1 on every row, before its confirmation too',
+    );
+    assert.equal(rows[1].split(',')[8], '0.6800', 'smoothed: 0.4 * 0.8 + 0.6 * 0.6');
+    assert.deepEqual(exact.report.thumbnails, { '1': best.url });
+    assert.equal(exact.approximateThumbnails, 0);
+    const approximate = chunkedVideoOutputs([chunk(0, []), chunk(1, [other])], source);
+    assert.deepEqual(approximate.report.thumbnails, { '1': other.url }, 'the best crop kept');
+    assert.equal(approximate.approximateThumbnails, 1);
+    assert.equal(approximate.framesCsv, exact.framesCsv);
   });
 
   void test('the eviction policy check warns unless noeviction', () => {
