@@ -199,3 +199,22 @@ def test_onnx_gives_pytorch_numbers_at_any_input_size(exported, face300w_dir, sh
     assert got[0].shape == (1, anchors) and got[1].shape == (1, anchors, 4) and got[2].shape == (1, anchors, 10)
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+
+
+def test_evaluation_and_card_from_a_tiny_run(tiny_run, exported, tmp_path, capsys):
+    from moodlens_train.detector.card import main as card_main
+    from moodlens_train.detector.evaluate import main as eval_main
+    data, out, _ = tiny_run
+    ckpt, onnx_path = exported
+    with pytest.raises(SystemExit, match="never on the reported test split"):
+        eval_main([str(ckpt), "--data", str(data), "--split", "test", "--pick-threshold"])
+    res = tmp_path / "val.json"
+    assert eval_main([str(ckpt), "--data", str(data), "--split", "val", "--haar", "--long-side", "256",
+                      "--json-out", str(res)]) == 0
+    r = json.loads(res.read_text())
+    assert r["photos"] == 6 and r["detector"]["all"]["faces"] == 6 and r["haar"]["face300w"]["faces"] == 6
+    md = tmp_path / "card.md"
+    assert card_main([str(out), str(res), str(onnx_path), str(md), "--command", "train ...",
+                      "--eval-command", "evaluate ..."]) == 0
+    text = md.read_text()
+    assert "| face300w | 6 |" in text and "68,701 parameters" in text

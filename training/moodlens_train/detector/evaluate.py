@@ -66,6 +66,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json-out", type=Path)
     args = p.parse_args(argv)
+    if args.pick_threshold and args.split == "test":
+        raise SystemExit("--pick-threshold: choose thresholds on val, never on the reported test split")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     model, ckpt = load_model(args.checkpoint)
@@ -77,8 +79,6 @@ def main(argv=None) -> int:
         dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side))
         times.append(time.perf_counter() - t)
     if args.pick_threshold:
-        if args.split == "test":
-            raise SystemExit("--pick-threshold: choose thresholds on val, never on the reported test split")
         threshold = best_threshold(dets, [it.boxes for it in items], args.iou)
     result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
               "photos": len(items), "threshold": threshold, "iou": args.iou, "long_side": args.long_side,
