@@ -183,7 +183,8 @@ export const queueSection: BenchSection = {
             `${(wallMs / 1000).toFixed(2)} s wall from add to done, ${(processingMs / 1000).toFixed(2)} s inside the ` +
             'jobs; the wall time includes starting the add and status client processes).',
           'Queue runs start with the jobs queued and idle workers (models load on their first job); ' +
-            'chunks after the first analyse a warm-up before their range (about 2.5 s of video).',
+            'chunks after the first decode the video up to their range and track the detections of 1 s ' +
+            'before it; queue results replays the tracks, persons and smoothing over the whole video.',
         ],
         data: {
           plainSeconds: plain,
