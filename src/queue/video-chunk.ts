@@ -27,6 +27,7 @@ import type { EmotionPipeline } from '../pipeline/pipeline.js';
 import { pngDataUrl } from '../report/png.js';
 import type { ModelQuality } from '../report/report.js';
 import { faceDescriptor } from '../video/appearance.js';
+import { DEFAULT_PERSON_OPTIONS } from '../video/persons.js';
 import { DEFAULT_DUPLICATE_OVERLAP, suppressDuplicateBoxes } from '../video/duplicates.js';
 import { plausibleFace } from '../video/frame-analyzer.js';
 import { cropThumbnail, thumbnailScore } from '../video/thumbnail.js';
@@ -209,7 +210,7 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
             faces: kept.map((face, i) => ({
               box: [face.box.x, face.box.y, face.box.width, face.box.height],
               scores: encodeFloats(Float64Array.from(scoreArray(face.emotion.scores))),
-              descriptor: encodeFloats(faceDescriptor(gray, face.box)),
+              descriptor: encodeFloats(faceDescriptor(gray, face.box, DEFAULT_PERSON_OPTIONS.descriptor)),
               thumb: thumbs[i],
             })),
           });

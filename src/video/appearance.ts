@@ -84,7 +84,7 @@ function normalize(values: Float32Array): Float32Array {
  * `gray`: the patch less its mean; `lbp`: per grid cell, the histogram of uniform patterns, square-rooted
  * (Hellinger: a few frequent patterns then weigh less against the rest).
  */
-export function faceDescriptor(gray: GrayImage, box: Box, kind: DescriptorKind = 'lbp'): Float32Array {
+export function faceDescriptor(gray: GrayImage, box: Box, kind: DescriptorKind): Float32Array {
   if (kind === 'gray') {
     const patch = innerFacePatch(gray, box);
     let mean = 0;
@@ -166,6 +166,10 @@ export class DescriptorMean {
   }
 
   add(descriptor: Float32Array, weight = 1): void {
+    // A descriptor of another kind would be silently cut or padded: refuse it.
+    if (descriptor.length !== this.#sum.length) {
+      throw new Error(`A descriptor of ${descriptor.length} values added to a mean of ${this.#sum.length}`);
+    }
     for (let i = 0; i < descriptor.length; i++) this.#sum[i] += descriptor[i] * weight;
     this.#count += weight;
   }

@@ -216,7 +216,12 @@ export class FrameAnalyzer {
       );
       const diagonal = Math.hypot(gray.width, gray.height);
       for (const track of matched) {
-        this.#persons.observe(track.id, faceDescriptor(gray, track.box), track.box, frame);
+        this.#persons.observe(
+          track.id,
+          faceDescriptor(gray, track.box, this.#persons.options.descriptor),
+          track.box,
+          frame,
+        );
         if (track.confirmed) this.#persons.assign(track.id, frame, diagonal);
       }
       // Tracks the tracker dropped free their persons to be recognised again.
