@@ -85,7 +85,9 @@ function describeResult(result: JobResult | undefined): Record<string, unknown> 
   if (result.kind === 'video-whole') {
     return { frames: result.frames, complete: result.complete, summary: result.report.summary };
   }
-  return { frames: result.frames, complete: result.complete, records: result.records.length };
+  // A chunk's observations become frames.csv rows only once `queue results` replays every chunk in order.
+  const facesSeen = result.records.reduce((n, frame) => n + (frame.faces?.length ?? 0), 0);
+  return { frames: result.frames, complete: result.complete, detectedFaces: facesSeen };
 }
 
 /** Registers the routes on `app` (an encapsulated plugin); the queue closes with the server. */
