@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         saved = torch.load(last, map_location="cpu")["args"]
         given = vars(args)
         for k, v in saved.items():
-            if k == "resume":
+            if k in ("resume", "out"):
                 continue
             if k not in RESUMABLE or (k == "data" and given.get(k) is None):
                 given[k] = Path(v) if k in ("data", "out") else v
