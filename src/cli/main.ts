@@ -61,6 +61,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./evaluate-command.js')).evaluateCommand,
   },
   {
+    name: 'evaluate-detector',
+    summary: 'Measure a face detector (learned or Haar) on photos with labelled boxes',
+    load: async () => (await import('./evaluate-detector-command.js')).evaluateDetectorCommand,
+  },
+  {
     name: 'video',
     summary: 'Follow faces through a video: frames.csv, labelled.mp4, report.html, stills',
     load: async () => (await import('./video-command.js')).videoCommand,

@@ -1,0 +1,113 @@
+import type { Image } from '../../core/image.js';
+import type { CnnDetectorBackend } from './backend.js';
+import { decodeDetections, type DetectedFace } from './decode.js';
+import { parseCnnDetectorMetadata, type CnnDetectorModelInfo } from './model-info.js';
+import { detectorInput } from './preprocess.js';
+
+/** Per-call settings of {@link CnnFaceDetector.detect}; each defaults to the detector's own. */
+export interface CnnDetectOptions {
+  /** Keep faces scoring at least this, 0-1. Default: the model's `moodlens.score_threshold`. */
+  readonly scoreThreshold?: number;
+  /** NMS IoU, 0-1. Default: the model's `moodlens.nms_iou`. */
+  readonly nmsIou?: number;
+  /** Smallest face side in image pixels (0: none). Default 0. */
+  readonly minSize?: number;
+}
+
+export interface CnnFaceDetectorOptions extends CnnDetectOptions {
+  /** Runs the model; the detector owns it from now on and disposes it in `close()`. */
+  readonly backend: CnnDetectorBackend;
+  /** The model's `metadata_props` (from `readOnnxMetadata`). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Names the model in messages (a path). Default `'face detector'`. */
+  readonly source?: string;
+  /** The long side photos are resized to. Default: the model's `moodlens.long_side`. */
+  readonly longSide?: number;
+}
+
+/**
+ * The learned face detector (issue 21): a small anchor-free CNN whose ONNX graph decodes boxes, five
+ * keypoints and scores itself; this class resizes the image (long side from the model's metadata), runs
+ * the model through an injected {@link CnnDetectorBackend}, keeps the faces over the score threshold and
+ * runs NMS. Browser-safe. Owns its backend: call `close()`.
+ */
+export class CnnFaceDetector {
+  private closed = false;
+
+  private constructor(
+    private readonly backend: CnnDetectorBackend,
+    /** What the model says about itself. */
+    readonly info: CnnDetectorModelInfo,
+    /** Names the model in messages. */
+    readonly source: string,
+    /** The long side the image is resized to. */
+    readonly longSide: number,
+    /** The settings `detect` uses unless told otherwise. */
+    readonly defaults: Required<CnnDetectOptions>,
+  ) {}
+
+  /**
+   * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` when the metadata is not a MoodLens face detector's.
+   * @throws RangeError for an option out of range, naming it.
+   */
+  static create(options: CnnFaceDetectorOptions): CnnFaceDetector {
+    const source = options.source ?? 'face detector';
+    const info = parseCnnDetectorMetadata(options.metadata, source);
+    const longSide = options.longSide ?? info.longSide;
+    if (!Number.isInteger(longSide) || longSide < 32) {
+      throw new RangeError(
+        `Expected an integer of at least 32 for longSide but received ${String(longSide)}`,
+      );
+    }
+    const defaults = resolveCnnDetectOptions(options, {
+      scoreThreshold: info.scoreThreshold,
+      nmsIou: info.nmsIou,
+      minSize: 0,
+    });
+    return new CnnFaceDetector(options.backend, info, source, longSide, defaults);
+  }
+
+  /** The faces of `image`, highest score first, in image pixels. */
+  async detect(image: Image, options: CnnDetectOptions = {}): Promise<DetectedFace[]> {
+    if (this.closed) throw new Error(`The face detector ${this.source} has been closed`);
+    const { scoreThreshold, nmsIou, minSize } = resolveCnnDetectOptions(options, this.defaults);
+    const multiple = Math.max(...this.info.strides);
+    const input = detectorInput(image, this.longSide, multiple);
+    const outputs = await this.backend.run(input.data, input.height, input.width);
+    return decodeDetections(outputs, {
+      scoreThreshold,
+      nmsIou,
+      minSize,
+      scale: input.scale,
+      imageWidth: image.width,
+      imageHeight: image.height,
+    });
+  }
+
+  /** Frees the model. Further `detect` calls fail; calling it again does nothing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.backend.dispose();
+  }
+}
+
+/** Fills in `defaults` and checks each option, naming it and what arrived. */
+export function resolveCnnDetectOptions(
+  options: CnnDetectOptions,
+  defaults: Required<CnnDetectOptions>,
+): Required<CnnDetectOptions> {
+  const scoreThreshold = options.scoreThreshold ?? defaults.scoreThreshold;
+  const nmsIou = options.nmsIou ?? defaults.nmsIou;
+  const minSize = options.minSize ?? defaults.minSize;
+  for (const [name, value, ok] of [
+    ['scoreThreshold', scoreThreshold, scoreThreshold >= 0 && scoreThreshold <= 1],
+    ['nmsIou', nmsIou, nmsIou > 0 && nmsIou <= 1],
+    ['minSize', minSize, minSize >= 0],
+  ] as const) {
+    if (!Number.isFinite(value) || !ok) {
+      throw new RangeError(`Expected a number in range for ${name} but received ${String(value)}`);
+    }
+  }
+  return { scoreThreshold, nmsIou, minSize };
+}

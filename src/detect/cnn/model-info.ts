@@ -1,0 +1,72 @@
+import { MoodLensError } from '../../core/errors.js';
+
+/** The `moodlens.format` of the detector models this code decodes (training/moodlens_train/detector/export.py). */
+export const CNN_DETECTOR_FORMAT = 'moodlens-detector/1';
+
+/** The keypoint names in model order, as `moodlens.keypoints` lists them. */
+export const CNN_DETECTOR_KEYPOINTS = ['eye_left', 'eye_right', 'nose', 'mouth_left', 'mouth_right'] as const;
+
+/** What a detector model says about itself in its `moodlens.*` metadata. */
+export interface CnnDetectorModelInfo {
+  /** `moodlens.format`. */
+  readonly format: string;
+  /** The long side (pixels) photos are resized to before the model sees them (`moodlens.long_side`). */
+  readonly longSide: number;
+  /** The score threshold chosen on the validation photos (`moodlens.score_threshold`). */
+  readonly scoreThreshold: number;
+  /** The IoU above which NMS removes the lower-scored box (`moodlens.nms_iou`). */
+  readonly nmsIou: number;
+  /** The anchor strides, coarsest last (`moodlens.strides`); the input is padded to a multiple of the last. */
+  readonly strides: readonly number[];
+}
+
+/**
+ * Reads and checks a detector model's metadata.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` for a model that is not a MoodLens face detector (naming
+ *   what it is instead when its metadata says) or whose metadata is out of range, naming the key.
+ */
+export function parseCnnDetectorMetadata(
+  metadata: Readonly<Record<string, string>>,
+  source: string,
+): CnnDetectorModelInfo {
+  const format = metadata['moodlens.format'];
+  const task = metadata['moodlens.task'];
+  if (format !== CNN_DETECTOR_FORMAT || task !== 'face_detection') {
+    const what =
+      task !== undefined
+        ? `a '${task}' model (moodlens.task), format '${format ?? 'none'}'`
+        : 'a model without MoodLens detector metadata (moodlens.task, moodlens.format)';
+    throw new MoodLensError(
+      'MOODLENS_ERR_MODEL_LOAD',
+      `${source} is not a MoodLens face detector (moodlens.format ${CNN_DETECTOR_FORMAT}): it is ${what}`,
+    );
+  }
+  const longSide = readNumber(metadata, 'moodlens.long_side', source, (v) => Number.isInteger(v) && v >= 32);
+  const scoreThreshold = readNumber(metadata, 'moodlens.score_threshold', source, (v) => v >= 0 && v <= 1);
+  const nmsIou = readNumber(metadata, 'moodlens.nms_iou', source, (v) => v > 0 && v <= 1);
+  const rawStrides = metadata['moodlens.strides'] ?? '';
+  const strides = rawStrides.split(',').map((s) => Number(s.trim()));
+  if (strides.length === 0 || strides.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw badValue(source, 'moodlens.strides', rawStrides, 'positive integers separated by commas');
+  }
+  return { format, longSide, scoreThreshold, nmsIou, strides };
+}
+
+function readNumber(
+  metadata: Readonly<Record<string, string>>,
+  key: string,
+  source: string,
+  valid: (value: number) => boolean,
+): number {
+  const raw = metadata[key];
+  const value = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(value) || !valid(value)) throw badValue(source, key, raw, 'a number in range');
+  return value;
+}
+
+function badValue(source: string, key: string, raw: string | undefined, expected: string): MoodLensError {
+  return new MoodLensError(
+    'MOODLENS_ERR_MODEL_LOAD',
+    `The face detector ${source} has ${key} = ${raw === undefined ? '(missing)' : `'${raw}'`}; expected ${expected}`,
+  );
+}

@@ -1,0 +1,55 @@
+import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
+import { OrtDetectorBackend } from '../../detect/cnn/backend.js';
+import { CnnFaceDetector, type CnnDetectOptions } from '../../detect/cnn/detector.js';
+import { parseCnnDetectorMetadata } from '../../detect/cnn/model-info.js';
+import { readModelFile } from './onnx-backend.js';
+
+/** Options of {@link loadCnnFaceDetector}; each documented with its default. */
+export interface LoadCnnFaceDetectorOptions extends CnnDetectOptions {
+  /** The long side photos are resized to (default: the model's `moodlens.long_side`). */
+  readonly longSide?: number;
+  /** Threads ONNX Runtime uses inside one inference (default 1, as the other Node model loaders). */
+  readonly intraOpNumThreads?: number;
+}
+
+/**
+ * Loads the learned face detector (issue 21) from an ONNX file with onnxruntime-node. No detector model is
+ * shipped yet, so there is no default path. The metadata is checked first: an emotion or landmark model
+ * given by mistake is named as such.
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the path and what was wrong (no file, not ONNX,
+ *   not a MoodLens face detector, a graph without the detector's input and outputs).
+ */
+export async function loadCnnFaceDetector(
+  modelPath: string,
+  options: LoadCnnFaceDetectorOptions = {},
+): Promise<CnnFaceDetector> {
+  return cnnFaceDetectorFromBytes(await readModelFile(modelPath), modelPath, options);
+}
+
+/** {@link loadCnnFaceDetector} from the model's bytes, already read; `modelPath` names it in messages. */
+export async function cnnFaceDetectorFromBytes(
+  bytes: Uint8Array,
+  modelPath: string,
+  options: LoadCnnFaceDetectorOptions = {},
+): Promise<CnnFaceDetector> {
+  const { intraOpNumThreads = 1, ...detectOptions } = options;
+  if (!Number.isInteger(intraOpNumThreads) || intraOpNumThreads < 1) {
+    throw new RangeError(
+      `Expected a positive integer for intraOpNumThreads but received ${String(intraOpNumThreads)}`,
+    );
+  }
+  const { metadata } = readOnnxMetadata(bytes, modelPath); // coded error for bytes that are not ONNX
+  parseCnnDetectorMetadata(metadata, modelPath);
+  const backend = await OrtDetectorBackend.open(() => import('onnxruntime-node'), bytes, modelPath, {
+    intraOpNumThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  try {
+    return CnnFaceDetector.create({ backend, metadata, source: modelPath, ...detectOptions });
+  } catch (error) {
+    await backend.dispose();
+    throw error;
+  }
+}

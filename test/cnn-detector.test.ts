@@ -1,0 +1,396 @@
+/**
+ * The learned face detector (issue 21, src/detect/cnn) and `moodlens evaluate-detector`. No detector model
+ * is shipped yet, so the model tests use the session's exported checkpoint
+ * (training/checkpoints/detector/face-detector.onnx, epoch 24).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createImage, type Box, type Image } from '../src/core/image.js';
+import { OrtDetectorBackend } from '../src/detect/cnn/backend.js';
+import {
+  decodeDetections,
+  iouCorners,
+  nonMaximumSuppression,
+  type Corners,
+} from '../src/detect/cnn/decode.js';
+import { averagePrecision, evaluateDetections } from '../src/detect/cnn/evaluation.js';
+import { detectorInput } from '../src/detect/cnn/preprocess.js';
+import { parseBoxes } from '../src/cli/evaluate-detector-command.js';
+import { loadCnnFaceDetector } from '../src/io/node/cnn-detector-model.js';
+import { readImage } from '../src/io/node/read-image.js';
+import { writeImage } from '../src/io/node/write-image.js';
+import { runCaptured as run } from './support/cli.js';
+import { REPO_ROOT } from './support/opencv.js';
+
+const ASTRONAUT = join(REPO_ROOT, 'examples', 'astronaut.png');
+const MODEL = join(REPO_ROOT, 'training', 'checkpoints', 'detector', 'face-detector.onnx');
+const EMOTION = join(REPO_ROOT, 'test', 'fixtures', 'tiny-emotion.onnx');
+/** The Haar box of the astronaut's face (OpenCV's defaults). */
+const ASTRONAUT_BOX: Box = { x: 177, y: 66, width: 95, height: 95 };
+
+function corners(b: Box): Corners {
+  return { x1: b.x, y1: b.y, x2: b.x + b.width, y2: b.y + b.height };
+}
+
+function crop(image: Image, x: number, y: number, width: number, height: number): Image<3> {
+  const out = new Uint8Array(width * height * 3);
+  for (let row = 0; row < height; row++) {
+    for (let col = 0; col < width; col++) {
+      const from = ((y + row) * image.width + x + col) * image.channels;
+      out.set(image.data.subarray(from, from + 3), (row * width + col) * 3);
+    }
+  }
+  return createImage(width, height, 3, out);
+}
+
+void test('NMS keeps the best box of each overlapping group, highest score first, ties in input order', () => {
+  const boxes: Corners[] = [
+    { x1: 0, y1: 0, x2: 10, y2: 10 },
+    { x1: 1, y1: 0, x2: 11, y2: 10 }, // IoU 9/11 with the first
+    { x1: 50, y1: 50, x2: 60, y2: 60 },
+    { x1: 5, y1: 0, x2: 15, y2: 10 }, // IoU 1/3 with the first, 6/14 with the second
+  ];
+  // The fourth box (IoU 0.43 with the second) goes at IoU 0.4 and stays at 0.45.
+  assert.deepEqual(nonMaximumSuppression(boxes, [0.5, 0.9, 0.7, 0.6], 0.4), [1, 2]);
+  assert.deepEqual(nonMaximumSuppression(boxes, [0.5, 0.9, 0.7, 0.6], 0.45), [1, 2, 3]);
+  assert.deepEqual(nonMaximumSuppression(boxes, [0.8, 0.8, 0.8, 0.8], 0.4), [0, 2, 3]);
+  assert.ok(Math.abs(iouCorners(boxes[0], boxes[1]) - 9 / 11) < 1e-12);
+  assert.equal(iouCorners(boxes[0], boxes[2]), 0);
+});
+
+void test('decoding maps boxes and keypoints to image pixels, applies the threshold, minimum size and NMS', () => {
+  // Four anchors in input pixels (scale 2: the image is half the input's size).
+  const scores = Float32Array.from([0.9, 0.3, 0.8, 0.7]);
+  const boxes = Float32Array.from(
+    [
+      [20, 20, 60, 60],
+      [100, 100, 140, 140],
+      [22, 20, 62, 60],
+      [100, 10, 110, 20],
+    ].flat(),
+  );
+  const kps = new Float32Array(40);
+  for (let i = 0; i < 40; i++) kps[i] = 2 * i;
+  const faces = decodeDetections(
+    { scores, boxes, kps },
+    { scoreThreshold: 0.5, nmsIou: 0.4, scale: 2, imageWidth: 100, imageHeight: 100, minSize: 0 },
+  );
+  assert.equal(faces.length, 2);
+  assert.deepEqual(faces[0].corners, { x1: 10, y1: 10, x2: 30, y2: 30 });
+  assert.deepEqual(faces[0].box, { x: 10, y: 10, width: 20, height: 20 });
+  assert.equal(faces[0].score, scores[0]);
+  assert.deepEqual(faces[0].keypoints, [
+    [0, 1],
+    [2, 3],
+    [4, 5],
+    [6, 7],
+    [8, 9],
+  ]);
+  assert.deepEqual(faces[1].box, { x: 50, y: 5, width: 5, height: 5 });
+  assert.deepEqual(faces[1].keypoints[0], [30, 31]);
+  const big = decodeDetections(
+    { scores, boxes, kps },
+    { scoreThreshold: 0.5, nmsIou: 0.4, scale: 2, imageWidth: 100, imageHeight: 100, minSize: 6 },
+  );
+  assert.deepEqual(
+    big.map((f) => f.score),
+    [scores[0]],
+  );
+});
+
+void test('pre-processing: long side resized (area when shrinking), padded to a multiple of 32, 0-255 RGB', () => {
+  const gray = createImage(4, 2, 1, Uint8Array.from([0, 100, 200, 50, 10, 20, 30, 40]));
+  const input = detectorInput(gray, 2);
+  assert.equal(input.scale, 0.5);
+  assert.deepEqual([input.resizedWidth, input.resizedHeight, input.width, input.height], [2, 1, 32, 32]);
+  const plane = 32 * 32;
+  // Each output pixel averages a 2x2 block; gray is repeated on R, G and B; the rest is zero padding.
+  for (const c of [0, 1, 2]) {
+    assert.equal(input.data[c * plane], 32); // (0 + 100 + 10 + 20) / 4 = 32.5, rounded half to even
+    assert.equal(input.data[c * plane + 1], 80); // (200 + 50 + 30 + 40) / 4
+    assert.equal(input.data[c * plane + 2], 0);
+    assert.equal(input.data[c * plane + 32], 0);
+  }
+});
+
+void test('AP, recall and precision on synthetic detections', () => {
+  // 3 faces; detections by score: TP, FP, TP  ->  precision 1, 1/2, 2/3 at recall 1/3, 1/3, 2/3.
+  assert.ok(
+    Math.abs(
+      averagePrecision(
+        [
+          { tp: true, score: 0.9 },
+          { tp: false, score: 0.8 },
+          { tp: true, score: 0.7 },
+        ],
+        3,
+      ) -
+        (1 / 3 + (1 / 3) * (2 / 3)),
+    ) < 1e-12,
+  );
+  const face = { x: 0, y: 0, width: 10, height: 10 };
+  const figures = evaluateDetections(
+    [
+      {
+        faces: [face, { x: 50, y: 50, width: 10, height: 10 }],
+        detections: [
+          { box: { x: 1, y: 0, width: 10, height: 10 }, score: 0.9 }, // IoU 90/110
+          { box: { x: 0, y: 1, width: 10, height: 10 }, score: 0.8 }, // the same face again: FP
+          { box: { x: 50, y: 50, width: 10, height: 10 }, score: 0.3 }, // under the min score
+        ],
+      },
+      { faces: [], detections: [{ box: face, score: 0.95 }] },
+    ],
+    0.5,
+    0.5,
+  );
+  assert.deepEqual(
+    { ...figures, ap: undefined },
+    {
+      iou: 0.5,
+      minScore: 0.5,
+      images: 2,
+      faces: 2,
+      detections: 3,
+      truePositives: 1,
+      falsePositives: 2,
+      recall: 0.5,
+      precision: 1 / 3,
+      ap: undefined,
+    },
+  );
+  // All four by score: FP, TP, FP, TP -> (1/2 - 0) * 1/2 + (1 - 1/2) * 2/4.
+  assert.ok(Math.abs(figures.ap - 0.5) < 1e-12);
+});
+
+void test('the boxes JSON: shape checked with coded errors naming the entry', () => {
+  assert.deepEqual(
+    parseBoxes({ 'a.png': [[1, 2, 3, 4]], 'b.png': [] }, 'b.json'),
+    new Map([
+      ['a.png', [{ x: 1, y: 2, width: 3, height: 4 }]],
+      ['b.png', []],
+    ]),
+  );
+  for (const bad of [[], null, { 'a.png': {} }, { 'a.png': [[1, 2, 3]] }, { 'a.png': [[1, 2, 0, 4]] }]) {
+    assert.throws(() => parseBoxes(bad, 'b.json'), { code: 'MOODLENS_ERR_INVALID_DATASET' });
+  }
+});
+
+void test('the exported model gives what PyTorch gives on the same input (epoch 24, 320x416)', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const backend = await OrtDetectorBackend.open(
+    () => import('onnxruntime-node'),
+    new Uint8Array(await readFile(MODEL)),
+    MODEL,
+    { intraOpNumThreads: 1, interOpNumThreads: 1 },
+  );
+  try {
+    // The input of training/moodlens_train/detector/time_onnx.cjs; the reference is DetectorExport(best.pt)
+    // in PyTorch 1.13 on the same tensor: the five top-scoring anchors and the sum of all 2730 scores.
+    const [h, w] = [320, 416];
+    const data = new Float32Array(3 * h * w);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 256;
+    const out = await backend.run(data, h, w);
+    assert.equal(out.scores.length, 2730);
+    const reference = [
+      [
+        37,
+        0.151135191,
+        [294.148895, 1.0508604, 308.495819, 17.3395367],
+        [299.43277, 6.7073722, 305.34, 7.37],
+      ],
+      [
+        5,
+        0.150150716,
+        [38.0291557, 1.09295654, 52.6370125, 17.5334969],
+        [43.557281, 6.7984443, 49.656906, 7.5130291],
+      ],
+      [
+        57,
+        0.148908615,
+        [37.4742966, 3.13545513, 52.5195618, 22.2077599],
+        [44.237999, 10.932179, 48.801754, 11.276114],
+      ],
+      [
+        22,
+        0.14618209,
+        [173.07225, 0.54453444, 189.56015, 22.1186314],
+        [178.75841, 7.6549659, 186.54921, 8.2490273],
+      ],
+      [
+        1945,
+        0.138805121,
+        [166.277618, 281.509155, 185.302734, 310.339325],
+        [172.51686, 289.82993, 179.744, 290.1889],
+      ],
+    ] as const;
+    for (const [index, score, box, firstKps] of reference) {
+      assert.ok(Math.abs(out.scores[index] - score) < 1e-4, `score of anchor ${index}`);
+      box.forEach((v, k) => assert.ok(Math.abs(out.boxes[4 * index + k] - v) < 1e-4, `box ${index}[${k}]`));
+      firstKps.forEach((v, k) =>
+        assert.ok(Math.abs(out.kps[10 * index + k] - v) < 1e-4, `kps ${index}[${k}]`),
+      );
+    }
+    const sum = out.scores.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 110.834202) < 1e-3, `sum of scores ${sum}`);
+  } finally {
+    await backend.dispose();
+  }
+});
+
+void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {
+  const detector = await loadCnnFaceDetector(MODEL);
+  try {
+    assert.equal(detector.longSide, 416);
+    assert.equal(detector.defaults.scoreThreshold, 0.6);
+    const faces = await detector.detect(await readImage(ASTRONAUT));
+    assert.equal(faces.length, 1);
+    const [face] = faces;
+    const iou = iouCorners(corners(face.box), corners(ASTRONAUT_BOX));
+    assert.ok(iou >= 0.4, `IoU ${iou} with the Haar box`);
+    assert.ok(face.score >= 0.6 && face.score <= 1);
+    // The keypoints in the box, eyes above the nose above the mouth, the image-left eye on the left.
+    const [eyeL, eyeR, nose, mouthL, mouthR] = face.keypoints;
+    for (const [x, y] of face.keypoints) {
+      assert.ok(x > face.corners.x1 && x < face.corners.x2 && y > face.corners.y1 && y < face.corners.y2);
+    }
+    assert.ok(eyeL[0] < eyeR[0] && mouthL[0] < mouthR[0]);
+    assert.ok(Math.max(eyeL[1], eyeR[1]) < nose[1] && nose[1] < Math.min(mouthL[1], mouthR[1]));
+  } finally {
+    await detector.close();
+  }
+  await assert.rejects(detector.detect(createImage(8, 8, 1)), /closed/);
+});
+
+void test('a model that is not a face detector is refused with MOODLENS_ERR_MODEL_LOAD', async () => {
+  await assert.rejects(loadCnnFaceDetector(EMOTION), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'MOODLENS_ERR_MODEL_LOAD');
+    assert.match(error.message, /not a MoodLens face detector/);
+    return true;
+  });
+  await assert.rejects(loadCnnFaceDetector(ASTRONAUT), { code: 'MOODLENS_ERR_MODEL_LOAD' });
+  await assert.rejects(loadCnnFaceDetector(join(REPO_ROOT, 'no-such.onnx')), {
+    code: 'MOODLENS_ERR_MODEL_LOAD',
+  });
+});
+
+void test('moodlens evaluate-detector on photos cut from the astronaut with known boxes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'moodlens-evaldet-'));
+  try {
+    const photos = join(dir, 'photos');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(photos);
+    const astronaut = await readImage(ASTRONAUT);
+    const shifted = (dx: number, dy: number): number[] => [
+      ASTRONAUT_BOX.x - dx,
+      ASTRONAUT_BOX.y - dy,
+      95,
+      95,
+    ];
+    // a, b: the face, labelled; c: the face, labelled in the wrong place (a miss and a false detection);
+    // d: no face, labelled as none; e: no face, with a face labelled (a miss).
+    await writeImage(join(photos, 'a.png'), crop(astronaut, 100, 0, 300, 300));
+    await writeImage(join(photos, 'b.png'), crop(astronaut, 60, 20, 320, 260));
+    await writeImage(join(photos, 'c.png'), crop(astronaut, 120, 30, 280, 240));
+    await writeImage(join(photos, 'd.png'), crop(astronaut, 0, 330, 180, 180));
+    await writeImage(join(photos, 'e.png'), crop(astronaut, 0, 330, 180, 180));
+    const boxes = {
+      'a.png': [shifted(100, 0)],
+      'b.png': [shifted(60, 20)],
+      'c.png': [[0, 0, 40, 40]],
+      'd.png': [],
+      'e.png': [[20, 20, 60, 60]],
+    };
+    const boxesPath = join(dir, 'boxes.json');
+    await writeFile(boxesPath, JSON.stringify(boxes));
+    // 4 labelled faces, 3 detections (a, b, c), 2 of them on a labelled face.
+    const cnn = await run(['evaluate-detector', photos, '--boxes', boxesPath, '--model', MODEL, '--json']);
+    assert.equal(cnn.code, 0, cnn.stderr);
+    const report = JSON.parse(cnn.stdout) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...report, ap: undefined },
+      {
+        detector: 'cnn',
+        model: MODEL,
+        iou: 0.5,
+        minScore: 0.6,
+        images: 5,
+        faces: 4,
+        detections: 3,
+        truePositives: 2,
+        falsePositives: 1,
+        recall: 0.5,
+        precision: 2 / 3,
+        ap: undefined,
+        perImage: [
+          { file: 'a.png', faces: 1, detections: 1, truePositives: 1 },
+          { file: 'b.png', faces: 1, detections: 1, truePositives: 1 },
+          { file: 'c.png', faces: 1, detections: 1, truePositives: 0 },
+          { file: 'd.png', faces: 0, detections: 0, truePositives: 0 },
+          { file: 'e.png', faces: 1, detections: 0, truePositives: 0 },
+        ],
+      },
+    );
+    assert.ok(typeof report.ap === 'number' && report.ap > 0 && report.ap <= 0.5);
+
+    const haar = await run(['evaluate-detector', photos, '--boxes', boxesPath, '--detector', 'haar']);
+    assert.equal(haar.code, 0, haar.stderr);
+    assert.match(haar.stdout, /recall 50\.0% \(2\/4\), precision 66\.7% \(2\/3\)/);
+
+    // Coded errors: no folder, bad JSON, an image without an entry; usage errors exit 2.
+    const noDir = await run([
+      'evaluate-detector',
+      join(dir, 'none'),
+      '--boxes',
+      boxesPath,
+      '--detector',
+      'haar',
+    ]);
+    assert.equal(noDir.code, 1);
+    assert.match(noDir.stderr, /MOODLENS_ERR_FILE_NOT_FOUND/);
+    await writeFile(join(dir, 'bad.json'), '{"a.png": [[1, 2');
+    const badJson = await run([
+      'evaluate-detector',
+      photos,
+      '--boxes',
+      join(dir, 'bad.json'),
+      '--detector',
+      'haar',
+    ]);
+    assert.equal(badJson.code, 1);
+    assert.match(badJson.stderr, /not JSON \(MOODLENS_ERR_INVALID_DATASET\)/);
+    await writeFile(join(dir, 'short.json'), JSON.stringify({ ...boxes, 'e.png': undefined }));
+    const missing = await run([
+      'evaluate-detector',
+      photos,
+      '--boxes',
+      join(dir, 'short.json'),
+      '--detector',
+      'haar',
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /have no entry in the boxes file: e\.png/);
+    const noModel = await run(['evaluate-detector', photos, '--boxes', boxesPath]);
+    assert.equal(noModel.code, 2);
+    assert.match(noModel.stderr, /--model FILE/);
+    const badIou = await run([
+      'evaluate-detector',
+      photos,
+      '--boxes',
+      boxesPath,
+      '--detector',
+      'haar',
+      '--iou',
+      '0',
+    ]);
+    assert.equal(badIou.code, 2);
+    const help = await run(['evaluate-detector', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /"group\.jpg": \[\[120, 40, 64, 70\]/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
