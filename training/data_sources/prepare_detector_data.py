@@ -16,9 +16,10 @@ RetinaFace/YuNet): the eye on the image's left, the eye on the image's right, no
 left, mouth corner on the image's right.
 
 Splits (by source photo, never by augmented copy; see README.md):
-- train: face300w crops except every 10th; ns18 source photos face_001..face_016;
-- val (selection only): every 10th face300w crop; ns18 face_017..face_020 and the `face_augNNN` images (their
-  source photos are unknown, so they may repeat any photo: they never reach train or test);
+- train: face300w crops except every 10th; ns18 source photos face_001..face_014;
+- val (selection only): every 10th face300w crop; ns18 source photos face_015..face_020 (all their copies);
+- dropped: the ns18 `face_augNNN` images (augmented copies of unknown source photos, which may be any train, val
+  or test photo: in no split);
 - test (held out, reported): ns18 face_021..face_030 (every augmented copy of them); all 20 datavase frames.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ NS18_COMMIT = "c460f2434b1429c7ff3a8e6df1aac1a753a9c7db"
 NS18_DIR = "face/Face_detectorns18-2"
 DATAVASE_COMMIT = "7d05d8d524aec6d830a01906781effb1461cb4cf"
 DATAVASE_DIR = "gglabels/datavase.v2i.voc/train"
+NS18_TRAIN_LAST = 14  # ns18 source photos face_001..face_014 train, face_015..face_020 val, face_021..face_030 test
 
 
 def face300w_box_and_kps(p: np.ndarray):
@@ -105,11 +107,13 @@ def yolo_faces(text: str, w: int, h: int) -> list:
 
 
 def ns18_split(name: str) -> tuple:
+    """(split or None for dropped, group). The `face_augNNN` images are augmented copies of unknown source photos
+    (possibly of train or test photos): they are used nowhere, so val holds distinct source photos only."""
     m = re.match(r"face_(\d+)_aug", name)
     if not m:
-        return "val", re.match(r"(face_aug\d+)", name).group(1)
+        return None, re.match(r"(face_aug\d+)", name).group(1)
     n = int(m.group(1))
-    return ("train" if n <= 16 else "val" if n <= 20 else "test"), f"face_{n:03d}"
+    return ("train" if n <= NS18_TRAIN_LAST else "val" if n <= 20 else "test"), f"face_{n:03d}"
 
 
 def prepare_ns18(gitdir: Path, commit: str, out: Path, splits: dict) -> None:
@@ -119,12 +123,14 @@ def prepare_ns18(gitdir: Path, commit: str, out: Path, splits: dict) -> None:
             if "/images/" not in name:
                 continue
             label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
-            data = tar.extractfile(files[name]).read()
             stem = Path(name).stem
+            split, group = ns18_split(stem)
+            if split is None:
+                continue
+            data = tar.extractfile(files[name]).read()
             rel = f"images/ns18/{name.split('/')[-3]}_{stem}.jpg"
             w, h = write(out, rel, data)
             text = tar.extractfile(files[label]).read().decode() if label in files else ""
-            split, group = ns18_split(stem)
             splits[split].append({"image": rel, "width": w, "height": h, "source": "ns18", "group": group,
                                   "faces": yolo_faces(text, w, h)})
 
