@@ -6,9 +6,13 @@ the face's box and within 1.5 strides of its centre are positive for it (an anch
 the smaller one); a face that gets no anchor that way takes the nearest anchor point of its best stride. Anchors
 inside an ignore box (a face cut by the crop, or under 8 px) are neither positive nor negative.
 
-Loss: sigmoid focal loss (alpha 0.25, gamma 2) over all non-ignored anchors, divided by the positives; GIoU loss
-of the decoded boxes (weight 2) and smooth-L1 loss of the keypoint offsets in strides (weight 0.5, faces with
-keypoints only), both averaged over the positives.
+Loss: the score part over all non-ignored anchors, divided by the positives, is either
+- "qfl" (default; quality focal loss, GFL, Li et al. 2020): the score target of a positive anchor is the IoU of
+  its decoded box with its face (detached; 0 for negatives), loss BCE(logit, target) * |sigmoid - target|^2, so
+  the score estimates the box's quality and a threshold means about the same thing on any photo; or
+- "focal" (the first run's): sigmoid focal loss with 0/1 targets (alpha 0.25, gamma 2).
+GIoU loss of the decoded boxes (weight 2) and smooth-L1 loss of the keypoint offsets in strides (weight 0.5,
+faces with keypoints only), both averaged over the positives.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ RANGES = {8: (0.0, 64.0), 16: (32.0, 128.0), 32: (64.0, 1e9)}
 RADIUS = 1.5
 BOX_WEIGHT = 2.0
 KPS_WEIGHT = 0.5
+SCORE_LOSSES = ("qfl", "focal")
 
 
 def assign(points: torch.Tensor, strides: torch.Tensor, boxes: np.ndarray, ignore: np.ndarray):
@@ -63,6 +68,15 @@ def assign(points: torch.Tensor, strides: torch.Tensor, boxes: np.ndarray, ignor
     return target
 
 
+def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise IoU of two (P, 4) box sets."""
+    area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
+    area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
+    lt, rb = torch.max(a[:, :2], b[:, :2]), torch.min(a[:, 2:], b[:, 2:])
+    inter = (rb - lt).clamp(min=0).prod(1)
+    return inter / (area_a + area_b - inter + 1e-7)
+
+
 def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
     area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
@@ -76,33 +90,43 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def detection_loss(raw: torch.Tensor, points: torch.Tensor, strides: torch.Tensor,
-                   targets: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]]):
+                   targets: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], score_loss_kind: str = "qfl"):
     """raw (N, A, 15); targets per image (boxes (F, 4), kps (F, 5, 2) with NaN for unknown, ignore (G, 4)).
     Returns (total, score part, box part, keypoint part)."""
-    n = raw.shape[0]
+    if score_loss_kind not in SCORE_LOSSES:
+        raise ValueError(f"score_loss_kind: expected one of {SCORE_LOSSES} but received {score_loss_kind!r}")
     assigned = torch.stack([assign(points, strides, t[0], t[2]) for t in targets])  # (N, A)
     valid = assigned != -2
     positive = assigned >= 0
     num_pos = max(int(positive.sum()), 1)
     logits = raw[..., 0]
-    cls_t = positive.float()
     p = torch.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, cls_t, reduction="none")
-    pt = p * cls_t + (1 - p) * (1 - cls_t)
-    alpha = 0.25 * cls_t + 0.75 * (1 - cls_t)
-    score_loss = (alpha * (1 - pt) ** 2 * ce)[valid].sum() / num_pos
+    cls_t = positive.float()
+    if positive.any():
+        img_idx, anc_idx = positive.nonzero(as_tuple=True)
+        face_idx = assigned[img_idx, anc_idx]
+        gt_boxes = torch.cat([torch.from_numpy(np.asarray(t[0], np.float32)).reshape(-1, 4) for t in targets])
+        gt_kps = torch.cat([torch.from_numpy(np.asarray(t[1], np.float32)).reshape(-1, 5, 2) for t in targets])
+        offsets = np.cumsum([0] + [len(t[0]) for t in targets])[:-1]
+        flat = torch.from_numpy(offsets).long()[img_idx] + face_idx
+        sel_raw = raw[img_idx, anc_idx][None]
+        _, boxes, _ = decode(sel_raw, points[anc_idx], strides[anc_idx])
+        g = giou(boxes[0], gt_boxes[flat])
+    if score_loss_kind == "qfl":
+        score_t = torch.zeros_like(logits)
+        if positive.any():
+            score_t[img_idx, anc_idx] = iou(boxes[0].detach(), gt_boxes[flat]).clamp(min=0.0, max=1.0)
+        ce = F.binary_cross_entropy_with_logits(logits, score_t, reduction="none")
+        score_loss = (ce * (p - score_t).abs() ** 2)[valid].sum() / num_pos
+    else:
+        ce = F.binary_cross_entropy_with_logits(logits, cls_t, reduction="none")
+        pt = p * cls_t + (1 - p) * (1 - cls_t)
+        alpha = 0.25 * cls_t + 0.75 * (1 - cls_t)
+        score_loss = (alpha * (1 - pt) ** 2 * ce)[valid].sum() / num_pos
     if not positive.any():
         zero = raw.sum() * 0.0
         return score_loss + zero, score_loss.detach(), zero.detach(), zero.detach()
-    img_idx, anc_idx = positive.nonzero(as_tuple=True)
-    face_idx = assigned[img_idx, anc_idx]
-    gt_boxes = torch.cat([torch.from_numpy(np.asarray(t[0], np.float32)).reshape(-1, 4) for t in targets])
-    gt_kps = torch.cat([torch.from_numpy(np.asarray(t[1], np.float32)).reshape(-1, 5, 2) for t in targets])
-    offsets = np.cumsum([0] + [len(t[0]) for t in targets])[:-1]
-    flat = torch.from_numpy(offsets).long()[img_idx] + face_idx
-    sel_raw = raw[img_idx, anc_idx][None]
-    _, boxes, _ = decode(sel_raw, points[anc_idx], strides[anc_idx])
-    box_loss = (1 - giou(boxes[0], gt_boxes[flat])).mean()
+    box_loss = (1 - g).mean()
     kt = gt_kps[flat]  # (P, 5, 2)
     s = strides[anc_idx][:, None, None]
     kt_off = (kt - points[anc_idx][:, None, :]) / s

@@ -32,7 +32,7 @@ import torch
 
 from ..callbacks import SimpleRun
 from .data import backgrounds, load_split, make_batch
-from .loss import detection_loss
+from .loss import SCORE_LOSSES, detection_loss
 from .metrics import best_threshold, detect, evaluate
 from .model import FaceDetector, count_parameters, flatten_outputs
 
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collage", type=float, default=0.4, help="share of collage samples")
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--neck", type=int, default=48)
+    p.add_argument("--score-loss", choices=SCORE_LOSSES, default="qfl",
+                   help="qfl: IoU-aware score targets (quality focal loss); focal: 0/1 targets (the first run's)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--min-lr", type=float, default=1e-5)
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         last = args.out / "last.pt"
         if not last.is_file():
             raise SystemExit(f"{last}: nothing to resume")
-        saved = torch.load(last, map_location="cpu")["args"]
+        saved = {"score_loss": "focal", **torch.load(last, map_location="cpu")["args"]}  # runs before --score-loss
         given = vars(args)
         for k, v in saved.items():
             if k in ("resume", "out"):
@@ -139,7 +141,7 @@ def main(argv=None) -> int:
         for step in range(args.steps):
             x, targets = make_batch(train, faces300w, bgs, args.size, args.batch_size, rng, args.collage)
             raw, points, strides = flatten_outputs(model(torch.from_numpy(x)))
-            terms = detection_loss(raw, points, strides, targets)
+            terms = detection_loss(raw, points, strides, targets, args.score_loss)
             opt.zero_grad()
             terms[0].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
