@@ -39,7 +39,9 @@ def card(run: Path, test: dict, onnx_path: Path, command: str, eval_command: str
         f"- {len(rows)} epochs of {a['steps']} x {a['batch_size']} crops of {a['size']} px, "
         f"{sum(secs) / 60:.0f} min in all ({sum(secs) / len(secs):.0f} s per epoch, {a['threads']} thread(s) "
         f"on a shared 2-core CPU, torch {info['torch']}); AdamW lr {a['lr']}, ReduceLROnPlateau on val AP, "
-        f"early stopping patience {a['patience']}.",
+        f"early stopping patience {a['patience']}; score targets: "
+        + ("the IoU of each positive's predicted box (quality focal loss)." if a.get("score_loss", "focal") == "qfl"
+           else "0/1 (sigmoid focal loss)."),
         f"- Best epoch {best['epoch']}: val AP@0.4 {float(best['val_ap']):.3f}, AP@0.5 {float(best['val_ap50']):.3f}; "
         f"score threshold {float(best['val_threshold']):.2f} chosen on val (best F1 at IoU 0.4).",
         f"- Command: `{command}`",
