@@ -1,7 +1,7 @@
 /**
- * What a newcomer meets first: the Node floor in package.json is one every installed package accepts
- * (so `npm ci` prints no EBADENGINE warning on a Node that meets it), `npx moodlens` prints no npm
- * warning, and `kill` on `npx moodlens serve &` stops the server, not npm alone.
+ * What a newcomer meets first: an install that skips onnxruntime-node's CUDA download on any npm, a Node
+ * floor in package.json that every installed package accepts (an older Node is refused at install),
+ * `npx moodlens` without npm warnings, and `kill` on `npx moodlens serve &` stopping the server too.
  */
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
@@ -44,6 +44,23 @@ void test('package.json’s Node range is within every installed package’s, an
     if (!semver.subset(floor, wants)) narrower.push(`${path} wants ${wants}`);
   }
   assert.deepEqual(narrower, [], `raise engines.node (${floor}) or replace these packages`);
+});
+
+void test('the project config skips onnxruntime-node’s CUDA download on every npm, and refuses an old Node', async () => {
+  // npm 11 honours package.json's allowScripts; older npm runs the install step unless the key says skip.
+  const allow = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean> }
+  ).allowScripts;
+  assert.equal(allow['onnxruntime-node'], false);
+  const { stdout, stderr } = await run(
+    'npm',
+    ['config', 'get', 'onnxruntime-node-install', 'engine-strict'],
+    {
+      cwd: ROOT,
+    },
+  );
+  assert.equal(stdout, 'onnxruntime-node-install=skip\nengine-strict=true\n');
+  assert.equal(stderr, '');
 });
 
 void test('npx moodlens prints what the command prints, and no npm warning', async () => {
