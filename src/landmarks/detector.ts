@@ -5,7 +5,7 @@ import { mirrorHorizontal, toInputTensor } from '../emotion/preprocess.js';
 import { toGray } from '../image/gray.js';
 import { fromCropUnits, landmarkCrop, landmarkCropSquare, type LandmarkCropGeometry } from './crop.js';
 import { parseLandmarkModelMetadata, type LandmarkModelInfo } from './model-info.js';
-import { MIRRORED_INDEX, type Point } from './points.js';
+import { interocularDistance, MIRRORED_INDEX, type Point } from './points.js';
 import {
   assessLandmarks,
   DEFAULT_RELIABILITY_THRESHOLDS,
@@ -147,12 +147,19 @@ export class LandmarkDetector {
    */
   async predictCropsTta(crops: readonly GrayImage[]): Promise<Float32Array> {
     if (!this.flipTta) return this.predictCrops(crops);
-    const both = await this.predictCrops([...crops, ...crops.map(mirrorHorizontal)]);
+    return this.#averageMirrored(
+      await this.predictCrops([...crops, ...crops.map(mirrorHorizontal)]),
+      crops.length,
+    );
+  }
+
+  /** `both` holds the answers for `count` crops, then for their mirror images: each crop's average of the two. */
+  #averageMirrored(both: Float32Array, count: number): Float32Array {
     const perFace = this.info.points * 2;
-    const out = both.slice(0, crops.length * perFace);
-    for (let f = 0; f < crops.length; f++) {
+    const out = both.slice(0, count * perFace);
+    for (let f = 0; f < count; f++) {
       const plain = f * perFace;
-      const mirrored = (crops.length + f) * perFace;
+      const mirrored = (count + f) * perFace;
       for (let i = 0; i < this.info.points; i++) {
         // Point i of the face is point MIRRORED_INDEX[i] of the mirrored crop, at u' = 1 - u.
         const j = mirrored + 2 * MIRRORED_INDEX[i];
@@ -176,6 +183,78 @@ export class LandmarkDetector {
   }
 
   /**
+   * As {@link detect} (the same points), with the spread of the answers they average, from one run of
+   * the model: every scale's crop of every box, plain and mirrored (mirrored even when `flipTta` is off,
+   * the spread needs them). The spread is the RMS distance of each answer's points from their mean,
+   * averaged over the answers, in eye distances (infinite when the mean has none); on a face the answers
+   * agree to a few hundredths, on a pattern that is no face each crop guesses otherwise.
+   */
+  async detectWithSpread(
+    image: Image,
+    boxes: readonly Box[],
+  ): Promise<Array<FaceLandmarks & { spread: number }>> {
+    if (boxes.length === 0) return [];
+    const gray = toGray(image);
+    const geometries = this.scales.map((scale) => scaledGeometry(this.info, scale));
+    const crops = geometries.flatMap((geometry) => boxes.map((box) => landmarkCrop(gray, box, geometry)));
+    const both = await this.predictCrops([...crops, ...crops.map(mirrorHorizontal)]);
+    const units = this.flipTta
+      ? this.#averageMirrored(both, crops.length)
+      : both.slice(0, crops.length * this.info.points * 2);
+    const located = this.#pointsOf(units, boxes, geometries);
+    return boxes.map((box, b) => ({
+      box,
+      points: located[b],
+      reliability: assessLandmarks(located[b], box, this.thresholds),
+      spread: this.#spread(both, crops.length, boxes, b, geometries),
+    }));
+  }
+
+  /** The spread of box `b`'s answers (each geometry, plain and mirrored) in `both`, as detectWithSpread. */
+  #spread(
+    both: Float32Array,
+    crops: number,
+    boxes: readonly Box[],
+    b: number,
+    geometries: readonly LandmarkCropGeometry[],
+  ): number {
+    const n = this.info.points;
+    const perFace = n * 2;
+    const answers: Point[][] = [];
+    geometries.forEach((geometry, k) => {
+      const square = landmarkCropSquare(boxes[b], geometry);
+      const plain = (k * boxes.length + b) * perFace;
+      const mirrored = (crops + k * boxes.length + b) * perFace;
+      answers.push(fromCropUnits(both.subarray(plain, plain + perFace), square));
+      const flipped = new Float32Array(perFace);
+      for (let i = 0; i < n; i++) {
+        const j = mirrored + 2 * MIRRORED_INDEX[i];
+        flipped[2 * i] = 1 - both[j];
+        flipped[2 * i + 1] = both[j + 1];
+      }
+      answers.push(fromCropUnits(flipped, square));
+    });
+    const mean: Point[] = [];
+    for (let i = 0; i < n; i++) {
+      let x = 0;
+      let y = 0;
+      for (const a of answers) {
+        x += a[i][0];
+        y += a[i][1];
+      }
+      mean.push([x / answers.length, y / answers.length]);
+    }
+    const iod = interocularDistance(mean);
+    let sum = 0;
+    for (const a of answers) {
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += (a[i][0] - mean[i][0]) ** 2 + (a[i][1] - mean[i][1]) ** 2;
+      sum += Math.sqrt(sq / n);
+    }
+    return iod > 0 ? sum / answers.length / iod : Number.POSITIVE_INFINITY;
+  }
+
+  /**
    * The 68 points (image pixels) of faces that may come from different gray images, in one batch: every
    * scale's crop of every face (with its mirror image when `flipTta` is on); the answers meet in image
    * pixels and are averaged.
@@ -185,11 +264,27 @@ export class LandmarkDetector {
     const units = await this.predictCropsTta(
       geometries.flatMap((geometry) => faces.map(({ gray, box }) => landmarkCrop(gray, box, geometry))),
     );
+    return this.#pointsOf(
+      units,
+      faces.map((f) => f.box),
+      geometries,
+    );
+  }
+
+  /**
+   * The points of each face box from the answers for its crops (every geometry's crop of every box, in
+   * that order), met in image pixels and averaged over the geometries.
+   */
+  #pointsOf(
+    units: Float32Array,
+    boxes: readonly Box[],
+    geometries: readonly LandmarkCropGeometry[],
+  ): Point[][] {
     const perFace = this.info.points * 2;
-    return faces.map(({ box }, i) => {
+    return boxes.map((box, i) => {
       const sum = new Float64Array(perFace);
       geometries.forEach((geometry, g) => {
-        const at = (g * faces.length + i) * perFace;
+        const at = (g * boxes.length + i) * perFace;
         const points = fromCropUnits(units.subarray(at, at + perFace), landmarkCropSquare(box, geometry));
         points.forEach(([x, y], k) => {
           sum[2 * k] += x;

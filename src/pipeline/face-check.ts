@@ -8,10 +8,8 @@
  * (docs/people-tracking.md). Pure maths over the landmark model's public API; browser-safe.
  */
 import type { Box, GrayImage } from '../core/image.js';
-import { mirrorHorizontal } from '../emotion/preprocess.js';
-import { scaledGeometry, type FaceLandmarks, type LandmarkDetector } from '../landmarks/detector.js';
-import { fromCropUnits, landmarkCrop, landmarkCropSquare } from '../landmarks/crop.js';
-import { interocularDistance, MIRRORED_INDEX, type Point } from '../landmarks/points.js';
+import type { FaceLandmarks, LandmarkDetector } from '../landmarks/detector.js';
+import type { Point } from '../landmarks/points.js';
 import { assessFaceEvidence, type EvidenceThresholds } from '../landmarks/reliability.js';
 import { DEFAULT_DUPLICATE_OVERLAP, intersectionOverSmaller } from '../video/duplicates.js';
 
@@ -57,63 +55,21 @@ export const DEFAULT_FACE_CHECK_THRESHOLDS: FaceCheckThresholds = {
 
 /** Landmarks of each box with the spread of the answers they average. */
 export interface LandmarksWithSpread {
-  readonly points: Point[];
+  readonly points: readonly Point[];
   /** RMS distance of each answer's points from the mean points, averaged over the answers, in IODs. */
   readonly spread: number;
 }
 
 /**
- * The landmark model's answers for each box at each of its crop scales, plain and mirrored (the answers
- * `LandmarkDetector.detect` averages), and how far they disagree. On a face they agree to a few hundredths
- * of the eye distance; on a pattern that is no face the network guesses, and each crop guesses otherwise.
+ * The landmarks of each box with the spread of the landmark model's answers they average
+ * (`LandmarkDetector.detectWithSpread`: one run of the model gives both).
  */
 export async function landmarkAgreement(
   detector: LandmarkDetector,
   gray: GrayImage,
   boxes: readonly Box[],
 ): Promise<LandmarksWithSpread[]> {
-  if (boxes.length === 0) return [];
-  const { info } = detector;
-  const geometries = detector.scales.map((scale) => scaledGeometry(info, scale));
-  const crops = geometries.flatMap((g) => boxes.map((box) => landmarkCrop(gray, box, g)));
-  const units = await detector.predictCrops([...crops, ...crops.map(mirrorHorizontal)]);
-  const n = info.points;
-  const perFace = n * 2;
-  return boxes.map((box, b) => {
-    const answers: Point[][] = [];
-    geometries.forEach((g, k) => {
-      const square = landmarkCropSquare(box, g);
-      const plain = (k * boxes.length + b) * perFace;
-      const mirrored = (crops.length + k * boxes.length + b) * perFace;
-      answers.push(fromCropUnits(units.subarray(plain, plain + perFace), square));
-      const flipped = new Float32Array(perFace);
-      for (let i = 0; i < n; i++) {
-        const j = mirrored + 2 * MIRRORED_INDEX[i];
-        flipped[2 * i] = 1 - units[j];
-        flipped[2 * i + 1] = units[j + 1];
-      }
-      answers.push(fromCropUnits(flipped, square));
-    });
-    const mean: Point[] = [];
-    for (let i = 0; i < n; i++) {
-      let x = 0;
-      let y = 0;
-      for (const a of answers) {
-        x += a[i][0];
-        y += a[i][1];
-      }
-      mean.push([x / answers.length, y / answers.length]);
-    }
-    const iod = interocularDistance(mean);
-    let sum = 0;
-    for (const a of answers) {
-      let sq = 0;
-      for (let i = 0; i < n; i++) sq += (a[i][0] - mean[i][0]) ** 2 + (a[i][1] - mean[i][1]) ** 2;
-      sum += Math.sqrt(sq / n);
-    }
-    const spread = iod > 0 ? sum / answers.length / iod : Number.POSITIVE_INFINITY;
-    return { points: mean, spread };
-  });
+  return (await detector.detectWithSpread(gray, boxes)).map(({ points, spread }) => ({ points, spread }));
 }
 
 /**

@@ -14,7 +14,6 @@ import {
   checkFaces,
   DEFAULT_FACE_CHECK_THRESHOLDS,
   FACE_CHECK_MODES,
-  landmarkAgreement,
   type FaceCheckMode,
   type FaceCheckThresholds,
   type FaceCheckVerdict,
@@ -190,10 +189,12 @@ export class EmotionPipeline {
     }
     const gray = toGray(image);
     const thresholds = this.options.faceCheckThresholds ?? DEFAULT_FACE_CHECK_THRESHOLDS;
-    const marks = await landmarker.detect(gray, boxes);
-    const spreads = Number.isFinite(thresholds.maxLandmarkSpread)
-      ? (await landmarkAgreement(landmarker, gray, boxes)).map((a) => a.spread)
+    // One run of the landmark model gives the points and, for the check, how far its answers disagree.
+    const measured = Number.isFinite(thresholds.maxLandmarkSpread)
+      ? await landmarker.detectWithSpread(gray, boxes)
       : undefined;
+    const marks: FaceLandmarks[] = measured ?? (await landmarker.detect(gray, boxes));
+    const spreads = measured?.map((m) => m.spread);
     const verdicts = checkFaces(gray, boxes, marks, spreads, thresholds);
     const keep = boxes.map((_, i) => mode === 'mark' || verdicts[i].passed);
     const kept = boxes.flatMap((box, i) => (keep[i] ? [{ box, faceCheck: verdicts[i] }] : []));

@@ -2,8 +2,8 @@
  * A chunked video's results from its chunks' observations (src/queue/video-chunk.ts): the state of
  * `moodlens video` replayed over the whole stream, in frame order, as FrameAnalyzer.analyzeFrame keeps it
  * (FaceTracker, PersonRegistry, ScoreSmoother and the thumbnails, fed the same values in the same order),
- * then the same offline steps as analyzeVideo (finalPersons, the persons written into every row of their
- * tracks, thumbnails per final person, buildReport). Pure: no pixels, no files.
+ * then the same offline steps as analyzeVideo (numberPersons: the persons merged, numbered and written
+ * into every row of their tracks; thumbnails per final person; buildReport). Pure: no pixels, no files.
  *
  * This mirrors FrameAnalyzer's bookkeeping line for line; test/queue.test.ts compares the outcome with
  * `moodlens video`'s files byte for byte, so a change there that is not made here fails that test.
@@ -11,7 +11,7 @@
 import type { Box } from '../core/image.js';
 import type { EmotionResult } from '../emotion/classifier.js';
 import { EMOTION_LABELS, type Emotion } from '../emotion/labels.js';
-import { finalPersons } from '../io/node/video-analysis.js';
+import { numberPersons } from '../io/node/video-analysis.js';
 import { FrameRecordStore } from '../report/record-store.js';
 import { emptyFrameRecord } from '../report/records.js';
 import type { PersonSnapshot } from '../video/frame-analyzer.js';
@@ -126,15 +126,7 @@ export function replayVideo(
     appearance: person.appearance.value(),
     detections: person.appearance.count,
   }));
-  const personMap = finalPersons(records, snapshots);
-  const trackPerson = new Map<number, number | null>();
-  for (const record of records) {
-    if (record.track === null) continue;
-    const online = typeof record.person === 'number' ? record.person : undefined;
-    if (online !== undefined) trackPerson.set(record.track, personMap.get(online) ?? online);
-    else if (!trackPerson.has(record.track)) trackPerson.set(record.track, null);
-  }
-  for (const [track, person] of trackPerson) records.setPerson(track, person);
+  const personMap = numberPersons(records, snapshots);
   // Thumbnails as analyzeVideo picks them: per final person the best of its online persons' (the first on
   // a tie), the online persons in id order.
   const best = new Map<number, { score: number; url: string }>();

@@ -115,10 +115,31 @@ function annotation(record: FrameRecord): FaceAnnotation | undefined {
 }
 
 /**
+ * Numbers the persons of a whole video in its records: each track gets its final person (finalPersons)
+ * on all its rows, including those from before it was confirmed; a track never confirmed gets none.
+ * Returns the final person of each online person.
+ */
+export function numberPersons(
+  records: FrameRecordStore,
+  persons: readonly PersonSnapshot[],
+): Map<number, number> {
+  const personMap = finalPersons(records, persons);
+  const trackPerson = new Map<number, number | null>();
+  for (const record of records) {
+    if (record.track === null) continue;
+    const online = typeof record.person === 'number' ? record.person : undefined;
+    if (online !== undefined) trackPerson.set(record.track, personMap.get(online) ?? online);
+    else if (!trackPerson.has(record.track)) trackPerson.set(record.track, null);
+  }
+  for (const [track, person] of trackPerson) records.setPerson(track, person);
+  return personMap;
+}
+
+/**
  * The final person of each online person: alike persons never in view together merged (mergePersons),
  * then numbered 1, 2, ... in order of first appearance.
  */
-export function finalPersons(
+function finalPersons(
   records: Iterable<FrameRecord>,
   persons: readonly PersonSnapshot[],
   minSimilarity: number = DEFAULT_PERSON_OPTIONS.minSimilarity,
@@ -292,15 +313,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<VideoA
     csv = undefined;
     // The whole video known: merge and number the persons, and write them into the records and frames.csv.
     const persons = analyzer.persons();
-    const personMap = finalPersons(records, persons);
-    const trackPerson = new Map<number, number | null>();
-    for (const record of records) {
-      if (record.track === null) continue;
-      const online = typeof record.person === 'number' ? record.person : undefined;
-      if (online !== undefined) trackPerson.set(record.track, personMap.get(online) ?? online);
-      else if (!trackPerson.has(record.track)) trackPerson.set(record.track, null);
-    }
-    for (const [track, person] of trackPerson) records.setPerson(track, person);
+    const personMap = numberPersons(records, persons);
     if (outputs.framesCsv !== undefined) await writeOutputFile(outputs.framesCsv, formatFramesCsv(records));
     timings.writeMs += performance.now() - t;
     if (writeVideo || anyStill) {
