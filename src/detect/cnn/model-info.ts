@@ -1,4 +1,5 @@
 import { MoodLensError } from '../../core/errors.js';
+import { IDENTITY_FRAMING, parseHaarFraming, type HaarFraming } from './framing.js';
 
 /** The `moodlens.format` of the detector models this code decodes (training/moodlens_train/detector/export.py). */
 export const CNN_DETECTOR_FORMAT = 'moodlens-detector/1';
@@ -18,6 +19,11 @@ export interface CnnDetectorModelInfo {
   readonly nmsIou: number;
   /** The anchor strides, coarsest last (`moodlens.strides`); the input is padded to a multiple of the last. */
   readonly strides: readonly number[];
+  /**
+   * How its boxes map onto the Haar cascade's framing (`moodlens.haar_framing`, "dx,dy,scale"); the
+   * identity for a model without it.
+   */
+  readonly haarFraming: HaarFraming;
 }
 
 /**
@@ -49,7 +55,17 @@ export function parseCnnDetectorMetadata(
   if (strides.length === 0 || strides.some((s) => !Number.isInteger(s) || s < 1)) {
     throw badValue(source, 'moodlens.strides', rawStrides, 'positive integers separated by commas');
   }
-  return { format, longSide, scoreThreshold, nmsIou, strides };
+  const rawFraming = metadata['moodlens.haar_framing'];
+  const haarFraming = rawFraming === undefined ? IDENTITY_FRAMING : parseHaarFraming(rawFraming);
+  if (haarFraming === undefined) {
+    throw badValue(
+      source,
+      'moodlens.haar_framing',
+      rawFraming,
+      "'dx,dy,scale' (|dx|, |dy| <= 1, scale 0.25-4)",
+    );
+  }
+  return { format, longSide, scoreThreshold, nmsIou, strides, haarFraming };
 }
 
 function readNumber(

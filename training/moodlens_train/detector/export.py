@@ -35,8 +35,11 @@ def load_model(path):
     return model.eval(), ckpt
 
 
-def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE) -> dict:
-    return {
+def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None) -> dict:
+    extra = {} if framing is None else {
+        # the Haar cascade's framing of each box (framing.py): what the landmark and emotion stages expect
+        "moodlens.haar_framing": f"{framing['dx']:.4f},{framing['dy']:.4f},{framing['scale']:.4f}"}
+    return {**extra,
         "moodlens.task": "face_detection",
         "moodlens.input": "rgb,0-255,NCHW,any size (pad to a multiple of 32)",
         "moodlens.preprocessing": f"resize long side to {long_side} (area), pad bottom/right with 0 to a multiple of 32",
@@ -56,7 +59,7 @@ def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE) -
     }
 
 
-def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE):
+def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None):
     import onnx
     buf = io.BytesIO()
     kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -66,7 +69,7 @@ def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE
                                     "boxes": {0: "N", 1: "A"}, "kps": {0: "N", 1: "A"}},
                       do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
-    set_metadata(proto, metadata(model, ckpt, long_side))
+    set_metadata(proto, metadata(model, ckpt, long_side, framing))
     return proto
 
 
@@ -76,12 +79,14 @@ def main(argv=None) -> int:
     p.add_argument("output", type=Path)
     p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE, help="the photo size the detector was measured at")
     p.add_argument("--threshold", type=float, help="score threshold to record (default: the checkpoint's, from val)")
+    p.add_argument("--framing", type=Path, help="framing.py's JSON: maps the boxes onto the Haar cascade's framing")
     args = p.parse_args(argv)
     import onnx
     model, ckpt = load_model(args.checkpoint)
     if args.threshold is not None:
         ckpt["threshold"] = args.threshold
-    proto = export_onnx(model, ckpt, args.long_side)
+    framing = json.loads(args.framing.read_text()) if args.framing else None
+    proto = export_onnx(model, ckpt, args.long_side, framing)
     onnx.checker.check_model(proto)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(args.output))

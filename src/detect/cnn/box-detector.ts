@@ -1,0 +1,45 @@
+import type { Box, Image } from '../../core/image.js';
+import type { DetectOptions } from '../options.js';
+import type { CnnDetectOptions, CnnFaceDetector } from './detector.js';
+import { haarFramedBox } from './framing.js';
+
+/** A face box with the learned detector's score (0-1). */
+export interface ScoredBox extends Box {
+  readonly score: number;
+}
+
+/**
+ * The learned detector behind the interface the pipeline, `video` and the server take (the Haar
+ * detector's: `detect(image, DetectOptions)`): boxes in the Haar cascade's framing (the model's
+ * `moodlens.haar_framing`), so the landmark model and the emotion crop see faces framed as they were
+ * trained; each box carries its `score`. Of the Haar options only `minSize` and `maxSize` apply (to the
+ * framed box side); the scan's `scaleFactor` and `minNeighbors` mean nothing here. Browser-safe.
+ */
+export class CnnBoxDetector {
+  constructor(
+    readonly detector: CnnFaceDetector,
+    /** Score threshold, NMS IoU (defaults: the model's). */
+    readonly options: Omit<CnnDetectOptions, 'minSize'> = {},
+  ) {}
+
+  /** Faces in image pixels, highest score first. */
+  async detect(image: Image, options: DetectOptions = {}): Promise<ScoredBox[]> {
+    const { minSize = 0, maxSize = 0 } = options;
+    const faces = await this.detector.detect(image, this.options);
+    const framing = this.detector.info.haarFraming;
+    const boxes: ScoredBox[] = [];
+    for (const face of faces) {
+      const box = haarFramedBox(face.corners, framing, image.width, image.height);
+      if (box === undefined) continue;
+      const side = Math.max(box.width, box.height);
+      if (side < minSize || (maxSize > 0 && side > maxSize)) continue;
+      boxes.push({ ...box, score: face.score });
+    }
+    return boxes;
+  }
+
+  /** Frees the model. */
+  async close(): Promise<void> {
+    await this.detector.close();
+  }
+}
