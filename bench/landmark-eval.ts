@@ -25,55 +25,15 @@ import {
   loadLandmarkDetector,
 } from '../src/io/node/landmark-model.js';
 import { fromCropUnits, landmarkCropSquare } from '../src/landmarks/crop.js';
-import { interocularDistance, type Point } from '../src/landmarks/points.js';
+import type { Point } from '../src/landmarks/points.js';
 import {
   assessLandmarks,
   DEFAULT_RELIABILITY_THRESHOLDS,
   measureLandmarks,
 } from '../src/landmarks/reliability.js';
 import { ensureFace300w, loadFace300w } from '../test/support/face300w.js';
+import { nmeSummary } from './nme.js';
 import { runStudy, studyArgs } from './study-cli.js';
-
-export interface NmeSummary {
-  readonly faces: number;
-  readonly nme: number;
-  readonly nmeContour: number;
-  readonly nmeInner: number;
-  readonly failureRate10: number;
-}
-
-/** NME figures as training's `nme_parts` computes them. */
-export function nmeSummary(
-  predictions: readonly (readonly Point[])[],
-  truths: readonly (readonly Point[])[],
-): NmeSummary {
-  let perFaceSum = 0;
-  let contour = 0;
-  let inner = 0;
-  let failures = 0;
-  predictions.forEach((pred, f) => {
-    const truth = truths[f];
-    const iod = interocularDistance(truth);
-    let sum = 0;
-    pred.forEach(([x, y], i) => {
-      const e = Math.hypot(x - truth[i][0], y - truth[i][1]) / iod;
-      sum += e;
-      if (i < 17) contour += e;
-      else inner += e;
-    });
-    const face = sum / pred.length;
-    perFaceSum += face;
-    if (face > 0.1) failures++;
-  });
-  const n = predictions.length;
-  return {
-    faces: n,
-    nme: perFaceSum / n,
-    nmeContour: contour / (n * 17),
-    nmeInner: inner / (n * 51),
-    failureRate10: failures / n,
-  };
-}
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];

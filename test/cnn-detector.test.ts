@@ -152,6 +152,7 @@ void test('AP, recall and precision on synthetic detections', () => {
     {
       iou: 0.5,
       minScore: 0.5,
+      minFace: 0,
       images: 2,
       faces: 2,
       detections: 3,
@@ -164,6 +165,30 @@ void test('AP, recall and precision on synthetic detections', () => {
   );
   // All four by score: FP, TP, FP, TP -> (1/2 - 0) * 1/2 + (1 - 1/2) * 2/4.
   assert.ok(Math.abs(figures.ap - 0.5) < 1e-12);
+});
+
+void test('faces under the minimum size are ignored: neither missed nor held against the detector', () => {
+  const big = { x: 0, y: 0, width: 40, height: 40 };
+  const small = { x: 100, y: 100, width: 10, height: 10 };
+  const image = {
+    faces: [big, small],
+    detections: [
+      { box: big, score: 0.9 }, // finds the counted face
+      { box: { x: 101, y: 100, width: 10, height: 10 }, score: 0.8 }, // on the small face: dropped
+      { box: { x: 200, y: 0, width: 8, height: 8 }, score: 0.7 }, // tiny, elsewhere: dropped
+      { box: { x: 200, y: 100, width: 40, height: 40 }, score: 0.6 }, // a false face of counted size
+    ],
+  };
+  const ignoring = evaluateDetections([image], 0.4, 0.5, 20);
+  assert.equal(ignoring.faces, 1);
+  assert.equal(ignoring.detections, 2);
+  assert.equal(ignoring.truePositives, 1);
+  assert.equal(ignoring.falsePositives, 1);
+  assert.equal(ignoring.minFace, 20);
+  const counting = evaluateDetections([image], 0.4, 0.5);
+  assert.equal(counting.faces, 2);
+  assert.equal(counting.truePositives, 2);
+  assert.equal(counting.falsePositives, 2);
 });
 
 void test('the boxes JSON: shape checked with coded errors naming the entry', () => {
@@ -317,6 +342,7 @@ void test('moodlens evaluate-detector on photos cut from the astronaut with know
         model: MODEL,
         iou: 0.5,
         minScore: 0.6,
+        minFace: 0,
         images: 5,
         faces: 4,
         detections: 3,

@@ -15,6 +15,7 @@ const STUDIES = [
   ['enhance-align-study.js', 'study:enhance-align'],
   ['rotation-study.js', 'study:rotation'],
   ['landmark-eval.js', 'eval:landmarks'],
+  ['detector-framing-study.js', 'study:detector-framing'],
   ['video-memory.js', 'bench:video-memory'],
   ['web-screenshot.js', 'screenshot:web'],
 ] as const;

@@ -32,11 +32,18 @@ import subprocess
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+ECE_COMMIT = "b39671543d7c6582d1d4b122c1f0d796e4583cb8"
+ECE_DIR = "Face-Detection-2"
+MASK_COMMIT = "c5d6b886a9409a93d3b52387d562fdb38546eecf"
+MASK_DIR = "data"
+# dHash distance (bits of 64) under which two images count as the same photo
+SAME_PHOTO_BITS = 4
 NS18_COMMIT = "c460f2434b1429c7ff3a8e6df1aac1a753a9c7db"
 NS18_DIR = "face/Face_detectorns18-2"
 DATAVASE_COMMIT = "7d05d8d524aec6d830a01906781effb1461cb4cf"
@@ -154,6 +161,100 @@ def prepare_datavase(gitdir: Path, commit: str, out: Path, splits: dict) -> None
                                    "group": "datavase", "faces": faces})
 
 
+def dhash(data: bytes) -> int:
+    """64-bit difference hash of the image (gray 9x8): near-identical photos differ in a few bits."""
+    with Image.open(io.BytesIO(data)) as im:
+        g = np.asarray(im.convert("L").resize((9, 8), Image.BILINEAR), dtype=np.int16)
+    bits = (g[:, 1:] > g[:, :-1]).flatten()
+    return int(sum(1 << i for i, b in enumerate(bits) if b))
+
+
+def hamming(a: int, hashes: np.ndarray) -> np.ndarray:
+    x = np.bitwise_xor(hashes, np.uint64(a))
+    return np.array([bin(int(v)).count("1") for v in x])
+
+
+def bucket(group: str) -> int:
+    """A stable 0-99 per group (CRC-32), so a group's split never depends on what else is present."""
+    return zlib.crc32(group.encode()) % 100
+
+
+def read_mask_set(gitdir: Path, commit: str):
+    """The Kaggle "Face Mask Detection" set: [(name, png bytes, faces)], faces from the original VOC files."""
+    out = []
+    with git_tar(gitdir, commit, MASK_DIR) as tar:
+        files = {m.name: m for m in tar.getmembers() if m.isfile()}
+        for name in sorted(files, key=lambda n: (len(n), n)):
+            if not (name.startswith(f"{MASK_DIR}/images/") and name.endswith(".png")):
+                continue
+            stem = Path(name).stem
+            root = ET.fromstring(tar.extractfile(files[f"{MASK_DIR}/xml/{stem}.xml"]).read())
+            faces = []
+            for o in root.iter("bndbox"):
+                x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+                faces.append({"box": [x1, y1, x2, y2], "kps": None})
+            out.append((stem, tar.extractfile(files[name]).read(), faces))
+    return out
+
+
+def prepare_mask(photos, out: Path, splits: dict) -> None:
+    """Split by photo (near-identical photos grouped, SAME_PHOTO_BITS): 50% train, 15% val, 35% test."""
+    hashes = np.array([dhash(d) for _, d, _ in photos], dtype=np.uint64)
+    parent = list(range(len(photos)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(photos)):
+        for j in np.where(hamming(int(hashes[i]), hashes[i + 1:]) <= SAME_PHOTO_BITS)[0]:
+            parent[find(i + 1 + int(j))] = find(i)
+    for i, (stem, data, faces) in enumerate(photos):
+        group = photos[find(i)][0]
+        b = bucket("mask/" + group)
+        split = "train" if b < 50 else "val" if b < 65 else "test"
+        rel = f"images/mask/{stem}.png"
+        w, h = write(out, rel, data)
+        splits[split].append({"image": rel, "width": w, "height": h, "source": "mask", "group": group,
+                              "faces": faces})
+
+
+def ece_group(stem: str) -> str:
+    """The video or photo an ECE image comes from: its Roboflow name without the frame number."""
+    base = stem.split(".rf.")[0]
+    base = re.sub(r"_(jpe?g|png)$", "", base, flags=re.I)
+    return re.sub(r"[-_]\d+$", "", base) or base
+
+
+def prepare_ece(gitdir: Path, commit: str, out: Path, splits: dict, mask_hashes: np.ndarray) -> int:
+    """Roboflow "Face Detection" (ece342 fork): split by video/photo group, 80% train, 10% val, 10% test;
+    images that are grey copies of mask-set photos are left out (they would straddle that set's splits).
+    Returns how many were left out."""
+    dropped = 0
+    with git_tar(gitdir, commit, ECE_DIR) as tar:
+        files = {m.name: m for m in tar.getmembers() if m.isfile()}
+        for name in sorted(files):
+            if "/images/" not in name:
+                continue
+            data = tar.extractfile(files[name]).read()
+            if len(mask_hashes) and hamming(dhash(data), mask_hashes).min() <= SAME_PHOTO_BITS:
+                dropped += 1
+                continue
+            stem = Path(name).stem
+            label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
+            group = ece_group(stem)
+            b = bucket("ece/" + group)
+            split = "train" if b < 80 else "val" if b < 90 else "test"
+            rel = f"images/ece/{name.split('/')[-3]}_{stem}{Path(name).suffix.lower()}"
+            w, h = write(out, rel, data)
+            text = tar.extractfile(files[label]).read().decode() if label in files else ""
+            splits[split].append({"image": rel, "width": w, "height": h, "source": "ece", "group": group,
+                                  "faces": yolo_faces(text, w, h)})
+    return dropped
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--face300w", type=Path, required=True, help="face300w-train.tar.gz")
@@ -161,6 +262,10 @@ def main(argv=None) -> int:
     p.add_argument("--ns18-commit", default=NS18_COMMIT)
     p.add_argument("--datavase", type=Path, help="git dir of Puneet-chauhan01/Face-tracking (test frames)")
     p.add_argument("--datavase-commit", default=DATAVASE_COMMIT)
+    p.add_argument("--ece", type=Path, help="git dir of SaltyfishQAQQ/ECE342-CV_Model (Roboflow Face Detection)")
+    p.add_argument("--ece-commit", default=ECE_COMMIT)
+    p.add_argument("--mask", type=Path, help="git dir of iAmEthanMai/mask-detection-dataset (Kaggle Face Mask Detection)")
+    p.add_argument("--mask-commit", default=MASK_COMMIT)
     p.add_argument("--out", type=Path, default=Path("training/data/detector"))
     args = p.parse_args(argv)
     splits = {"train": [], "val": [], "test": []}
@@ -168,6 +273,14 @@ def main(argv=None) -> int:
     prepare_ns18(args.ns18, args.ns18_commit, args.out, splits)
     if args.datavase:
         prepare_datavase(args.datavase, args.datavase_commit, args.out, splits)
+    mask_hashes = np.zeros(0, np.uint64)
+    if args.mask:
+        photos = read_mask_set(args.mask, args.mask_commit)
+        mask_hashes = np.array([dhash(d) for _, d, _ in photos], dtype=np.uint64)
+        prepare_mask(photos, args.out, splits)
+    if args.ece:
+        dropped = prepare_ece(args.ece, args.ece_commit, args.out, splits, mask_hashes)
+        print(f"ece: {dropped} images left out as copies of mask-set photos")
     for split, items in splits.items():
         (args.out / f"{split}.json").write_text(json.dumps(items, separators=(",", ":")) + "\n")
         by = {}

@@ -17,7 +17,10 @@ export interface EvaluatedImage {
 export interface DetectionFigures {
   readonly iou: number;
   readonly minScore: number;
+  /** Labelled faces smaller than this (side: the square root of the box area) were ignored. */
+  readonly minFace: number;
   readonly images: number;
+  /** Labelled faces counted (at least `minFace`). */
   readonly faces: number;
   /** Detections scoring at least `minScore`. */
   readonly detections: number;
@@ -30,6 +33,38 @@ export interface DetectionFigures {
   readonly precision: number;
   /** All-point average precision over every detection given (all scores), at IoU >= `iou`. */
   readonly ap: number;
+}
+
+/** A box's side for the size rule: the square root of its area. */
+export function boxSide(box: Box): number {
+  return Math.sqrt(Math.max(box.width, 0) * Math.max(box.height, 0));
+}
+
+/**
+ * `matchDetections` against the labelled faces of side at least `minFace`, as the training code's
+ * `match_ignoring`: a detection that finds no such face but overlaps a smaller one at IoU >= `iou`, or is
+ * itself smaller than 0.75 `minFace`, is dropped (neither true nor false): crowd photos label faces of a
+ * few pixels, which no one asks MoodLens to read. `minFace` 0: every face counts.
+ */
+export function matchIgnoringSmall(
+  detections: readonly ScoredBox[],
+  faces: readonly Box[],
+  iou: number,
+  minFace: number,
+): { tp: boolean; score: number }[] {
+  if (minFace <= 0) return matchDetections(detections, faces, iou);
+  const counted = faces.filter((f) => boxSide(f) >= minFace);
+  const small = faces.filter((f) => boxSide(f) < minFace).map(corners);
+  const order = detections
+    .map((_, i) => i)
+    .sort((a, b) => detections[b].score - detections[a].score || a - b);
+  const matched = matchDetections(detections, counted, iou);
+  return matched.filter((m, k) => {
+    if (m.tp) return true;
+    const det = detections[order[k]].box;
+    const nearSmall = small.some((face) => iouCorners(corners(det), face) >= iou);
+    return !nearSmall && boxSide(det) >= 0.75 * minFace;
+  });
 }
 
 function corners(box: Box): Corners {
@@ -69,27 +104,35 @@ export function matchDetections(
 
 /**
  * Recall and precision of the detections scoring at least `minScore`, and the all-point AP (VOC style, as
- * the training code computes it) over all detections given, each at IoU >= `iou`. For a detector without
- * scores (every score 1, ties in input order) AP says little: read its recall and precision.
+ * the training code computes it) over all detections given, each at IoU >= `iou`; labelled faces under
+ * `minFace` are ignored ({@link matchIgnoringSmall}). For a detector without scores (every score 1, ties
+ * in input order) AP says little: read its recall and precision.
  */
 export function evaluateDetections(
   images: readonly EvaluatedImage[],
   iou: number,
   minScore: number,
+  minFace = 0,
 ): DetectionFigures {
-  const faces = images.reduce((n, image) => n + image.faces.length, 0);
+  const faces = images.reduce((n, image) => n + image.faces.filter((f) => boxSide(f) >= minFace).length, 0);
   let detections = 0;
   let truePositives = 0;
   const all: { tp: boolean; score: number }[] = [];
   for (const image of images) {
-    all.push(...matchDetections(image.detections, image.faces, iou));
-    const kept = image.detections.filter((d) => d.score >= minScore);
+    all.push(...matchIgnoringSmall(image.detections, image.faces, iou, minFace));
+    const kept = matchIgnoringSmall(
+      image.detections.filter((d) => d.score >= minScore),
+      image.faces,
+      iou,
+      minFace,
+    );
     detections += kept.length;
-    truePositives += matchDetections(kept, image.faces, iou).filter((m) => m.tp).length;
+    truePositives += kept.filter((m) => m.tp).length;
   }
   return {
     iou,
     minScore,
+    minFace,
     images: images.length,
     faces,
     detections,

@@ -34,7 +34,7 @@ class Item:
         self.image, self.boxes, self.kps, self.source, self.name = image, boxes, kps, source, name
 
 
-def load_split(root: Path, split: str, limit: Optional[int] = None) -> List[Item]:
+def load_split(root: Path, split: str, limit: Optional[int] = None, max_side: int = 1280) -> List[Item]:
     """Decodes a split (RGB uint8). kps are NaN where a face has no keypoints."""
     root = Path(root)
     manifest = root / f"{split}.json"
@@ -51,6 +51,12 @@ def load_split(root: Path, split: str, limit: Optional[int] = None) -> List[Item
         boxes = np.array([f["box"] for f in it["faces"]], dtype=np.float32).reshape(-1, 4)
         kps = np.array([f["kps"] if f["kps"] else [[np.nan, np.nan]] * 5 for f in it["faces"]],
                        dtype=np.float32).reshape(-1, 5, 2)
+        h, w = bgr.shape[:2]
+        if max_side and max(h, w) > max_side:
+            # large video frames: at most max_side (the detector sees photos at 416), boxes scaled alike
+            s = max_side / max(h, w)
+            bgr = cv2.resize(bgr, (max(int(round(w * s)), 1), max(int(round(h * s)), 1)), interpolation=cv2.INTER_AREA)
+            boxes, kps = boxes * s, kps * s
         out.append(Item(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), boxes, kps, it["source"], it["image"]))
     return out
 
@@ -73,13 +79,35 @@ def backgrounds() -> List[np.ndarray]:
     return out
 
 
-def _affine(image, boxes, kps, scale, tx, ty, size, rng):
+def _affine(image, boxes, kps, scale, tx, ty, size, rng, rotate_p: float = 0.0):
     m = np.array([[scale, 0, tx], [0, scale, ty]], dtype=np.float32)
+    boxes = boxes * scale + np.array([tx, ty, tx, ty], np.float32)
+    kps = kps * scale + np.array([tx, ty], np.float32)
+    if rotate_p and rng.random() < rotate_p:
+        # a tilted head: turn the crop about its centre; each box becomes the bounding box of its turned
+        # inscribed ellipse (a face's outline), not of its turned corners, which would be too loose
+        angle = float(rng.uniform(-MAX_ROTATION, MAX_ROTATION))
+        r = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0).astype(np.float32)
+        m = r @ np.vstack([m, [0, 0, 1]]).astype(np.float32)
+        c, si = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        centre = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+        centre = centre @ r[:, :2].T + r[:, 2]
+        hw = np.sqrt((w * c) ** 2 + (h * si) ** 2) / 2
+        hh = np.sqrt((w * si) ** 2 + (h * c) ** 2) / 2
+        boxes = np.stack([centre[:, 0] - hw, centre[:, 1] - hh, centre[:, 0] + hw, centre[:, 1] + hh], 1).astype(np.float32)
+        kps = (kps @ r[:, :2].T + r[:, 2]).astype(np.float32)
     border = cv2.BORDER_REPLICATE if rng.random() < 0.5 else cv2.BORDER_CONSTANT
     value = tuple(int(v) for v in rng.integers(0, 256, 3))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     out = cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=border, borderValue=value)
-    return out, boxes * scale + np.array([tx, ty, tx, ty], np.float32), kps * scale + np.array([tx, ty], np.float32)
+    return out, boxes, kps
+
+
+MAX_UPSCALE = 4.0
+# tilt of the rotation augmentation (degrees) and the share of real photos it is applied to
+MAX_ROTATION = 20.0
+ROTATE_P = 0.3
 
 
 def random_face_size(rng, size: int) -> float:
@@ -88,18 +116,28 @@ def random_face_size(rng, size: int) -> float:
 
 
 def real_sample(item: Item, size: int, rng):
-    j = int(rng.integers(len(item.boxes)))
+    h, w = item.image.shape[:2]
+    if not len(item.boxes):
+        # a photo without faces (a negative): a random part of it at a random zoom
+        scale = size / max(h, w) * float(np.exp(rng.uniform(np.log(0.8), np.log(3.0))))
+        tx = -rng.uniform(0, max(w * scale - size, 0))
+        ty = -rng.uniform(0, max(h * scale - size, 0))
+        return _affine(item.image, item.boxes, item.kps, scale, tx, ty, size, rng)
+    sides = np.sqrt(np.maximum(item.boxes[:, 2] - item.boxes[:, 0], 1) * np.maximum(item.boxes[:, 3] - item.boxes[:, 1], 1))
+    # centre on a face big enough to learn from (crowd photos have many faces of a few pixels)
+    big = np.where(sides >= 16)[0]
+    j = int(big[rng.integers(len(big))]) if len(big) else int(rng.integers(len(item.boxes)))
     b = item.boxes[j]
-    face = float(np.sqrt(max(b[2] - b[0], 1) * max(b[3] - b[1], 1)))
+    face = float(sides[j])
     # the photo keeps at least 60% of the crop's side (smaller faces come from the collages): a photo shrunk to
-    # a stamp in a sea of padding teaches little
-    low = max(10.0, face * 0.6 * size / max(item.image.shape[:2]))
-    high = max(low, 0.9 * size)
+    # a stamp in a sea of padding teaches little; and it is enlarged at most MAX_UPSCALE times (blur)
+    low = max(10.0, face * 0.6 * size / max(h, w))
+    high = max(low, min(0.9 * size, face * MAX_UPSCALE))
     scale = float(np.exp(rng.uniform(np.log(low), np.log(high)))) / face
     cx, cy = (b[0] + b[2]) / 2 * scale, (b[1] + b[3]) / 2 * scale
     tx = rng.uniform(0.05, 0.95) * size - cx
     ty = rng.uniform(0.05, 0.95) * size - cy
-    return _affine(item.image, item.boxes, item.kps, scale, tx, ty, size, rng)
+    return _affine(item.image, item.boxes, item.kps, scale, tx, ty, size, rng, ROTATE_P)
 
 
 def collage_sample(faces: List[Item], bgs: List[np.ndarray], size: int, rng):

@@ -27,7 +27,7 @@ import torch
 
 from .data import load_split
 from .export import load_model
-from .metrics import EVAL_LONG_SIDE, best_threshold, detect, evaluate
+from .metrics import EVAL_LONG_SIDE, MIN_EVAL_FACE, best_threshold, detect, evaluate
 
 HAAR = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
@@ -43,11 +43,11 @@ def haar_detect(cascade, image: np.ndarray, long_side: int = EVAL_LONG_SIDE):
     return {"boxes": boxes, "scores": np.ones(len(boxes), np.float32)}
 
 
-def figures(dets, items, threshold, iou):
-    out = {"all": evaluate(dets, [it.boxes for it in items], threshold, iou)}
+def figures(dets, items, threshold, iou, min_face=MIN_EVAL_FACE):
+    out = {"all": evaluate(dets, [it.boxes for it in items], threshold, iou, min_face)}
     for source in sorted({it.source for it in items}):
         idx = [i for i, it in enumerate(items) if it.source == source]
-        out[source] = evaluate([dets[i] for i in idx], [items[i].boxes for i in idx], threshold, iou)
+        out[source] = evaluate([dets[i] for i in idx], [items[i].boxes for i in idx], threshold, iou, min_face)
     return out
 
 
@@ -58,6 +58,11 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--threshold", type=float, help="score threshold (default: the checkpoint's, chosen on val)")
     p.add_argument("--iou", type=float, default=0.4)
+    p.add_argument("--min-face", type=float, default=MIN_EVAL_FACE,
+                   help="labelled faces smaller than this (photo pixels) are ignored (default %(default)s)")
+    p.add_argument("--haar-long-side", type=int, default=0,
+                   help="Haar runs on the photo resized to this long side (default 0: the photo as it is, as "
+                        "MoodLens runs it)")
     p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE,
                    help="photos are resized to this long side for both detectors (default %(default)s)")
     p.add_argument("--pick-threshold", action="store_true",
@@ -79,19 +84,20 @@ def main(argv=None) -> int:
         dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side))
         times.append(time.perf_counter() - t)
     if args.pick_threshold:
-        threshold = best_threshold(dets, [it.boxes for it in items], args.iou)
+        threshold = best_threshold(dets, [it.boxes for it in items], args.iou, args.min_face)
     result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
               "photos": len(items), "threshold": threshold, "iou": args.iou, "long_side": args.long_side,
-              "detector": figures(dets, items, threshold, args.iou),
+              "min_face": args.min_face, "detector": figures(dets, items, threshold, args.iou, args.min_face),
               "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
     if args.haar:
         cascade = cv2.CascadeClassifier(HAAR)
         hd, ht = [], []
         for it in items:
             t = time.perf_counter()
-            hd.append(haar_detect(cascade, it.image, args.long_side))
+            hd.append(haar_detect(cascade, it.image, args.haar_long_side or max(it.image.shape[:2])))
             ht.append(time.perf_counter() - t)
-        result["haar"] = figures(hd, items, 0.5, args.iou)
+        result["haar"] = figures(hd, items, 0.5, args.iou, args.min_face)
+        result["haar_long_side"] = args.haar_long_side or "photo"
         for v in result["haar"].values():
             v.pop("ap", None), v.pop("ap50", None)
         result["haar_ms_per_photo"] = round(1000 * float(np.median(ht)), 1)

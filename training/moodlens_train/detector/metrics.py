@@ -10,6 +10,9 @@ from .model import decode, flatten_outputs
 
 EVAL_LONG_SIDE = 640
 NMS_IOU = 0.4
+# labelled faces under this side (photo pixels, sqrt of the box area) are neither counted nor held against
+# the detector: crowd photos label faces of a few pixels, and MoodLens cannot read an emotion from them
+MIN_EVAL_FACE = 20.0
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -80,15 +83,38 @@ def match(det_boxes: np.ndarray, det_scores: np.ndarray, gt: np.ndarray, iou: fl
     return tp, det_scores[order]
 
 
+def _side(boxes: np.ndarray) -> np.ndarray:
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.sqrt(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))
+
+
+def match_ignoring(det_boxes, det_scores, gt, iou: float, min_face: float):
+    """`match` against the faces of at least `min_face`; a detection that finds no such face but overlaps a
+    smaller one (IoU >= iou), or is itself smaller than 0.75 `min_face`, is dropped (neither true nor false).
+    Returns (true-positive flags, scores) of the detections kept, in score order."""
+    gt = np.asarray(gt, np.float32).reshape(-1, 4)
+    if min_face <= 0:
+        return match(det_boxes, det_scores, gt, iou)
+    big = _side(gt) >= min_face
+    tp, sc = match(det_boxes, det_scores, gt[big], iou)
+    order = np.argsort(-det_scores, kind="stable")
+    boxes = np.asarray(det_boxes, np.float32).reshape(-1, 4)[order]
+    small = gt[~big]
+    near_small = (iou_matrix(boxes, small).max(1) >= iou) if len(small) else np.zeros(len(boxes), bool)
+    drop = ~tp & (near_small | (_side(boxes) < 0.75 * min_face))
+    return tp[~drop], sc[~drop]
+
+
 def evaluate(detections: Sequence[Dict[str, np.ndarray]], gts: Sequence[np.ndarray], threshold: float,
-             iou: float = 0.4) -> Dict[str, float]:
-    """recall / precision / F1 at `threshold` and IoU >= iou; AP at IoU 0.5 and at `iou` (all-points)."""
+             iou: float = 0.4, min_face: float = 0.0) -> Dict[str, float]:
+    """recall / precision / F1 at `threshold` and IoU >= iou; AP at IoU 0.5 and at `iou` (all-points). With
+    `min_face`, faces smaller than it are ignored (`match_ignoring`)."""
     out = {}
-    n_gt = int(sum(len(g) for g in gts))
+    n_gt = int(sum(int((_side(g) >= min_face).sum()) for g in gts))
     for name, thr_iou in (("ap50", 0.5), ("ap", iou)):
         tps, scs = [], []
         for d, g in zip(detections, gts):
-            tp, sc = match(d["boxes"], d["scores"], g, thr_iou)
+            tp, sc = match_ignoring(d["boxes"], d["scores"], g, thr_iou, min_face)
             tps.append(tp)
             scs.append(sc)
         tp = np.concatenate(tps) if tps else np.zeros(0, bool)
@@ -106,21 +132,22 @@ def evaluate(detections: Sequence[Dict[str, np.ndarray]], gts: Sequence[np.ndarr
     tp_n = fp_n = 0
     for d, g in zip(detections, gts):
         keep = d["scores"] >= threshold
-        tp, _ = match(d["boxes"][keep], d["scores"][keep], g, iou)
+        tp, _ = match_ignoring(d["boxes"][keep], d["scores"][keep], g, iou, min_face)
         tp_n += int(tp.sum())
         fp_n += int((~tp).sum())
     recall = tp_n / max(n_gt, 1)
     precision = tp_n / max(tp_n + fp_n, 1)
     out.update({"recall": recall, "precision": precision, "f1": 2 * recall * precision / max(recall + precision, 1e-9),
-                "faces": n_gt, "true_positives": tp_n, "false_positives": fp_n, "threshold": threshold, "iou": iou})
+                "faces": n_gt, "true_positives": tp_n, "false_positives": fp_n, "threshold": threshold, "iou": iou,
+                "min_face": min_face})
     return out
 
 
-def best_threshold(detections, gts, iou: float = 0.4) -> float:
+def best_threshold(detections, gts, iou: float = 0.4, min_face: float = 0.0) -> float:
     """The score threshold with the highest F1 at IoU >= iou (ties: the higher threshold)."""
     best, best_f1 = 0.5, -1.0
     for t in np.round(np.arange(0.1, 0.96, 0.05), 2):
-        f1 = evaluate(detections, gts, float(t), iou)["f1"]
+        f1 = evaluate(detections, gts, float(t), iou, min_face)["f1"]
         if f1 >= best_f1:
             best, best_f1 = float(t), f1
     return best

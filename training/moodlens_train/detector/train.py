@@ -33,7 +33,7 @@ import torch
 from ..callbacks import SimpleRun
 from .data import backgrounds, load_split, make_batch
 from .loss import SCORE_LOSSES, detection_loss
-from .metrics import best_threshold, detect, evaluate
+from .metrics import MIN_EVAL_FACE, best_threshold, detect, evaluate
 from .model import FaceDetector, count_parameters, flatten_outputs
 
 FORMAT = "moodlens-detector/1"
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue OUT/last.pt (its flags, except " +
                    ", ".join(RESUMABLE) + ")")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (same --width and --neck): "
+                   "fine-tuning on new data")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -78,8 +80,8 @@ def validate(model, items, threshold=None, long_side: int = 416):
     model.eval()
     dets = [detect(model, it.image, threshold=0.05, long_side=long_side) for it in items]
     gts = [it.boxes for it in items]
-    thr = best_threshold(dets, gts) if threshold is None else threshold
-    res = evaluate(dets, gts, thr)
+    thr = best_threshold(dets, gts, min_face=MIN_EVAL_FACE) if threshold is None else threshold
+    res = evaluate(dets, gts, thr, min_face=MIN_EVAL_FACE)
     model.train()
     return res
 
@@ -113,6 +115,11 @@ def main(argv=None) -> int:
     faces300w = [it for it in train if it.source == "face300w" and len(it.boxes) == 1]
     bgs = backgrounds()
     model = FaceDetector(width=args.width, neck=args.neck)
+    if args.init and not args.resume:
+        init = torch.load(args.init, map_location="cpu")
+        if init.get("config") != model.config:
+            raise SystemExit(f"--init {args.init}: its network {init.get('config')} is not {model.config}")
+        model.load_state_dict(init["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=args.lr_patience,
                                                        min_lr=args.min_lr)
