@@ -59,7 +59,8 @@ export interface AnalyzeFileResult {
 
 const HELP = `Usage: moodlens analyze <image...> [options]
 
-Finds each face (OpenCV's Haar cascade, then the false-face check), classifies its emotion
+Finds each face (OpenCV's Haar cascade, or the learned detector with --detector cnn; then
+the false-face check), classifies its emotion
 (FER-2013 classes: ${EMOTION_LABELS.join(', ')}) and writes a labelled copy of each image,
 each face numbered #1, #2, ... as listed.
 A screening aid, never a diagnosis: see the model card for the measured accuracy.
@@ -68,13 +69,14 @@ Options:
   --out DIR           Where labelled copies go, as predicted_<name>.png (default ${DEFAULT_OUT_DIR}/)
   --no-images         Do not write labelled copies
   --json              Print one JSON array on stdout:
-                        [{"file", "width", "height", "faces": [{"box": {...},
+                        [{"file", "width", "height", "faces": [{"box": {...}, "score"?,
                           "emotion": {"label", "confidence", "scores": {"angry", ...}},
                           "landmarks": [[x, y] x 68], "alignment": {"method", ...},
                           "enhanced": true | false, "restoration",
                           "faceCheck": {"passed", "problems"}}],
                         "rejected": [{"box": {...}, "problems": [...]}]}]
                       a file that failed appears as {"file", "error": {"code", "message"}};
+                      "score" is the learned detector's (0-1), with --detector cnn only;
                       "rejected" lists the boxes the false-face check dropped and why;
                       "alignment" is {"method": "rotation", "angle", "scale", "residual"} or
                       {"method": "box", "reason"} (landmarks unreliable: the plain box crop);
@@ -96,7 +98,8 @@ Options:
                       [[x, y] x 68]} (default: the shipped models/landmarks/template48.json)
   --draw-landmarks    Draw the 68 points on the labelled copies
   --rotated-search    Also search copies of each image turned by -30, -15, 15 and 30 degrees
-                      for faces the upright search misses (about 8x the detection time)
+                      for faces the upright search misses (about 8x the detection time; the
+                      turned copies are gray)
   --keep-all-faces    Keep every box the detector finds, each with the false-face check's verdict
                       in --json ("faceCheck": {"passed": false, "problems": [...]}); default: a box
                       is dropped (listed under "rejected") unless its 68 landmarks look like a face,
@@ -104,7 +107,7 @@ Options:
                       (needs the landmark model; see docs/people-tracking.md)
 ${ENHANCE_HELP}
 ${detectorHelp(APP_DETECT_OPTIONS)}
-                      (analyze: --min-neighbors defaults to ${APP_DETECT_OPTIONS.minNeighbors}, not OpenCV's 3: with the
+                      (analyze, haar: --min-neighbors defaults to ${APP_DETECT_OPTIONS.minNeighbors}, not OpenCV's 3: with the
                       false-face check, measured fewer false faces; moodlens detect keeps OpenCV's)
   -h, --help          Show this help
 

@@ -1,5 +1,6 @@
 import type { Box } from '../core/image.js';
-import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
+import { DEFAULT_DETECTOR } from '../detect/detector-kind.js';
+import { boxScore } from '../pipeline/pipeline.js';
 import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import {
   DETECTOR_HELP,
@@ -8,23 +9,28 @@ import {
   parseDetectorFlags,
   type DetectorFlags,
 } from './detector-flags.js';
+import { roundScore } from './landmark-output.js';
+import { openFaceDetector } from './open-detector.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, usageError, type CliCommand, type CliIo } from './main.js';
 
 /** One entry of `moodlens detect --json` for an image read successfully (failures are `FileError`). */
-export type DetectFileResult = FaceListEntry<{ readonly box: Box }>;
+export type DetectFileResult = FaceListEntry<{ readonly box: Box; readonly score?: number }>;
 
 const HELP = `Usage: moodlens detect <image...> [options]
 
-Finds faces in each image with OpenCV's Haar cascade (same results as
-CascadeClassifier.detectMultiScale) and prints their boxes in image pixels.
-The OpenCV-parity command: OpenCV's defaults (3 neighbours) and every box the cascade
-gives, false faces included. analyze, video and the server use 4 neighbours and drop
-false faces (see docs/people-tracking.md); --min-neighbors 4 gives their boxes before
-that check.
+Finds faces in each image and prints their boxes in image pixels. With
+--detector haar (default ${DEFAULT_DETECTOR}), OpenCV's Haar cascade (same results as
+CascadeClassifier.detectMultiScale): the OpenCV-parity command, with OpenCV's defaults
+(3 neighbours) and every box the cascade gives, false faces included. analyze, video
+and the server use 4 neighbours and drop false faces (see docs/people-tracking.md);
+--min-neighbors 4 gives their boxes before that check. With --detector cnn, the
+learned detector: every face scoring at least --min-score, each with its score.
 
 Options:
   --json              Print one JSON array on stdout:
-                        [{"file", "width", "height", "faces": [{"box": {"x", "y", "width", "height"}}]}]
+                        [{"file", "width", "height", "faces": [{"box": {"x", "y", "width", "height"},
+                          "score"?}]}]
+                      ("score": the learned detector's, 0-1, with --detector cnn only);
                       a file that failed appears as {"file", "error": {"code", "message"}}
 ${DETECTOR_HELP}
   -h, --help          Show this help
@@ -54,18 +60,19 @@ export function parseDetectArgs(args: readonly string[]): DetectArgs {
   return { inputs: positionals, json: values.json === true, ...parseDetectorFlags(values) };
 }
 
-function formatBox(box: Box, index: number): string {
-  return `  face ${index + 1}: x=${box.x} y=${box.y} width=${box.width} height=${box.height}\n`;
+function formatBox(face: { box: Box; score?: number }, index: number): string {
+  const { box, score } = face;
+  return (
+    `  face ${index + 1}: x=${box.x} y=${box.y} width=${box.width} height=${box.height}` +
+    `${score === undefined ? '' : ` score=${score.toFixed(3)}`}\n`
+  );
 }
 
 /** `moodlens detect`: loads the detector once, then reads and scans each input in turn. */
 export async function runDetect(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseDetectArgs(args);
-  // A cascade that cannot load fails the whole command (runCli reports it with its code and exit code).
-  const detector = await ParallelFaceDetector.create({
-    cascadePath: parsed.cascade,
-    threads: parsed.threads,
-  });
+  // A cascade or model that cannot load fails the whole command (runCli reports it with its code and exit code).
+  const detector = await openFaceDetector(parsed);
   try {
     const { failed } = await processImages<DetectFileResult>(
       'detect',
@@ -74,8 +81,15 @@ export async function runDetect(args: readonly string[], io: CliIo): Promise<num
       io,
       async (file, image) => {
         const boxes = await detector.detect(image, parsed.detectOptions);
-        const faces = boxes.map(({ x, y, width, height }) => ({ box: { x, y, width, height } }));
-        return faceListOutcome(file, image, faces, faces.map((f, i) => formatBox(f.box, i)).join(''));
+        const faces = boxes.map((found) => {
+          const { x, y, width, height } = found;
+          const score = boxScore(found);
+          return {
+            box: { x, y, width, height },
+            ...(score === undefined ? {} : { score: roundScore(score) }),
+          };
+        });
+        return faceListOutcome(file, image, faces, faces.map(formatBox).join(''));
       },
     );
     return failed > 0 ? EXIT_FAILURE : EXIT_OK;

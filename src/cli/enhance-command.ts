@@ -7,9 +7,11 @@ import { faceSide } from '../enhance/policy.js';
 import { toGray } from '../image/gray.js';
 import { resizeGrayNearest } from '../image/resize.js';
 import { loadFaceEnhancer } from '../io/node/enhance-model.js';
-import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import { checkOutputDirectory } from '../io/node/output-path.js';
 import { writeImage } from '../io/node/write-image.js';
+import { detectedFace } from '../pipeline/pipeline.js';
+import { roundScore } from './landmark-output.js';
+import { openFaceDetector, type ClosableFaceDetector } from './open-detector.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,
@@ -40,6 +42,8 @@ const MAX_VIEW_SCALE = 16;
 /** One face of `moodlens enhance --json`. */
 export interface EnhancedFaceResult {
   readonly box: Box;
+  /** The learned detector's score (0-1), with `--detector cnn`; absent with Haar. */
+  readonly score?: number;
   /** Side of the square cut from the image (the classifier's crop), in image pixels. */
   readonly crop: number;
   /** FSRNet's face. */
@@ -55,7 +59,7 @@ export type EnhanceFileResult = FaceListEntry<EnhancedFaceResult>;
 
 const HELP = `Usage: moodlens enhance <image...> [options]
 
-Finds each face (OpenCV's Haar cascade), cuts the square the emotion classifier
+Finds each face (OpenCV's Haar cascade, or the learned detector with --detector cnn), cuts the square the emotion classifier
 uses for it at the image's own resolution, and restores it with the FSRNet face
 super-resolution model to the classifier's 48x48. For face N of photo.jpg it writes:
   photo_faceN_enhanced.png   FSRNet's face
@@ -72,9 +76,10 @@ Options:
   --scale N           Enlargement of the 48x48 faces for viewing, integer 1-${MAX_VIEW_SCALE}
                       (default ${DEFAULT_VIEW_SCALE}: 192x192; 1 writes them as the classifier sees them)
   --json              Print one JSON array on stdout:
-                        [{"file", "width", "height", "faces": [{"box": {...}, "crop",
-                          "enhanced", "upscaled", "comparison"}]}]
-                      ("crop": side of the square cut, image pixels; the rest: paths written);
+                        [{"file", "width", "height", "faces": [{"box": {...}, "score"?,
+                          "crop", "enhanced", "upscaled", "comparison"}]}]
+                      ("crop": side of the square cut, image pixels; "score": the learned
+                      detector's, with --detector cnn only; the rest: paths written);
                       a file that failed appears as {"file", "error": {"code", "message"}}
   --enhance-model FILE
                       Super-resolution model (default: the shipped models/enhance/fsrnet.onnx,
@@ -172,9 +177,9 @@ export async function runEnhance(args: readonly string[], io: CliIo): Promise<nu
   const parsed = parseEnhanceArgs(args);
   await checkOutputDirectory(parsed.outDir);
   const enhancer: FaceEnhancer = await loadFaceEnhancer(parsed.enhanceModel);
-  let detector: ParallelFaceDetector | undefined;
+  let detector: ClosableFaceDetector | undefined;
   try {
-    detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
+    detector = await openFaceDetector(parsed);
     const faceDetector = detector;
     const taken = new Set<string>();
     const { failed } = await processImages<EnhanceFileResult>(
@@ -184,7 +189,13 @@ export async function runEnhance(args: readonly string[], io: CliIo): Promise<nu
       io,
       async (file, image) => {
         const gray = toGray(image);
-        const boxes = await faceDetector.detect(gray, parsed.detectOptions);
+        // The cascade scans gray pixels; the learned detector was trained on colour photos.
+        const found = await faceDetector.detect(
+          faceDetector.kind === 'cnn' ? image : gray,
+          parsed.detectOptions,
+        );
+        const records = found.map(detectedFace);
+        const boxes = records.map((record) => record.box);
         if (boxes.length === 0) io.stderr(`moodlens enhance: no face found in ${file}: nothing written\n`);
         const crops = boxes.map((box) => nativeFaceCrop(gray, box));
         const restored = await enhancer.enhance(crops);
@@ -199,7 +210,13 @@ export async function runEnhance(args: readonly string[], io: CliIo): Promise<nu
             restored[i],
             parsed.scale,
           );
-          faces.push({ box, crop: crops[i].width, ...paths });
+          const { score } = records[i];
+          faces.push({
+            box,
+            ...(score === undefined ? {} : { score: roundScore(score) }),
+            crop: crops[i].width,
+            ...paths,
+          });
         }
         const lines = faces.map((face, i) => describeFace(face, i, enhancer.size)).join('');
         return faceListOutcome(file, image, faces, lines);

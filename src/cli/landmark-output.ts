@@ -14,6 +14,11 @@ export function roundCoordinate(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
+/** A detector score as JSON gives it: 4 decimals. */
+export function roundScore(score: number): number {
+  return Math.round(score * 10_000) / 10_000;
+}
+
 /** The points as `[[x, y], ...]` rounded to 1/100 pixel. */
 export function jsonPoints(points: readonly Point[]): [number, number][] {
   return points.map(([x, y]) => [roundCoordinate(x), roundCoordinate(y)]);
@@ -33,6 +38,8 @@ export function jsonAlignment(alignment: Alignment): Alignment {
 /** One face as `moodlens analyze --json` (and the HTTP service) writes it. */
 export interface JsonFace {
   readonly box: Box;
+  /** The learned detector's score (0-1, 4 decimals), with `--detector cnn`; absent with Haar. */
+  readonly score?: number;
   readonly emotion: EmotionResult;
   /** 68 `[x, y]` in image pixels, when the landmark stage ran. */
   readonly landmarks?: [number, number][];
@@ -60,6 +67,7 @@ export function jsonRejected({ box, faceCheck }: RejectedFace): JsonRejected {
 /** A pipeline result as `--json` writes it: points and alignment rounded, `enhanced` always present. */
 export function jsonFace({
   box,
+  score,
   emotion,
   landmarks,
   alignment,
@@ -69,6 +77,7 @@ export function jsonFace({
 }: AnalyzedFace): JsonFace {
   return {
     box,
+    ...(score === undefined ? {} : { score: roundScore(score) }),
     emotion,
     ...(landmarks === undefined ? {} : { landmarks: jsonPoints(landmarks.points) }),
     ...(alignment === undefined ? {} : { alignment: jsonAlignment(alignment) }),

@@ -1,6 +1,6 @@
 import type { Box } from '../core/image.js';
-import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import { loadLandmarkDetector } from '../io/node/landmark-model.js';
+import { boxScore } from '../pipeline/pipeline.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,
@@ -9,12 +9,15 @@ import {
   type DetectorFlags,
 } from './detector-flags.js';
 import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
-import { describePoints, jsonPoints, resolveLandmarkModel } from './landmark-output.js';
+import { describePoints, jsonPoints, resolveLandmarkModel, roundScore } from './landmark-output.js';
+import { openFaceDetector, type ClosableFaceDetector } from './open-detector.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, usageError, type CliCommand, type CliIo } from './main.js';
 
 /** One face of `moodlens landmarks --json`. */
 export interface LandmarkFaceResult {
   readonly box: Box;
+  /** The learned detector's score (0-1), with `--detector cnn`; absent with Haar. */
+  readonly score?: number;
   /** 68 `[x, y]` in image pixels (0-based pixel centres), iBUG 300-W order. */
   readonly landmarks: [number, number][];
   /** Whether the points pass the plausibility checks (see src/landmarks/reliability.ts). */
@@ -28,17 +31,19 @@ export type LandmarksFileResult = FaceListEntry<LandmarkFaceResult>;
 
 const HELP = `Usage: moodlens landmarks <image...> [options]
 
-Finds each face (OpenCV's Haar cascade) and its 68 landmarks (iBUG 300-W order:
+Finds each face (OpenCV's Haar cascade, or the learned detector with --detector cnn)
+and its 68 landmarks (iBUG 300-W order:
 0-16 jaw, 17-21 right brow, 22-26 left brow, 27-35 nose, 36-41 right eye,
 42-47 left eye, 48-67 mouth; right and left are the subject's) in image pixels,
-0-based pixel centres. Like detect, every box the cascade gives with OpenCV's defaults
-(3 neighbours), each with its points and "reliable": the false-face check of analyze
-and the server is not applied here.
+0-based pixel centres. Like detect, every box the detector gives (Haar: with OpenCV's
+defaults, 3 neighbours), each with its points and "reliable": the false-face check of
+analyze and the server is not applied here.
 
 Options:
   --json              Print one JSON array on stdout:
-                        [{"file", "width", "height", "faces": [{"box": {...},
+                        [{"file", "width", "height", "faces": [{"box": {...}, "score"?,
                           "landmarks": [[x, y] x 68], "reliable", "problems"?}]}]
+                      ("score": the learned detector's, with --detector cnn only)
                       a file that failed appears as {"file", "error": {"code", "message"}}
   --model FILE        Landmark model (ONNX with MoodLens metadata; default: the shipped
                       models/landmarks/landmarks.onnx)
@@ -81,9 +86,9 @@ export async function runLandmarks(args: readonly string[], io: CliIo): Promise<
   const parsed = parseLandmarksArgs(args);
   const modelPath = resolveLandmarkModel(parsed.model, 'moodlens landmarks', '--model');
   const landmarker = await loadLandmarkDetector(modelPath);
-  let detector: ParallelFaceDetector | undefined;
+  let detector: ClosableFaceDetector | undefined;
   try {
-    detector = await ParallelFaceDetector.create({ cascadePath: parsed.cascade, threads: parsed.threads });
+    detector = await openFaceDetector(parsed);
     const faceDetector = detector;
     const { failed } = await processImages<LandmarksFileResult>(
       'landmarks',
@@ -94,8 +99,9 @@ export async function runLandmarks(args: readonly string[], io: CliIo): Promise<
         const boxes = await faceDetector.detect(image, parsed.detectOptions);
         if (boxes.length === 0) io.stderr(`moodlens landmarks: no face found in ${file}\n`);
         const marks = await landmarker.detect(image, boxes);
-        const faces = marks.map(({ box, points, reliability }): LandmarkFaceResult => ({
+        const faces = marks.map(({ box, points, reliability }, i): LandmarkFaceResult => ({
           box: { x: box.x, y: box.y, width: box.width, height: box.height },
+          ...scoreField(boxScore(boxes[i])),
           landmarks: jsonPoints(points),
           reliable: reliability.reliable,
           ...(reliability.reliable ? {} : { problems: reliability.problems }),
@@ -116,6 +122,10 @@ export async function runLandmarks(args: readonly string[], io: CliIo): Promise<
     await detector?.close();
     await landmarker.dispose();
   }
+}
+
+function scoreField(score: number | undefined): { score?: number } {
+  return score === undefined ? {} : { score: roundScore(score) };
 }
 
 export const landmarksCommand: CliCommand = {

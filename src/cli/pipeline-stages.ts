@@ -8,7 +8,6 @@ import {
   loadFaceAligner,
   loadLandmarkDetector,
 } from '../io/node/landmark-model.js';
-import { ParallelFaceDetector } from '../io/node/parallel-detector.js';
 import type { LandmarkDetector } from '../landmarks/detector.js';
 import type { FaceCheckMode } from '../pipeline/face-check.js';
 import { EmotionPipeline, type FaceDetector } from '../pipeline/pipeline.js';
@@ -16,6 +15,7 @@ import type { DetectorFlags } from './detector-flags.js';
 import { loadEnhanceStage, type EnhanceFlags } from './enhance-flags.js';
 import { resolveLandmarkModel } from './landmark-output.js';
 import type { CliIo } from './main.js';
+import { openFaceDetector } from './open-detector.js';
 
 /** What `analyze` and `video` say on the command line about the pipeline they run. */
 export interface PipelineStageFlags extends DetectorFlags, EnhanceFlags {
@@ -82,13 +82,10 @@ export async function openPipeline(
     }
     const enhanceStage = await loadEnhanceStage(flags, command, io);
     const enhancer: FaceEnhancer | undefined = enhanceStage.enhancer && keep(enhanceStage.enhancer);
-    const parallel = await ParallelFaceDetector.create({
-      cascadePath: flags.cascade,
-      threads: flags.threads,
-    });
-    loaded.push({ close: () => parallel.close() });
-    const detector: FaceDetector =
-      flags.rotatedSearch === true ? new RotatedSearchDetector(parallel) : parallel;
+    // The Haar cascade on its scan threads, or the learned detector (--detector cnn) with its scores.
+    const opened = await openFaceDetector(flags);
+    loaded.push({ close: () => opened.close() });
+    const detector: FaceDetector = flags.rotatedSearch === true ? new RotatedSearchDetector(opened) : opened;
     const pipeline = new EmotionPipeline(detector, classifier, {
       detect: flags.detectOptions,
       ...(flags.margin === undefined ? {} : { crop: { margin: flags.margin } }),

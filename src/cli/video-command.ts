@@ -51,8 +51,8 @@ export const DEFAULT_VIDEO_OUT_ROOT = 'out';
 
 const HELP = `Usage: moodlens video <file> [options]
 
-Follows every face through a video: detects faces (OpenCV's Haar cascade), keeps
-one id per person across frames, classifies the emotion of each face in every
+Follows every face through a video: detects faces (OpenCV's Haar cascade, or the
+learned detector with --detector cnn, run on the gray frames), keeps one id per person across frames, classifies the emotion of each face in every
 frame (FER-2013 classes: ${EMOTION_LABELS.join(', ')}),
 smooths it over time and writes, in the output folder:
   frames.csv     one row per face per frame (and one row with an empty track for a
@@ -87,7 +87,9 @@ Options:
                       known when it streamed; "persons" maps those ids to the final ones of
                       frames.csv and the report) plus "raw" (unsmoothed scores)
                       "enhanced" (true when FSRNet restored the face; see --enhance) and
-                      "restoration" ("fsrnet", "bicubic" or "none"; see --upscale-below)
+                      "restoration" ("fsrnet", "bicubic" or "none"; see --upscale-below) and,
+                      with --detector cnn, "score" (the detector's, on frames where the face
+                      was detected)
   --ffmpeg PATH       ffmpeg binary (default: FFMPEG_PATH, then the one installed
                       with MoodLens by npm, then ffmpeg on the PATH)
   --model FILE        Emotion model (ONNX with MoodLens metadata), or a shipped one by name:
@@ -95,7 +97,7 @@ Options:
                       2 points better on FER-2013, about 35x slower; see its model card)
 ${ENHANCE_HELP}
 ${DETECTOR_HELP}
-                      (video: --min-neighbors defaults to ${APP_DETECT_OPTIONS.minNeighbors}, measured for people
+                      (video, haar: --min-neighbors defaults to ${APP_DETECT_OPTIONS.minNeighbors}, measured for people
                       in video; see docs/people-tracking.md)
   -h, --help          Show this help
 

@@ -3,7 +3,10 @@ import { toGray } from '../image/gray.js';
 import { applyAffine, warpAffineGray, type Affine } from '../image/warp.js';
 import type { DetectOptions } from './options.js';
 
-/** Anything that finds upright faces (the Haar detector, sync, or its worker-thread version, async). */
+/**
+ * Anything that finds upright faces (the Haar detector, sync, or its worker-thread version, async; the
+ * learned detector, whose boxes' `score` the search keeps).
+ */
 export interface UprightFaceDetector {
   detect(image: Image, options?: DetectOptions): Box[] | Promise<Box[]>;
 }
@@ -24,7 +27,8 @@ export const DEFAULT_SEARCH_ANGLES: readonly number[] = [-30, -15, 15, 30];
  * them), maps each box found back to the original image (its centre through the inverse rotation; the
  * side kept) and merges duplicates: a box whose centre lies within half a side of an already accepted
  * box's centre is the same face, and the upright image's boxes, then the smaller angles', win.
- * Costs one detection per angle on a larger canvas. Browser-safe.
+ * Costs one detection per angle on a larger canvas. Works over any detector; the copies are gray (the
+ * learned detector then sees gray pixels). Browser-safe.
  */
 export class RotatedSearchDetector {
   constructor(
@@ -92,8 +96,12 @@ export function rotateImage(gray: GrayImage, angle: number): { image: GrayImage;
   return { image: warpAffineGray(gray, toOriginal, outWidth, outHeight, { supersample: 1 }), toOriginal };
 }
 
-/** A box found in a turned copy, as an upright box of the same size about its centre in the original. */
+/**
+ * A box found in a turned copy, as an upright box of the same size about its centre in the original (a
+ * learned detector's `score` kept).
+ */
 function mapBoxBack(box: Box, toOriginal: Affine, original: GrayImage): Box {
+  const { score } = box as { score?: unknown };
   const [cx, cy] = applyAffine(toOriginal, box.x + (box.width - 1) / 2, box.y + (box.height - 1) / 2);
   const x = Math.round(cx - (box.width - 1) / 2);
   const y = Math.round(cy - (box.height - 1) / 2);
@@ -103,6 +111,7 @@ function mapBoxBack(box: Box, toOriginal: Affine, original: GrayImage): Box {
     y: Math.min(Math.max(y, 0), original.height - 1),
     width: box.width,
     height: box.height,
+    ...(typeof score === 'number' ? { score } : {}),
   };
 }
 

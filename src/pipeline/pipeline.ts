@@ -19,7 +19,10 @@ import {
   type FaceCheckVerdict,
 } from './face-check.js';
 
-/** Anything that finds faces: `HaarFaceDetector` (sync) or `ParallelFaceDetector` (async). */
+/**
+ * Anything that finds faces: `HaarFaceDetector` (sync), `ParallelFaceDetector` (async) or the learned
+ * `CnnBoxDetector` (async; its boxes carry a `score`, which `analyzeImage` puts on the face records).
+ */
 export interface FaceDetector {
   detect(image: Image, options?: DetectOptions): Box[] | Promise<Box[]>;
 }
@@ -27,6 +30,24 @@ export interface FaceDetector {
 /** A face as every stage reports it: the detector's box, then what later stages add. */
 export interface DetectedFace {
   readonly box: Box;
+  /** The learned detector's score (0-1), when the detector gives one (`--detector cnn`; Haar: absent). */
+  readonly score?: number;
+}
+
+/** The score a detector's box carries (the learned detector's `ScoredBox`), or undefined (a Haar box). */
+export function boxScore(box: Box): number | undefined {
+  const { score } = box as { score?: unknown };
+  return typeof score === 'number' ? score : undefined;
+}
+
+/**
+ * A detector's box as the face record every stage reports: `box` the plain `{x, y, width, height}` (so JSON
+ * boxes keep their shape) and, when the box carries a score, `score`. A Haar box is kept as it is.
+ */
+export function detectedFace(box: Box): DetectedFace {
+  const score = boxScore(box);
+  if (score === undefined) return { box };
+  return { box: { x: box.x, y: box.y, width: box.width, height: box.height }, score };
 }
 
 /** A face with its emotion (the classifier stage's field added to the detector's record). */
@@ -172,17 +193,16 @@ export class EmotionPipeline {
    * the check, each face carries its verdict as `faceCheck`.
    */
   async analyzeImage(image: Image): Promise<ImageAnalysis> {
-    const boxes = await this.detector.detect(image, this.options.detect);
+    const found = await this.detector.detect(image, this.options.detect);
+    const records = found.map(detectedFace);
+    const boxes = records.map((record) => record.box);
     const { landmarks: landmarker } = this.options;
     const mode = this.faceCheckMode;
     if (boxes.length === 0)
       return { faces: [], rejected: [], checked: landmarker !== undefined && mode !== 'off' };
     if (landmarker === undefined || mode === 'off') {
       return {
-        faces: await this.classifyFaces(
-          image,
-          boxes.map((box) => ({ box })),
-        ),
+        faces: await this.classifyFaces(image, records),
         rejected: [],
         checked: false,
       };
@@ -197,7 +217,7 @@ export class EmotionPipeline {
     const spreads = measured?.map((m) => m.spread);
     const verdicts = checkFaces(gray, boxes, marks, spreads, thresholds);
     const keep = boxes.map((_, i) => mode === 'mark' || verdicts[i].passed);
-    const kept = boxes.flatMap((box, i) => (keep[i] ? [{ box, faceCheck: verdicts[i] }] : []));
+    const kept = records.flatMap((record, i) => (keep[i] ? [{ ...record, faceCheck: verdicts[i] }] : []));
     const faces = await this.#classify(
       gray,
       kept,

@@ -23,7 +23,7 @@ import { toGray } from '../image/gray.js';
 import { noFramesError, VideoFrameReader } from '../io/node/ffmpeg/decode.js';
 import type { FfmpegBinary } from '../io/node/ffmpeg/locate.js';
 import type { VideoInfo } from '../io/node/ffmpeg/probe.js';
-import type { EmotionPipeline } from '../pipeline/pipeline.js';
+import { detectedFace, type EmotionPipeline } from '../pipeline/pipeline.js';
 import { pngDataUrl } from '../report/png.js';
 import type { ModelQuality } from '../report/report.js';
 import { faceDescriptor } from '../video/appearance.js';
@@ -195,10 +195,8 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
       if (detection) {
         const found = await pipeline.detector.detect(gray, pipeline.options.detect);
         const boxes = suppressDuplicateBoxes(found, DEFAULT_DUPLICATE_OVERLAP);
-        const all = await pipeline.classifyFaces(
-          gray,
-          boxes.map((box) => ({ box })),
-        );
+        // Plain boxes: the learned detector's scores are not part of the chunk's records (yet).
+        const all = await pipeline.classifyFaces(gray, boxes.map(detectedFace));
         const kept = all.filter((face) => plausibleFace(gray, face));
         lastBoxes = kept.map((face) => face.box);
         const thumbs = kept.map((face) => thumbnailScore(gray, face.box, face.landmarks));

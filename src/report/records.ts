@@ -82,6 +82,11 @@ export interface FrameRecord {
   enhanced?: boolean;
   /** How the face reached the classifier's size: fsrnet, bicubic or none (JSON only; not a CSV column). */
   restoration?: RestoreMethod;
+  /**
+   * The learned detector's score (0-1) of the face's box, on a frame where it was detected (`--detector
+   * cnn`; JSON only; not a CSV column). Absent with Haar and on frames between detections.
+   */
+  score?: number;
 }
 
 /** A record for a frame in which no face was seen. */
@@ -124,6 +129,8 @@ export interface FaceRecordFields {
   readonly enhanced?: boolean;
   /** How the face reached the classifier's size, kept in `restoration` (JSON only). */
   readonly restoration?: RestoreMethod;
+  /** The learned detector's score on a detection frame, kept in `score` (JSON only). */
+  readonly score?: number;
 }
 
 /** The record of one face in one frame: its box, label, confidence and the seven scores as columns. */
@@ -151,6 +158,7 @@ export function faceFrameRecord(face: FaceRecordFields): FrameRecord {
   if (face.raw !== undefined) record.raw = { ...face.raw };
   if (face.enhanced !== undefined) record.enhanced = face.enhanced;
   if (face.restoration !== undefined) record.restoration = face.restoration;
+  if (face.score !== undefined) record.score = face.score;
   return record;
 }
 
@@ -260,6 +268,7 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
   const person = fields.person;
   const enhanced = json ? fields.enhanced : undefined;
   const restoration = json ? fields.restoration : undefined;
+  const score = json ? fields.score : undefined;
   const frame = checkNumber(fields.frame, where, 'frame', 'integer');
   const time = checkNumber(fields.time, where, 'time', 'number');
   const faceFields = FRAME_CSV_COLUMNS.slice(2);
@@ -277,6 +286,7 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
       throw invalid(where, 'enhanced is set but track is empty');
     if (restoration !== undefined && restoration !== null)
       throw invalid(where, 'restoration is set but track is empty');
+    if (score !== undefined && score !== null) throw invalid(where, 'score is set but track is empty');
     return emptyFrameRecord(frame, time);
   }
   const missing = faceFields.find((f) => fields[f] === null || fields[f] === undefined);
@@ -334,6 +344,9 @@ function checkRecord(fields: Record<string, unknown>, where: string, json: boole
       );
     }
     record.restoration = restoration as RestoreMethod;
+  }
+  if (score !== undefined && score !== null) {
+    record.score = checkNumber(score, where, 'score', 'probability');
   }
   return record;
 }

@@ -13,7 +13,7 @@ import type { Emotion } from '../emotion/labels.js';
 import { toGray } from '../image/gray.js';
 import type { FaceLandmarks } from '../landmarks/detector.js';
 import type { RestoreMethod } from '../enhance/restore.js';
-import type { EmotionPipeline } from '../pipeline/pipeline.js';
+import { detectedFace, type EmotionPipeline } from '../pipeline/pipeline.js';
 import { emptyFrameRecord, faceFrameRecord, type FrameRecord } from '../report/records.js';
 import { assessFaceEvidence } from '../landmarks/reliability.js';
 import type { AnalyzedFace } from '../pipeline/pipeline.js';
@@ -88,6 +88,8 @@ export interface TrackedFaceResult {
   readonly enhanced?: boolean;
   /** How the face reached the classifier's size, when the pipeline has the enhance stage. */
   readonly restoration?: RestoreMethod;
+  /** The learned detector's score (0-1), on a frame where the face was detected by it; absent with Haar. */
+  readonly score?: number;
 }
 
 export interface FrameAnalysis {
@@ -202,10 +204,7 @@ export class FrameAnalyzer {
       stats.duplicates += found.length - boxes.length;
       // Every detection is classified (its landmarks are the false-face check), then tracked.
       t = performance.now();
-      const all = await this.pipeline.classifyFaces(
-        gray,
-        boxes.map((box) => ({ box })),
-      );
+      const all = await this.pipeline.classifyFaces(gray, boxes.map(detectedFace));
       stats.classifyMs += performance.now() - t;
       t = performance.now();
       const kept = this.#rejectUnreliable ? all.filter((face) => plausibleFace(gray, face)) : all;
@@ -268,6 +267,7 @@ export class FrameAnalyzer {
         ...(classified[i].landmarks === undefined ? {} : { landmarks: classified[i].landmarks }),
         ...(classified[i].enhanced === undefined ? {} : { enhanced: classified[i].enhanced }),
         ...(classified[i].restoration === undefined ? {} : { restoration: classified[i].restoration }),
+        ...(classified[i].score === undefined ? {} : { score: classified[i].score }),
       };
     });
     stats.classifyMs += performance.now() - t;
@@ -357,5 +357,6 @@ export function toFrameRecord(face: TrackedFaceResult, frame: number, time: numb
     raw: face.rawScores,
     ...(face.enhanced === undefined ? {} : { enhanced: face.enhanced }),
     ...(face.restoration === undefined ? {} : { restoration: face.restoration }),
+    ...(face.score === undefined ? {} : { score: Math.round(face.score * 10_000) / 10_000 }),
   });
 }

@@ -1,8 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import { OrtDetectorBackend } from '../../detect/cnn/backend.js';
 import { CnnFaceDetector, type CnnDetectOptions } from '../../detect/cnn/detector.js';
 import { parseCnnDetectorMetadata } from '../../detect/cnn/model-info.js';
 import { readModelFile } from './onnx-backend.js';
+
+/**
+ * The shipped learned face detector (`--detector cnn`); resolved from the package, never from the working
+ * directory. A draft (see training/checkpoints/detector/MODEL_CARD.md), to be replaced by a better model of
+ * the same format.
+ */
+export const DEFAULT_CNN_DETECTOR_PATH = fileURLToPath(
+  new URL('../../../../models/detector/face-detector.onnx', import.meta.url),
+);
 
 /** Options of {@link loadCnnFaceDetector}; each documented with its default. */
 export interface LoadCnnFaceDetectorOptions extends CnnDetectOptions {
@@ -13,14 +23,14 @@ export interface LoadCnnFaceDetectorOptions extends CnnDetectOptions {
 }
 
 /**
- * Loads the learned face detector (issue 21) from an ONNX file with onnxruntime-node. No detector model is
- * shipped yet, so there is no default path. The metadata is checked first: an emotion or landmark model
- * given by mistake is named as such.
+ * Loads the learned face detector (issue 21) from an ONNX file (default: the shipped
+ * `models/detector/face-detector.onnx`, {@link DEFAULT_CNN_DETECTOR_PATH}) with onnxruntime-node. The
+ * metadata is checked first: an emotion or landmark model given by mistake is named as such.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the path and what was wrong (no file, not ONNX,
  *   not a MoodLens face detector, a graph without the detector's input and outputs).
  */
 export async function loadCnnFaceDetector(
-  modelPath: string,
+  modelPath: string = DEFAULT_CNN_DETECTOR_PATH,
   options: LoadCnnFaceDetectorOptions = {},
 ): Promise<CnnFaceDetector> {
   return cnnFaceDetectorFromBytes(await readModelFile(modelPath), modelPath, options);
