@@ -1,4 +1,5 @@
 import { MoodLensError } from '../core/errors.js';
+import { DEFAULT_DETECTOR, type DetectorKind } from '../detect/detector-kind.js';
 import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
 import { buildServer, type MoodLensServer } from '../server/app.js';
 import { DEFAULT_WEB_ROOT, webAppBuilt } from '../server/static-files.js';
@@ -12,6 +13,7 @@ import {
   defaultWorkers,
   resolveServerOptions,
 } from '../server/options.js';
+import { DETECTOR_CHOICE_HELP, parseDetectorChoice } from './detector-flags.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -44,6 +46,8 @@ Options:
   --model FILE        Emotion model of the API (ONNX with MoodLens metadata, or default or
                       accurate as in analyze; default: the shipped default model, which the
                       web app always uses)
+${DETECTOR_CHOICE_HELP}
+                      (the API's detector; each worker builds its own, one thread each)
   --workers N         Inference worker threads, each with its own detector and model,
                       integer 1-64 (default: the cores available, here ${defaultWorkers()})
   --queue N           Requests that may wait for a worker, integer >= 0; beyond it the server
@@ -87,6 +91,9 @@ const OPTIONS = {
   'min-upload-rate': { type: 'string' },
   'max-uploads': { type: 'string' },
   redis: { type: 'string' },
+  detector: { type: 'string' },
+  'detector-model': { type: 'string' },
+  'min-score': { type: 'string' },
 } as const;
 
 export interface ServeArgs {
@@ -103,6 +110,12 @@ export interface ServeArgs {
   readonly maxUploads: number | undefined;
   /** Present only when --redis is given. */
   readonly redis?: string;
+  /** Present only when --detector is given (else {@link DEFAULT_DETECTOR}). */
+  readonly detector?: DetectorKind;
+  /** Present only when --detector-model is given (cnn). */
+  readonly detectorModel?: string;
+  /** Present only when --min-score is given (cnn). */
+  readonly minScore?: number;
 }
 
 /** Parses `moodlens serve` arguments; throws a usage error (exit 2) naming the flag at fault. */
@@ -117,6 +130,7 @@ export function parseServeArgs(args: readonly string[]): ServeArgs {
     'upload-timeout',
     'min-upload-rate',
     'max-uploads',
+    'min-score',
   ]);
   if (positionals.length > 0) throw usageError(`Unexpected argument '${positionals[0]}'`);
   const seconds = (flag: 'job-timeout' | 'upload-timeout'): number | undefined => {
@@ -153,6 +167,19 @@ export function parseServeArgs(args: readonly string[]): ServeArgs {
     minUploadBytesPerSecond: integer('min-upload-rate', 0, 2 ** 31 - 1),
     maxUploads: integer('max-uploads', 1, 1_000_000),
     ...(values.redis === undefined ? {} : { redis: values.redis }),
+    ...detectorArgs(values),
+  };
+}
+
+/** `--detector`, `--detector-model` and `--min-score`, checked; each present only when given. */
+function detectorArgs(
+  values: Parameters<typeof parseDetectorChoice>[0],
+): Pick<ServeArgs, 'detector' | 'detectorModel' | 'minScore'> {
+  const { detector, detectorModel, minScore } = parseDetectorChoice(values);
+  return {
+    ...(values.detector === undefined ? {} : { detector }),
+    ...(detectorModel === undefined ? {} : { detectorModel }),
+    ...(minScore === undefined ? {} : { minScore }),
   };
 }
 
@@ -173,6 +200,9 @@ export async function serve(args: readonly string[], io: CliIo, stop: AbortSigna
     minUploadBytesPerSecond: parsed.minUploadBytesPerSecond,
     maxUploads: parsed.maxUploads,
     ...(parsed.redis === undefined ? {} : { redis: parsed.redis }),
+    ...(parsed.detector === undefined ? {} : { detector: parsed.detector }),
+    ...(parsed.detectorModel === undefined ? {} : { detectorModelPath: parsed.detectorModel }),
+    ...(parsed.minScore === undefined ? {} : { minScore: parsed.minScore }),
     logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
   });
   let url: string;
@@ -190,7 +220,7 @@ export async function serve(args: readonly string[], io: CliIo, stop: AbortSigna
   const { workers, queue } = resolveServerOptions({ workers: parsed.workers, queue: parsed.queue });
   io.stdout(
     `moodlens serve: listening on ${url} (${workers} workers, queue ${queue}, ` +
-      `model ${parsed.model ?? 'shipped'})\n`,
+      `model ${parsed.model ?? 'shipped'}, detector ${parsed.detector ?? DEFAULT_DETECTOR})\n`,
   );
   if (webAppBuilt(DEFAULT_WEB_ROOT)) {
     io.stdout(`moodlens serve: web app at ${url}/ (runs in the browser; no frame leaves the device)\n`);

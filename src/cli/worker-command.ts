@@ -10,6 +10,9 @@ import {
 import type { RedisTarget } from '../queue/redis-url.js';
 import { REDIS_URL_ENV } from '../queue/secrets.js';
 import { redisTarget } from './queue-command.js';
+import { parseDetectorChoice } from './detector-flags.js';
+import { DEFAULT_DETECTOR } from '../detect/detector-kind.js';
+import { DEFAULT_CNN_DETECTOR_PATH, loadCnnFaceDetector } from '../io/node/cnn-detector-model.js';
 import {
   EXIT_OK,
   parseCommandArgs,
@@ -40,7 +43,14 @@ Options:
                          password is never printed
   --concurrency N        Jobs at once in this process, integer 1-64 (default 1; they share
                          the models; on a small machine run one worker per few cores instead)
-  --threads N            Face-detector threads per model, integer 1-8 (default: the cores)
+  --threads N            Face-detector threads per model, integer 1-8 (default: the cores;
+                         cnn: ONNX Runtime's threads inside one inference)
+  --detector NAME        Face detector: haar (the Haar cascade) or cnn (the learned detector;
+                         results then give each face its "score") (default ${DEFAULT_DETECTOR};
+                         see training/checkpoints/detector/MODEL_CARD.md)
+  --detector-model FILE  cnn: the detector ONNX file (default: the shipped
+                         models/detector/face-detector.onnx), checked when the worker starts
+  --min-score S          cnn: keep faces scoring at least S, 0-1 (default: the model's)
   --ffmpeg PATH          ffmpeg binary (default: FFMPEG_PATH, then the one installed with
                          MoodLens by npm, then ffmpeg on the PATH)
   --lock-duration MS     How long a job's lock lasts unrenewed, i.e. how soon a dead
@@ -67,6 +77,9 @@ const OPTIONS = {
   'lock-duration': { type: 'string' },
   'stalled-interval': { type: 'string' },
   'max-stalled': { type: 'string' },
+  detector: { type: 'string' },
+  'detector-model': { type: 'string' },
+  'min-score': { type: 'string' },
 } as const;
 
 export interface WorkerArgs extends WorkerSettings {
@@ -90,16 +103,20 @@ function integerOption(
 
 /** Parses `moodlens worker` arguments; throws a usage error naming the flag at fault. */
 export function parseWorkerArgs(args: readonly string[]): WorkerArgs {
-  const { values, positionals } = parseCommandArgs(args, OPTIONS);
+  const { values, positionals } = parseCommandArgs(args, OPTIONS, ['min-score']);
   if (positionals.length > 0)
     throw usageError(`worker takes no files but received: ${positionals.join(' ')}`);
   if (values.ffmpeg === '') throw usageError('Expected a path for --ffmpeg but received an empty string');
   const max = 2 ** 31 - 1;
+  const { detector, detectorModel, minScore } = parseDetectorChoice(values);
   return {
     target: redisTarget(values.redis),
     concurrency: integerOption('--concurrency', values.concurrency, 1, 1, 64),
     ...(values.threads === undefined ? {} : { threads: integerOption('--threads', values.threads, 1, 1, 8) }),
     ...(values.ffmpeg === undefined ? {} : { ffmpeg: values.ffmpeg }),
+    ...(values.detector === undefined ? {} : { detector }),
+    ...(detectorModel === undefined ? {} : { detectorModel }),
+    ...(minScore === undefined ? {} : { minScore }),
     lockDurationMs: integerOption(
       '--lock-duration',
       values['lock-duration'],
@@ -151,6 +168,10 @@ export async function runWorker(args: readonly string[], rawIo: CliIo): Promise<
   const io = redactingIo(rawIo, secrets);
   return withoutSecrets(secrets, async () => {
     const parsed = parseWorkerArgs(args);
+    // The learned detector's model is checked at start (exit 1, coded), not on the first job (retried).
+    if (parsed.detector === 'cnn') {
+      await (await loadCnnFaceDetector(parsed.detectorModel ?? DEFAULT_CNN_DETECTOR_PATH)).close();
+    }
     // Fail fast (exit 1, coded) when Redis cannot be reached at start; later outages are waited out.
     const { warnings } = await checkRedis(parsed.target);
     for (const warning of warnings) io.stderr(`moodlens worker: warning: ${warning}\n`);

@@ -4,6 +4,7 @@
  * parsers, loaded on first use and kept for the life of the worker process.
  */
 import { MoodLensError, isMoodLensError, type ErrorCode } from '../core/errors.js';
+import type { DetectorKind } from '../detect/detector-kind.js';
 import { parseAnalyzeArgs, type AnalyzeFileResult } from '../cli/analyze-command.js';
 import { jsonFace, jsonRejected } from '../cli/landmark-output.js';
 import type { CliIo } from '../cli/main.js';
@@ -32,6 +33,12 @@ export interface ProcessorSettings {
   readonly threads?: number;
   /** ffmpeg binary (as `--ffmpeg`); undefined: the commands' default search. */
   readonly ffmpeg?: string;
+  /** Face detector (as `--detector`); undefined: the commands' default. */
+  readonly detector?: DetectorKind;
+  /** The learned detector's model (as `--detector-model`); undefined: the shipped one. */
+  readonly detectorModel?: string;
+  /** The learned detector's score threshold (as `--min-score`); undefined: the model's. */
+  readonly minScore?: number;
 }
 
 /**
@@ -113,8 +120,15 @@ export class JobProcessor {
     this.#pipelines = new PipelineCache(io);
   }
 
+  /** The worker's detector flags, as the commands take them: --threads and the detector choice. */
   #threadArgs(): string[] {
-    return this.#settings.threads === undefined ? [] : ['--threads', String(this.#settings.threads)];
+    const { threads, detector, detectorModel, minScore } = this.#settings;
+    return [
+      ...(threads === undefined ? [] : ['--threads', String(threads)]),
+      ...(detector === undefined ? [] : ['--detector', detector]),
+      ...(detectorModel === undefined ? [] : ['--detector-model', detectorModel]),
+      ...(minScore === undefined ? [] : ['--min-score', String(minScore)]),
+    ];
   }
 
   #locateFfmpeg(): Promise<FfmpegBinary> {

@@ -9,17 +9,25 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FaceAligner } from '../align/aligner.js';
 import { jsonFace, jsonRejected } from '../cli/landmark-output.js';
 import { isMoodLensError } from '../core/errors.js';
+import { CnnBoxDetector } from '../detect/cnn/box-detector.js';
 import { HaarFaceDetector } from '../detect/detector.js';
 import { EmotionClassifier } from '../emotion/classifier.js';
 import type { FaceEnhancer } from '../enhance/face-enhancer.js';
 import { enhanceThreshold, upscaleThreshold } from '../enhance/policy.js';
+import { cnnFaceDetectorFromBytes } from '../io/node/cnn-detector-model.js';
 import { faceEnhancerFromBytes } from '../io/node/enhance-model.js';
 import { landmarkDetectorFromBytes } from '../io/node/landmark-model.js';
 import { OnnxNodeBackend } from '../io/node/onnx-backend.js';
 import type { LandmarkDetector } from '../landmarks/detector.js';
 import { decodeImage } from '../io/node/read-image.js';
 import { EmotionPipeline } from '../pipeline/pipeline.js';
-import type { AnalyzeJobMessage, AnalyzeWorkerInit, ImageOutcome, WorkerMessage } from './protocol.js';
+import type {
+  AnalyzeJobMessage,
+  AnalyzeWorkerInit,
+  ImageOutcome,
+  WorkerDetector,
+  WorkerMessage,
+} from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('analyze-worker.js runs as a worker thread of the MoodLens server');
@@ -29,7 +37,8 @@ function post(message: WorkerMessage): void {
 }
 
 interface Stages {
-  readonly detector: HaarFaceDetector;
+  /** The Haar cascade (scanned in this thread) or the learned detector (one ONNX Runtime thread). */
+  readonly detector: HaarFaceDetector | CnnBoxDetector;
   /** Plain and flip-averaged classifiers over one ONNX session (`dispose` is idempotent on it). */
   readonly plain: EmotionClassifier;
   readonly flipped: EmotionClassifier;
@@ -44,7 +53,7 @@ async function load(init: AnalyzeWorkerInit): Promise<Stages> {
   const source = init.modelSource;
   const plain = await EmotionClassifier.create({ backend, metadata, source, flipAverage: false });
   const flipped = await EmotionClassifier.create({ backend, metadata, source, flipAverage: true });
-  const detector = HaarFaceDetector.fromXml(init.cascadeXml, init.cascadeSource);
+  const detector = await loadDetector(init.detector);
   const { landmarks, enhance } = init;
   return {
     detector,
@@ -60,6 +69,13 @@ async function load(init: AnalyzeWorkerInit): Promise<Stages> {
         }),
     ...(enhance === undefined ? {} : { enhancer: await enhancerFromInit(enhance) }),
   };
+}
+
+async function loadDetector(init: WorkerDetector): Promise<HaarFaceDetector | CnnBoxDetector> {
+  if (init.kind === 'haar') return HaarFaceDetector.fromXml(init.cascadeXml, init.cascadeSource);
+  // One inference thread per worker: the pool's workers are the server's parallelism.
+  const model = await cnnFaceDetectorFromBytes(init.bytes, init.source, { intraOpNumThreads: 1 });
+  return new CnnBoxDetector(model, init.minScore === undefined ? {} : { scoreThreshold: init.minScore });
 }
 
 async function enhancerFromInit(enhance: NonNullable<AnalyzeWorkerInit['enhance']>): Promise<FaceEnhancer> {
@@ -118,7 +134,9 @@ async function runJob(stages: Stages, job: AnalyzeJobMessage, recycleAboveBytes:
     const outcomes: ImageOutcome[] = [];
     for (const image of job.images) outcomes.push(await analyzeOne(stages, job, image));
     // The scan kernel's WebAssembly memory grows to the largest image scanned and never shrinks.
-    const scanBytes = stages.detector.kernel?.sum.buffer.byteLength ?? 0;
+    const { detector } = stages;
+    const scanBytes =
+      detector instanceof HaarFaceDetector ? (detector.kernel?.sum.buffer.byteLength ?? 0) : 0;
     post({ type: 'done', id: job.id, outcomes, recycle: scanBytes > recycleAboveBytes });
   } catch (error) {
     post({

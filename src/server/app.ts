@@ -70,7 +70,8 @@ const UPLOAD_GRACE_MS = 5_000;
 const ERROR_RESPONSES = { '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema } as const;
 
 const API_DESCRIPTION =
-  'Finds faces (OpenCV-exact Haar cascade), turns each upright by its 68 landmarks, restores small ones ' +
+  'Finds faces (OpenCV-exact Haar cascade, or the learned detector with a score per face when the server ' +
+  'runs --detector cnn), turns each upright by its 68 landmarks, restores small ones ' +
   'with FSRNet super-resolution and classifies their emotion (FER-2013 classes), as `moodlens analyze`. ' +
   'A screening aid, never a diagnosis. Errors are {"error": {"code", "message"}} with MOODLENS_ERR_... codes.';
 

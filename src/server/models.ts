@@ -6,7 +6,10 @@ import { parseEmotionModelMetadata } from '../emotion/classifier.js';
 import type { Emotion } from '../emotion/labels.js';
 import { readOnnxMetadata } from '../emotion/onnx-metadata.js';
 import { parseEnhanceModelMetadata } from '../enhance/model-info.js';
+import { parseCnnDetectorMetadata } from '../detect/cnn/model-info.js';
+import { DEFAULT_DETECTOR, type DetectorKind } from '../detect/detector-kind.js';
 import { readCascadeFile } from '../io/node/cascade-file.js';
+import { DEFAULT_CNN_DETECTOR_PATH } from '../io/node/cnn-detector-model.js';
 import { DEFAULT_ENHANCE_MODEL_PATH, shippedSpecialists } from '../io/node/enhance-model.js';
 import {
   DEFAULT_LANDMARK_MODEL_PATH,
@@ -15,7 +18,7 @@ import {
 } from '../io/node/landmark-model.js';
 import { readModelFile } from '../io/node/onnx-backend.js';
 import { parseLandmarkModelMetadata } from '../landmarks/model-info.js';
-import type { AnalyzeWorkerInit, ModelBytes } from './protocol.js';
+import type { AnalyzeWorkerInit, ModelBytes, WorkerDetector } from './protocol.js';
 
 /** One model as `GET /v1/models` describes it. File names only: never a server path. */
 export interface ModelDescription {
@@ -54,13 +57,20 @@ export interface LoadedModels {
  * shipped file is used when installed, else the stage is off (as with `moodlens analyze`); false: off.
  */
 export interface StagePaths {
+  /** The face detector (default {@link DEFAULT_DETECTOR}); `cnn` reads `detectorModelPath`, not the cascade. */
+  readonly detector?: DetectorKind;
+  /** cnn: the learned detector's model (default: the shipped `models/detector/face-detector.onnx`). */
+  readonly detectorModelPath?: string;
+  /** cnn: the score threshold (default: the model's `moodlens.score_threshold`). */
+  readonly minScore?: number;
   readonly landmarkModelPath?: string | false;
   readonly templatePath?: string;
   readonly enhanceModelPath?: string | false;
 }
 
 /**
- * Reads the emotion model, the cascade and, as `moodlens analyze` does, the landmark model, alignment
+ * Reads the emotion model, the face detector (the cascade, or with `detector: 'cnn'` the learned
+ * detector's model) and, as `moodlens analyze` does, the landmark model, alignment
  * template and super-resolution model once, for the workers and for `GET /v1/models`. The models'
  * metadata is checked here, so a wrong model fails the start before any worker is spawned.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` (model), `MOODLENS_ERR_FILE_NOT_FOUND` /
@@ -74,7 +84,6 @@ export async function loadModels(
   const modelBytes = await readModelFile(modelPath);
   const onnx = readOnnxMetadata(modelBytes, modelPath);
   const info = parseEmotionModelMetadata(onnx.metadata, modelPath);
-  const cascadeXml = await readCascadeFile(cascadePath);
 
   const card = await readModelCard(modelPath);
   const accuracy = {
@@ -91,17 +100,7 @@ export async function loadModels(
     ...(Object.keys(accuracy).length === 0 ? {} : { accuracy }),
     ...(card === undefined ? {} : { card: card.file }),
   };
-  const cascadeBytes = Buffer.from(cascadeXml, 'utf8');
-  const cascadeHash = sha256(cascadeBytes);
-  const detector: ModelDescription = {
-    name: basename(cascadePath, extname(cascadePath)),
-    task: 'face-detection',
-    file: basename(cascadePath),
-    version: `sha256:${cascadeHash.slice(0, 12)}`,
-    sha256: cascadeHash,
-    bytes: cascadeBytes.length,
-    arch: /<featureType>\s*LBP\s*<\/featureType>/i.test(cascadeXml) ? 'lbp-cascade' : 'haar-cascade',
-  };
+  const { detector, detectorInit } = await readDetector(cascadePath, stages);
 
   const notes: string[] = [];
   const descriptions = [emotion, detector];
@@ -146,13 +145,47 @@ export async function loadModels(
     init: {
       modelBytes,
       modelSource: modelPath,
-      cascadeXml,
-      cascadeSource: cascadePath,
+      detector: detectorInit,
       ...(landmarks === undefined ? {} : { landmarks }),
       ...(enhance === undefined ? {} : { enhance }),
     },
     descriptions,
     notes,
+  };
+}
+
+/** The face detector the workers build, and its description: the cascade, or the learned detector's model. */
+async function readDetector(
+  cascadePath: string,
+  stages: StagePaths,
+): Promise<{ detector: ModelDescription; detectorInit: WorkerDetector }> {
+  if ((stages.detector ?? DEFAULT_DETECTOR) === 'cnn') {
+    const path = stages.detectorModelPath ?? DEFAULT_CNN_DETECTOR_PATH;
+    // The metadata is checked here: an emotion model given by mistake fails the start, named as such.
+    const model = await readStageModel(path, 'face-detection', parseCnnDetectorMetadata);
+    return {
+      detector: { ...model.description, arch: model.description.arch ?? 'cnn-face-detector' },
+      detectorInit: {
+        kind: 'cnn',
+        ...model.bytes,
+        ...(stages.minScore === undefined ? {} : { minScore: stages.minScore }),
+      },
+    };
+  }
+  const cascadeXml = await readCascadeFile(cascadePath);
+  const cascadeBytes = Buffer.from(cascadeXml, 'utf8');
+  const cascadeHash = sha256(cascadeBytes);
+  return {
+    detector: {
+      name: basename(cascadePath, extname(cascadePath)),
+      task: 'face-detection',
+      file: basename(cascadePath),
+      version: `sha256:${cascadeHash.slice(0, 12)}`,
+      sha256: cascadeHash,
+      bytes: cascadeBytes.length,
+      arch: /<featureType>\s*LBP\s*<\/featureType>/i.test(cascadeXml) ? 'lbp-cascade' : 'haar-cascade',
+    },
+    detectorInit: { kind: 'haar', cascadeXml, cascadeSource: cascadePath },
   };
 }
 

@@ -1,6 +1,12 @@
 import { availableParallelism } from 'node:os';
 import type { FastifyServerOptions } from 'fastify';
 import { MoodLensError } from '../core/errors.js';
+import {
+  DEFAULT_DETECTOR,
+  DETECTOR_KINDS,
+  isDetectorKind,
+  type DetectorKind,
+} from '../detect/detector-kind.js';
 import { DEFAULT_CASCADE_PATH } from '../io/node/cascade-file.js';
 import { resolveEmotionModelPath } from '../io/node/emotion-model.js';
 import { DEFAULT_MAX_PIXELS } from '../io/node/read-image.js';
@@ -11,8 +17,17 @@ import { DEFAULT_WEB_ROOT } from './static-files.js';
 export interface ServerOptions {
   /** Emotion model (ONNX with MoodLens metadata). Default: the shipped model, `models/emotion/emotion.onnx`. */
   readonly modelPath?: string;
-  /** Face cascade XML. Default: the shipped `haarcascade_frontalface_default.xml`. */
+  /** Face cascade XML (`detector: 'haar'`). Default: the shipped `haarcascade_frontalface_default.xml`. */
   readonly cascadePath?: string;
+  /**
+   * The face detector each worker builds: `haar` (the cascade) or `cnn` (the learned detector, its boxes
+   * with a `score`). Default {@link DEFAULT_DETECTOR}.
+   */
+  readonly detector?: DetectorKind;
+  /** The learned detector's model (`detector: 'cnn'`). Default: the shipped `models/detector/face-detector.onnx`. */
+  readonly detectorModelPath?: string;
+  /** The learned detector's score threshold, 0-1 (`detector: 'cnn'`). Default: the model's. */
+  readonly minScore?: number;
   /**
    * Landmark model of the alignment stage. Default: the shipped `models/landmarks/landmarks.onnx` when
    * installed, else no alignment (as `moodlens analyze`); false: no landmarks or alignment.
@@ -101,6 +116,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   return {
     modelPath: path('modelPath', resolveEmotionModelPath(options.modelPath)),
     cascadePath: path('cascadePath', options.cascadePath ?? DEFAULT_CASCADE_PATH),
+    ...detectorOptions(options),
     ...optionalPath('landmarkModelPath', options.landmarkModelPath),
     ...(options.templatePath === undefined
       ? {}
@@ -139,6 +155,39 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     webRoot: options.webRoot === false ? false : path('webRoot', options.webRoot ?? DEFAULT_WEB_ROOT),
     logger: options.logger ?? false,
     redis: options.redis === undefined || options.redis === false ? false : path('redis', options.redis),
+  };
+}
+
+/** The detector choice, checked: the kind, and the learned detector's model and threshold when given. */
+function detectorOptions(
+  options: ServerOptions,
+): Pick<ServerOptions, 'detector' | 'detectorModelPath' | 'minScore'> {
+  const detector = options.detector ?? DEFAULT_DETECTOR;
+  if (!isDetectorKind(detector)) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `Expected ${DETECTOR_KINDS.join(' or ')} for detector but received ${JSON.stringify(detector)}`,
+    );
+  }
+  const { detectorModelPath, minScore } = options;
+  if (detector === 'haar' && (detectorModelPath !== undefined || minScore !== undefined)) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `${detectorModelPath === undefined ? 'minScore' : 'detectorModelPath'} applies to detector cnn only`,
+    );
+  }
+  if (minScore !== undefined && !(typeof minScore === 'number' && minScore >= 0 && minScore <= 1)) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `Expected a number from 0 to 1 for minScore but received ${String(minScore)}`,
+    );
+  }
+  return {
+    detector,
+    ...(detectorModelPath === undefined
+      ? {}
+      : { detectorModelPath: path('detectorModelPath', detectorModelPath) }),
+    ...(minScore === undefined ? {} : { minScore }),
   };
 }
 

@@ -11,6 +11,15 @@ export interface ModelBytes {
   readonly source: string;
 }
 
+/** The face detector a worker builds: the Haar cascade's XML, or the learned detector's model bytes. */
+export type WorkerDetector =
+  | { readonly kind: 'haar'; readonly cascadeXml: string; readonly cascadeSource: string }
+  | (ModelBytes & {
+      readonly kind: 'cnn';
+      /** Score threshold (undefined: the model's `moodlens.score_threshold`). */
+      readonly minScore?: number;
+    });
+
 /**
  * What each worker gets at start: the models, cascade and template themselves, read once by the main
  * thread. No `landmarks`: no landmark model installed (faces are classified unaligned); no `enhance`: no
@@ -19,8 +28,7 @@ export interface ModelBytes {
 export interface AnalyzeWorkerInit {
   readonly modelBytes: Uint8Array;
   readonly modelSource: string;
-  readonly cascadeXml: string;
-  readonly cascadeSource: string;
+  readonly detector: WorkerDetector;
   readonly landmarks?: ModelBytes & { readonly template: AlignmentTemplate };
   /** The super-resolution model and the specialists it routes faces to (see `modelForCrop`). */
   readonly enhance?: ModelBytes & { readonly specialists: readonly ModelBytes[] };

@@ -154,6 +154,14 @@ const AlignmentSchema = Type.Union(
 
 const FaceSchema = Type.Object({
   box: BoxSchema,
+  score: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description:
+        "The learned face detector's score (servers started with --detector cnn); absent with the Haar cascade",
+    }),
+  ),
   emotion: Type.Object({
     label: Type.Enum([...EMOTION_LABELS]),
     confidence: Type.Number({ minimum: 0, maximum: 1 }),
