@@ -18,6 +18,8 @@ import {
   writeFaceClip,
   type MoodLensWindow,
 } from '../test/support/browser.js';
+import { DEFAULT_DETECTOR, type DetectorKind } from '../src/detect/detector-kind.js';
+import { APP_DETECT_OPTIONS } from '../src/detect/options.js';
 import { median } from './detect.js';
 import type { BenchOptions, BenchSection, Cell, SectionReport } from './run.js';
 
@@ -27,18 +29,33 @@ const WARMUP_SECONDS = 2;
 const WINDOW_SECONDS = 5;
 const MAX_WINDOWS = 3;
 
+/** The detector the page does not run by default: compared with the default in the same run (issue 21). */
+const OTHER_DETECTOR: DetectorKind = DEFAULT_DETECTOR === 'haar' ? 'cnn' : 'haar';
+
 /** The settings compared: the page's defaults first, then one change each (URL parameters). */
 export const WEB_BENCH_SETTINGS: readonly { readonly name: string; readonly query: string }[] = [
-  { name: 'defaults (minSize 64, 5 neighbours, 1 in flight)', query: '' },
+  {
+    name: `defaults (${DEFAULT_DETECTOR} detector, minSize 64, ${APP_DETECT_OPTIONS.minNeighbors} neighbours, 1 in flight)`,
+    query: '',
+  },
   { name: 'two frames in flight', query: 'inflight=2' },
   { name: 'detect every 2nd frame', query: 'detectEvery=2' },
   { name: 'ONNX Runtime 2 threads', query: 'threads=2' },
   { name: "OpenCV's defaults (no minSize, 3 neighbours)", query: 'minSize=0&minNeighbors=3' },
+  // The other face detector, at the page's defaults and with 2 threads (the cnn detector's model runs on
+  // ONNX Runtime too, so its threads setting applies to it as well).
+  { name: `${OTHER_DETECTOR} detector`, query: `detector=${OTHER_DETECTOR}` },
+  {
+    name: `${OTHER_DETECTOR} detector, ONNX Runtime 2 threads`,
+    query: `detector=${OTHER_DETECTOR}&threads=2`,
+  },
 ];
 
 export interface WebBenchResult {
   readonly setting: string;
   readonly query: string;
+  /** The face detector the page said it ran (`haar` or `cnn`). */
+  readonly detector: string;
   /** Answers per second over the window (the whole loop; at most the camera's frame rate). */
   readonly loopFps: number;
   /** 1000 / mean ms of a frame in the worker (read pixels + detect + track + classify + smooth). */
@@ -89,6 +106,9 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         landmarks = await page.evaluate(
           () => (window as unknown as MoodLensWindow).moodlensStats.model?.landmarks === true,
         );
+        const detector = await page.evaluate(
+          () => (window as unknown as MoodLensWindow).moodlensStats.model?.detector ?? 'unknown',
+        );
         await page.click('#start');
         await page.waitForTimeout(WARMUP_SECONDS * 1000);
         const windows: Window[] = [];
@@ -122,6 +142,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         const result: WebBenchResult = {
           setting: setting.name,
           query: setting.query,
+          detector,
           loopFps: per((w) => (1000 * (w.answered.length - 1)) / (w.answered.at(-1)! - w.answered[0])),
           capacityFps: per((w) => 1000 / t(w, (x) => x.readMs + x.analyzeMs)),
           detectMs: per((w) => t(w, (x) => x.detectMs)),
@@ -142,6 +163,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
     const rows: Cell[][] = results.map((r) => [
       r.setting,
+      r.detector,
       round(r.loopFps),
       round(r.capacityFps),
       round(r.detectMs),
@@ -155,6 +177,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       title,
       columns: [
         'setting',
+        'detector',
         'loop fps',
         'detect+classify fps',
         'detect ms',
@@ -172,7 +195,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         'track, classify every face, smooth). Stage times are means per analysed frame; classify: for every face',
         `of the frame, ${landmarks ? '68 landmarks + alignment + ' : ''}the crop and the emotion model` +
           `${landmarks ? '' : ' (landmark model not loaded: box crops)'}. latency: median ms from grabbing a`,
-        'frame to its answer.',
+        'frame to its answer. detector: what the page said it ran (haar: the cascade scan in its WebAssembly',
+        "kernel; cnn: the learned detector's model on ONNX Runtime Web; its detect ms include resizing the frame).",
       ],
       data: {
         browser: userAgent,

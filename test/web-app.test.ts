@@ -13,9 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Page, Route } from 'playwright-core';
+import { DEFAULT_DETECTOR } from '../src/detect/detector-kind.js';
 import { EMOTION_COLORS } from '../src/draw/annotate.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../src/enhance/policy.js';
+import { readOnnxMetadata } from '../src/emotion/onnx-metadata.js';
 import { loadFaceDetector } from '../src/io/node/cascade-file.js';
 import { parseFrames, parseFramesJson, type FrameRecord } from '../src/report/records.js';
 import {
@@ -117,6 +119,7 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
   assert.equal(await waitForModels(page), 'ready');
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP make the page isolated');
   const model = await page.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+  assert.equal(model?.detector, DEFAULT_DETECTOR, 'the page runs the one default detector');
   assert.equal(model?.detectorEngine, 'wasm', 'the Haar scan runs in its WebAssembly kernel in the worker');
   assert.equal(model?.landmarks, true, 'faces are aligned by their landmarks, as in the CLI');
   assert.equal(await page.locator('#landmarks-note').isVisible(), false);
@@ -248,7 +251,9 @@ void test('live session: labelled faces where the clip has them, overlay drawn, 
     fromJson,
     session.map((r) => parseFramesJson(JSON.stringify([r]))[0]),
   );
-  assert.equal((JSON.parse(json) as { frameWidth: number }).frameWidth, 640);
+  const header = JSON.parse(json) as { frameWidth: number; detector: string };
+  assert.equal(header.frameWidth, 640);
+  assert.equal(header.detector, DEFAULT_DETECTOR, 'the export says which detector found the faces');
   // `moodlens report` reads both exports: the two people, smiling.
   for (const [name, text] of [
     ['session.csv', csv],
@@ -459,6 +464,111 @@ void test("ONNX Runtime's wasm answered by an HTML 404 page: the page names the 
     assert.match(status.text, /ort-wasm-simd-threaded\.wasm answered HTTP 404 with an HTML page/);
     await page.close();
   });
+});
+
+void test('?detector=cnn: the learned detector runs in the worker and finds both faces of the clip where they are', async (t) => {
+  if (!proceed(t)) return;
+  const page = await browser.newPage();
+  const requests: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  await page.goto(`${server.url}/?detector=cnn&enhance=never`);
+  assert.equal(await waitForModels(page), 'ready');
+  const model = await page.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+  assert.equal(model?.detector, 'cnn');
+  assert.equal(model?.landmarks, true);
+  // The model's own threshold (no ?minScore), as the page says it.
+  const threshold = Number(
+    readOnnxMetadata(await readFile(join(REPO_ROOT, 'models/detector/face-detector.onnx'))).metadata[
+      'moodlens.score_threshold'
+    ],
+  );
+  assert.equal(model?.minScore, threshold);
+  assert.match(
+    await page.locator('#engine').innerText(),
+    new RegExp(`^Face detector: CNN \\(ONNX Runtime Web, min score ${threshold.toFixed(2)}\\) · `),
+  );
+  assert.ok(requests.some((url) => url.endsWith('/models/face-detector.onnx')));
+  assert.ok(!requests.some((url) => url.includes('haarcascade')), 'the cascade is not even downloaded');
+
+  await page.click('#start');
+  await page.waitForFunction(
+    () => {
+      const faces = (window as unknown as MoodLensWindow).moodlensSession.filter((r) => r.track !== null);
+      return faces.length >= 20 && new Set(faces.map((r) => r.track)).size >= 2;
+    },
+    null,
+    { timeout: 60_000 },
+  );
+  await page.click('#stop');
+  const faces = (await readSession(page)).filter((r) => r.track !== null);
+  // Boxes in the cascade's framing, so centred where the cascade's are: inside each person's sweep.
+  const photoFaces = (await loadFaceDetector()).detect((await loadAstronaut()).rgb, { minSize: 64 });
+  assert.equal(photoFaces.length, 1);
+  const ranges = faceCentreRanges(photoFaces[0]);
+  const SLACK = 20;
+  const person = (r: FrameRecord): number =>
+    ranges.findIndex(
+      (range) =>
+        r.x! + r.width! / 2 >= range.x[0] - SLACK &&
+        r.x! + r.width! / 2 <= range.x[1] + SLACK &&
+        r.y! + r.height! / 2 >= range.y[0] - SLACK &&
+        r.y! + r.height! / 2 <= range.y[1] + SLACK,
+    );
+  const counts = [0, 1].map((i) => faces.filter((r) => person(r) === i).length);
+  assert.equal(counts[0] + counts[1], faces.length, 'no face box away from the two faces');
+  for (const [i, count] of counts.entries()) assert.ok(count >= 5, `person ${i + 1} on ${count} frames`);
+  // Face-sized boxes: the clip's faces are 0.82x and 1.07x the photo's, whose cnn box is 1.28x the
+  // cascade's (123 px against 96 px in Node with this model).
+  for (const r of faces) {
+    const side = r.width! / photoFaces[0].width;
+    assert.ok(
+      side > 0.6 && side < 1.8,
+      `frame ${r.frame}: box ${r.width} px, photo face ${photoFaces[0].width} px`,
+    );
+  }
+  const happy = faces.filter((r) => r.label === 'happy').length;
+  assert.ok(happy / faces.length > 0.8, `the smiling astronaut is happy on ${happy}/${faces.length} frames`);
+  await page.close();
+});
+
+void test('the detector model answered by an HTML 404 page, or another model: the page names it', async (t) => {
+  if (!proceed(t)) return;
+  await with404(/\/models\/face-detector\.onnx$/, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?detector=cnn&enhance=never`);
+    assert.equal(await waitForModels(page), 'model-error');
+    const { text, startDisabled } = await statusOf(page);
+    assert.match(
+      text,
+      /Cannot load the face detector model .*\/models\/face-detector\.onnx: the server answered HTTP 404 .*an HTML page \(\d+ bytes\)/,
+    );
+    assert.equal(startDisabled, true);
+    await page.close();
+  });
+  // The emotion model where the detector should be: named for what it is.
+  const emotion = await readFile(join(REPO_ROOT, 'models/emotion/emotion.onnx'));
+  const pattern = /\/models\/face-detector\.onnx$/;
+  const handler = (route: Route): Promise<void> =>
+    route.fulfill({ status: 200, contentType: 'application/octet-stream', body: emotion });
+  await browser.context.route(pattern, handler);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?detector=cnn&enhance=never`);
+    assert.equal(await waitForModels(page), 'model-error');
+    assert.match(
+      (await statusOf(page)).text,
+      /\/models\/face-detector\.onnx is not a MoodLens face detector \(moodlens\.format moodlens-detector\/1\): it is /,
+    );
+    await page.close();
+  } finally {
+    await browser.context.unroute(pattern, handler);
+  }
+  // A bad setting is said, not guessed around.
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/?detector=haar&minScore=0.5`);
+  assert.equal(await waitForModels(page), 'unsupported');
+  assert.match((await statusOf(page)).text, /\?minScore applies to \?detector=cnn only/);
+  await page.close();
 });
 
 void test('a phone-sized screen (390x844): one column, nothing wider than the screen, the camera runs', async (t) => {

@@ -15,8 +15,10 @@ import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-web';
 import { isMoodLensError } from '../src/core/errors.js';
 import { createImage, type Box, type Image } from '../src/core/image.js';
+import { CnnBoxDetector } from '../src/detect/cnn/box-detector.js';
 import { EMOTION_LABELS } from '../src/emotion/labels.js';
 import { DEFAULT_CASCADE_PATH, loadFaceDetector } from '../src/io/node/cascade-file.js';
+import { loadCnnFaceDetector } from '../src/io/node/cnn-detector-model.js';
 import {
   ACCURATE_EMOTION_MODEL_PATH,
   DEFAULT_EMOTION_MODEL_PATH,
@@ -325,6 +327,87 @@ void test('a model, cascade or wasm file that does not arrive is named, with wha
     )) ?? '',
     /its JavaScript module .*ort-wasm-simd-threaded\.mjs is an HTML page/,
   );
+});
+
+void test('with detector cnn, loadWebPipeline finds the faces Node finds, scores and all; its failures are named', async () => {
+  const detectorUrl = `${ORIGIN}/models/face-detector.onnx`;
+  const detectorPath = join(REPO_ROOT, 'models/detector/face-detector.onnx');
+  const files = { ...SHIPPED, [detectorUrl]: detectorPath };
+  const options: WebPipelineOptions = {
+    ort,
+    modelUrl: `${ORIGIN}/models/emotion.onnx`,
+    detector: 'cnn',
+    detectorModelUrl: detectorUrl,
+    wasm: { wasmPaths: WASM_PATHS },
+    fetch: diskFetch(files),
+  };
+  const web = await loadWebPipeline(options);
+  const node = new CnnBoxDetector(await loadCnnFaceDetector(detectorPath));
+  try {
+    assert.ok(web.detector instanceof CnnBoxDetector);
+    const cnn = web.detector;
+    const { rgb, gray } = await loadAstronaut();
+    for (const image of [rgb, gray]) {
+      const [fromWeb, fromNode] = [await cnn.detect(image), await node.detect(image)];
+      assert.equal(fromWeb.length, 1);
+      assert.equal(fromNode.length, 1);
+      for (const key of ['x', 'y', 'width', 'height'] as const) {
+        assert.ok(
+          Math.abs(fromWeb[0][key] - fromNode[0][key]) <= 1,
+          `${key}: ${fromWeb[0][key]}, ${fromNode[0][key]}`,
+        );
+      }
+      assert.ok(Math.abs(fromWeb[0].score - fromNode[0].score) < 1e-3);
+    }
+    const faces = await web.analyze(rgb);
+    assert.equal(faces.length, 1);
+    assert.equal(faces[0].emotion.label, 'happy');
+  } finally {
+    await web.classifier.dispose();
+    await (web.detector as CnnBoxDetector).close();
+    await node.close();
+  }
+  // minScore applies: above the astronaut's score (about 0.85), no face.
+  const strict = await loadWebPipeline({ ...options, minScore: 0.99 });
+  try {
+    assert.deepEqual(await strict.detector.detect((await loadAstronaut()).rgb), []);
+  } finally {
+    await strict.classifier.dispose();
+    await (strict.detector as CnnBoxDetector).close();
+  }
+  // The detector model missing, an HTML page, or another MoodLens model: named, with what came instead.
+  await assertModelLoad(
+    loadWebPipeline({ ...options, fetch: diskFetch(SHIPPED) }),
+    /^Cannot load the face detector model https:\/\/moodlens\.test\/models\/face-detector\.onnx: the server answered HTTP 404 Not Found with an HTML page/,
+  );
+  await assertModelLoad(
+    loadWebPipeline({
+      ...options,
+      fetch: async (url) => (url === detectorUrl ? new Response(HTML_404) : diskFetch(files)(url)),
+    }),
+    /^Not an ONNX model: https:\/\/moodlens\.test\/models\/face-detector\.onnx is an HTML page/,
+  );
+  await assertModelLoad(
+    loadWebPipeline({
+      ...options,
+      fetch: diskFetch({ ...files, [detectorUrl]: DEFAULT_EMOTION_MODEL_PATH }),
+    }),
+    /face-detector\.onnx is not a MoodLens face detector \(moodlens\.format moodlens-detector\/1\): it is /,
+  );
+  // Options that cannot work are refused before anything is downloaded.
+  const refuse = (extra: Partial<WebPipelineOptions>, error: RegExp): Promise<void> =>
+    assert.rejects(loadWebPipeline({ ...options, ...extra, fetch: () => assert.fail('fetched') }), error);
+  await refuse({ detectorModelUrl: undefined }, /Expected a URL for detectorModelUrl \(detector: cnn\)/);
+  await refuse(
+    { detector: 'haar', minScore: 0.5, cascadeUrl: `${ORIGIN}/models/cascade.xml` },
+    /minScore applies to the cnn detector only/,
+  );
+  await refuse(
+    { minScore: 1.5 },
+    /^RangeError: Expected a number from 0 to 1 for minScore but received 1\.5$/,
+  );
+  await refuse({ detector: 'yolo' as never }, /Expected 'haar' or 'cnn' for detector but received yolo/);
+  await refuse({ detector: 'haar' }, /Expected a URL for cascadeUrl \(detector: haar\)/);
 });
 
 void test('configureOrtWasm checks its settings and points ONNX Runtime at them', () => {

@@ -86,6 +86,7 @@ void test('the models in the build are the shipped files, byte for byte', async 
     ['models/emotion.onnx', 'models/emotion/emotion.onnx'],
     ['models/emotion.json', 'models/emotion/emotion.json'],
     ['models/haarcascade_frontalface_default.xml', 'models/haar/haarcascade_frontalface_default.xml'],
+    ['models/face-detector.onnx', 'models/detector/face-detector.onnx'],
     ['models/landmarks.onnx', 'models/landmarks/landmarks.onnx'],
     ['models/template48.json', 'models/landmarks/template48.json'],
     // FSRNet, as the CLI loads it: the model trained on x2-x4 and its two specialists.

@@ -3,8 +3,8 @@
  * Vite build of the MoodLens web app (`npm run build:web`): web/ -> dist/web/, served by `moodlens serve`
  * (or any static server that sends the COOP/COEP headers). The app runs the library's own TypeScript
  * core (imported from src/, never a Node-only module) and ships every file it loads beside it: the ONNX
- * Runtime wasm files of the installed onnxruntime-web, the emotion model with its card, the cascade, the
- * landmark model with its alignment template, and the three FSRNet files (super-resolution of small faces).
+ * Runtime wasm files of the installed onnxruntime-web, the emotion model with its card, the cascade and the
+ * learned face detector, the landmark model with its alignment template, and the three FSRNet files (super-resolution of small faces).
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -37,6 +37,8 @@ export const LOCAL_ASSETS = {
     REPO_ROOT,
     'models/haar/haarcascade_frontalface_default.xml',
   ),
+  // The learned face detector (`?detector=cnn`), the file the CLI's `--detector cnn` loads.
+  'models/face-detector.onnx': join(REPO_ROOT, 'models/detector/face-detector.onnx'),
 };
 
 const CROSS_ORIGIN_ISOLATION = {

@@ -226,7 +226,9 @@ export interface MoodLensWindow {
     readonly model:
       | {
           crossOriginIsolated: boolean;
+          detector: string;
           detectorEngine: string;
+          minScore: number | undefined;
           numThreads: number;
           landmarks: boolean;
           enhancer: boolean;

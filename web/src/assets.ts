@@ -8,6 +8,8 @@ import type { WebEnhancerUrls } from '../../src/io/web/index.js';
 export interface AssetUrls {
   readonly modelUrl: string;
   readonly cascadeUrl: string;
+  /** The learned face detector (`?detector=cnn`). */
+  readonly detectorModelUrl: string;
   readonly landmarkModelUrl: string;
   readonly templateUrl: string;
   /** FSRNet: the model trained on x2-x4 and the x2 and x4 specialists it routes faces to. */
@@ -22,6 +24,7 @@ export function assetUrls(base: string): AssetUrls {
   return {
     modelUrl: url('models/emotion.onnx'),
     cascadeUrl: url('models/haarcascade_frontalface_default.xml'),
+    detectorModelUrl: url('models/face-detector.onnx'),
     landmarkModelUrl: url('models/landmarks.onnx'),
     templateUrl: url('models/template48.json'),
     enhancer: {

@@ -164,7 +164,10 @@ if (missing.length > 0) {
   send({
     type: 'init',
     modelUrl: urls.modelUrl,
+    detector: settings.detector,
     cascadeUrl: urls.cascadeUrl,
+    detectorModelUrl: urls.detectorModelUrl,
+    minScore: settings.minScore,
     landmarkModelUrl: urls.landmarkModelUrl,
     templateUrl: urls.templateUrl,
     // The CLI's --enhance policy: `never` loads no FSRNet model and enlarges no face.
@@ -197,7 +200,7 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
     case 'ready':
       stats.model = message.model;
       ui.engine.textContent =
-        `Face scan: ${message.model.detectorEngine === 'wasm' ? 'WebAssembly' : 'JavaScript'} · ` +
+        `${detectorText(message.model)} · ` +
         `emotion model: ${message.model.arch ?? 'ONNX'} on ONNX Runtime Web (WebAssembly, ` +
         `${message.model.numThreads} thread${message.model.numThreads > 1 ? 's' : ''}) · ` +
         `cross-origin isolated: ${message.model.crossOriginIsolated ? 'yes' : 'no'} · ` +
@@ -247,6 +250,15 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       return;
   }
 };
+
+/** Which face detector runs and on what, for the engine line. */
+function detectorText(model: ModelSummary): string {
+  if (model.detector === 'cnn') {
+    const score = model.minScore === undefined ? '' : `, min score ${model.minScore.toFixed(2)}`;
+    return `Face detector: CNN (ONNX Runtime Web${score})`;
+  }
+  return `Face detector: Haar cascade (${model.detectorEngine === 'wasm' ? 'WebAssembly' : 'JavaScript'} scan)`;
+}
 
 /** Shows a stage's note (why it is off), or hides it when there is none. */
 function showNote(element: HTMLElement, note: string | undefined): void {
@@ -351,6 +363,8 @@ async function start(): Promise<void> {
     frameWidth: video.videoWidth,
     frameHeight: video.videoHeight,
     model: stats.model && { arch: stats.model.arch, valAccuracy: stats.model.valAccuracy },
+    detector: stats.model?.detector,
+    minScore: stats.model?.minScore,
     detectEvery: settings.detectEvery,
     smoothingAlpha: settings.smoothingAlpha,
   });

@@ -3,13 +3,19 @@
  * ImageBitmaps, results as plain data; nothing leaves the browser.
  */
 import type { Box, DetectOptions, Emotion, FrameRecord, Point, RestoreMethod } from '../../src/core.js';
+import type { DetectorKind } from '../../src/detect/detector-kind.js';
 import type { WebEnhanceOptions } from '../../src/io/web/index.js';
 
 export interface InitRequest {
   readonly type: 'init';
   /** Absolute URLs (the worker's own location is its script's, so the page resolves them). */
   readonly modelUrl: string;
+  /** Which face detector runs: the cascade (`cascadeUrl`) or the learned detector (`detectorModelUrl`). */
+  readonly detector: DetectorKind;
   readonly cascadeUrl: string;
+  readonly detectorModelUrl: string;
+  /** `cnn` only: its score threshold (undefined: the model's own). */
+  readonly minScore: number | undefined;
   /** The landmark model and alignment template: faces are aligned by their 68 points, as in the CLI. */
   readonly landmarkModelUrl: string;
   readonly templateUrl: string;
@@ -50,8 +56,15 @@ export interface ModelSummary {
   readonly arch: string | undefined;
   readonly valAccuracy: number | undefined;
   readonly labels: readonly Emotion[];
-  /** Which engine scans for faces: the WebAssembly kernel or the TypeScript path. */
+  /** Which face detector runs: OpenCV's Haar cascade or the learned detector. */
+  readonly detector: DetectorKind;
+  /**
+   * What runs it: for `haar`, the cascade scan's WebAssembly kernel or its TypeScript path; for `cnn`,
+   * ONNX Runtime Web (always WebAssembly).
+   */
   readonly detectorEngine: 'wasm' | 'js';
+  /** `cnn` only: the score a face needs (the page's `?minScore` or the model's threshold). */
+  readonly minScore: number | undefined;
   readonly crossOriginIsolated: boolean;
   readonly numThreads: number;
   readonly loadMs: number;

@@ -5,6 +5,7 @@
 import { formatFramesCsv, type FrameRecord } from '../../src/core.js';
 import { renderReportHtml } from '../../src/report/html.js';
 import { buildReport, type ModelQuality } from '../../src/report/report.js';
+import type { DetectorKind } from '../../src/detect/detector-kind.js';
 
 export interface SessionInfo {
   /** Size of the camera frames; record boxes are in these pixels. */
@@ -12,6 +13,9 @@ export interface SessionInfo {
   frameHeight: number;
   /** What analysed the frames (model architecture and its measured accuracy). */
   model: { arch: string | undefined; valAccuracy: number | undefined } | undefined;
+  /** Which face detector found the faces (`haar` or `cnn`), and the cnn detector's score threshold. */
+  detector: DetectorKind | undefined;
+  minScore: number | undefined;
   /** The detector ran on every Nth frame; the smoothing weight of the newest frame. */
   detectEvery: number;
   smoothingAlpha: number;

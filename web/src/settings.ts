@@ -1,7 +1,9 @@
 /**
  * The web app's settings, each with its default and why. A page URL may override them for measurements
- * (`?minSize=48&detectEvery=2&threads=1&inflight=2`); `npm run bench:web` uses that.
+ * (`?minSize=48&detectEvery=2&threads=1&inflight=2`, `?detector=cnn&minScore=0.5`); `npm run bench:web`
+ * uses that.
  */
+import { DEFAULT_DETECTOR, isDetectorKind, type DetectorKind } from '../../src/detect/detector-kind.js';
 import { APP_DETECT_OPTIONS } from '../../src/detect/options.js';
 import {
   DEFAULT_ENHANCE_BELOW,
@@ -24,6 +26,17 @@ export interface EnhanceSetting {
 }
 
 export interface AppSettings {
+  /**
+   * The face detector (`?detector=cnn|haar`): `haar`, OpenCV's cascade, or `cnn`, the learned detector
+   * (models/detector/face-detector.onnx). Default: `DEFAULT_DETECTOR` (src/detect/detector-kind.ts), the one
+   * constant every surface reads.
+   */
+  readonly detector: DetectorKind;
+  /**
+   * `cnn` only (`?minScore=0.5`): keep faces scoring at least this, 0-1. Undefined: the model's own
+   * threshold (`moodlens.score_threshold`, chosen on its validation photos).
+   */
+  readonly minScore: number | undefined;
   /** Frames wider than this are scaled down before analysis (the camera is asked for 640x480). */
   readonly maxWidth: number;
   /**
@@ -54,6 +67,8 @@ export interface AppSettings {
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
+  detector: DEFAULT_DETECTOR,
+  minScore: undefined,
   maxWidth: 640,
   detect: { ...APP_DETECT_OPTIONS, minSize: 64 },
   detectEvery: 1,
@@ -82,7 +97,24 @@ export function settingsFromUrl(search: string): AppSettings {
   if (!(ENHANCE_MODES as readonly string[]).includes(mode)) {
     throw new RangeError(`Expected ${ENHANCE_MODES.join(', ')} for ?enhance but received ${mode}`);
   }
+  const detector = params.get('detector') || d.detector;
+  if (!isDetectorKind(detector)) {
+    throw new RangeError(`Expected cnn or haar for ?detector but received ${detector}`);
+  }
+  const rawScore = params.get('minScore');
+  let minScore = d.minScore;
+  if (rawScore !== null && rawScore !== '') {
+    minScore = Number(rawScore);
+    if (!(minScore >= 0 && minScore <= 1)) {
+      throw new RangeError(`Expected a number from 0 to 1 for ?minScore but received ${rawScore}`);
+    }
+    if (detector !== 'cnn') {
+      throw new RangeError('?minScore applies to ?detector=cnn only: the Haar cascade gives no scores');
+    }
+  }
   return {
+    detector,
+    minScore,
     maxWidth: number('maxWidth', d.maxWidth, true, 64),
     detect: resolveDetectOptions({
       scaleFactor: number('scaleFactor', d.detect.scaleFactor, false),

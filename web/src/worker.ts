@@ -1,10 +1,12 @@
 /**
- * The analysis worker: loads the pipeline (cascade; emotion, landmark and FSRNet models on onnxruntime-web)
+ * The analysis worker: loads the pipeline (the Haar cascade or the learned face detector; emotion, landmark
+ * and FSRNet models on onnxruntime-web)
  * once, then turns each frame the page sends into tracked, classified faces and frames.csv records.
  * Running here keeps the page's main thread free for the video and the drawing.
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { FrameAnalyzer, type FrameRecord, type GrayImage } from '../../src/core.js';
+import { CnnBoxDetector } from '../../src/detect/cnn/box-detector.js';
 import { loadWebPipeline } from '../../src/io/web/index.js';
 import type { AnalyzeRequest, InitRequest, WorkerMessage, WorkerRequest } from './protocol.js';
 
@@ -47,7 +49,13 @@ async function init(request: InitRequest): Promise<void> {
     const pipeline = await loadWebPipeline({
       ort,
       modelUrl: request.modelUrl,
-      cascadeUrl: request.cascadeUrl,
+      detector: request.detector,
+      ...(request.detector === 'cnn'
+        ? {
+            detectorModelUrl: request.detectorModelUrl,
+            ...(request.minScore === undefined ? {} : { minScore: request.minScore }),
+          }
+        : { cascadeUrl: request.cascadeUrl }),
       // The model's own crop and its mirror only: a third of the default TTA's inference, for the frame rate
       // (NME 4.53% against 4.47% on the held-out faces, models/landmarks/landmarks.md).
       landmarks: { modelUrl: request.landmarkModelUrl, templateUrl: request.templateUrl, scales: [1] },
@@ -73,18 +81,26 @@ async function init(request: InitRequest): Promise<void> {
     const enhancers = enhancer === undefined ? [] : [enhancer, ...enhancer.specialists];
     // Each FSRNet model once, directly: routing by size would have to know which model takes which face.
     for (const model of enhancers) await model.predict([blank]);
+    // The learned detector too, on a camera-sized frame (its input shape is the frame's, resized).
+    const cnn = pipeline.detector instanceof CnnBoxDetector ? pipeline.detector : undefined;
+    if (cnn !== undefined) {
+      const [w, h] = [640, 480];
+      await cnn.detect({ width: w, height: h, channels: 1, data: new Uint8Array(w * h) });
+    }
     analyzer = new FrameAnalyzer(pipeline, {
       detectEvery: request.detectEvery,
       smoothingAlpha: request.smoothingAlpha,
     });
-    const detector = pipeline.detector as { engine?: 'wasm' | 'js' };
+    const haar = pipeline.detector as { engine?: 'wasm' | 'js' };
     scope.postMessage({
       type: 'ready',
       model: {
         arch: pipeline.classifier.info.arch,
         valAccuracy: pipeline.classifier.info.valAccuracy,
         labels: pipeline.classifier.labels,
-        detectorEngine: detector.engine ?? 'js',
+        detector: cnn === undefined ? 'haar' : 'cnn',
+        detectorEngine: cnn === undefined ? (haar.engine ?? 'js') : 'wasm',
+        minScore: cnn?.detector.defaults.scoreThreshold,
         crossOriginIsolated: self.crossOriginIsolated,
         numThreads: request.numThreads,
         loadMs: performance.now() - started,

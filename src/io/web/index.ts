@@ -8,6 +8,8 @@ export { describeBody, fetchAsset, looksLikeHtml } from './fetch-asset.js';
 export type { FetchLike } from './fetch-asset.js';
 export { configureOrtWasm, DEFAULT_ORT_WASM_THREADS, OnnxWebBackend } from './onnx-web-backend.js';
 export type { OrtWasmSettings, OrtWebModule } from './onnx-web-backend.js';
+export { loadWebCnnDetector } from './load-detector.js';
+export type { WebCnnDetectorOptions } from './load-detector.js';
 export { loadWebLandmarkStages } from './load-landmarks.js';
 export type { WebLandmarkStages, WebLandmarkUrls } from './load-landmarks.js';
 export { loadWebEnhancerModels, loadWebFaceEnhancer } from './load-enhancer.js';

@@ -1,11 +1,14 @@
 import { MoodLensError } from '../../core/errors.js';
+import type { CnnBoxDetector } from '../../detect/cnn/box-detector.js';
 import { HaarFaceDetector } from '../../detect/detector.js';
+import type { DetectorKind } from '../../detect/detector-kind.js';
 import { EmotionClassifier } from '../../emotion/classifier.js';
 import { readOnnxMetadata } from '../../emotion/onnx-metadata.js';
 import type { FaceEnhancer } from '../../enhance/face-enhancer.js';
 import { DEFAULT_ENHANCE_BELOW, DEFAULT_UPSCALE_BELOW } from '../../enhance/policy.js';
 import { EmotionPipeline, type PipelineOptions } from '../../pipeline/pipeline.js';
 import { describeBody, fetchAsset, looksLikeHtml, type FetchLike } from './fetch-asset.js';
+import { loadWebCnnDetector } from './load-detector.js';
 import { loadWebEnhancerModels, type WebEnhancerUrls } from './load-enhancer.js';
 import { loadWebLandmarkStages, type WebLandmarkStages, type WebLandmarkUrls } from './load-landmarks.js';
 import {
@@ -43,8 +46,18 @@ export interface WebPipelineOptions {
   readonly ort: OrtWebModule;
   /** Absolute URL of the emotion model (.onnx with MoodLens metadata). */
   readonly modelUrl: string;
-  /** Absolute URL of the OpenCV Haar cascade XML. */
-  readonly cascadeUrl: string;
+  /**
+   * The face detector: `haar`, OpenCV's cascade (`cascadeUrl`), or `cnn`, the learned detector
+   * (`detectorModelUrl`; boxes mapped onto the cascade's framing, each with its score). Default `haar`:
+   * pages pass their own choice (the app: `DEFAULT_DETECTOR`, src/detect/detector-kind.ts).
+   */
+  readonly detector?: DetectorKind;
+  /** Absolute URL of the OpenCV Haar cascade XML; required with `detector: 'haar'`, unused with `cnn`. */
+  readonly cascadeUrl?: string;
+  /** Absolute URL of the learned detector's model (.onnx with MoodLens metadata); required with `cnn`. */
+  readonly detectorModelUrl?: string;
+  /** `cnn` only: keep faces scoring at least this, 0-1. Default: the model's `moodlens.score_threshold`. */
+  readonly minScore?: number;
   /** Where ONNX Runtime's wasm files are served, and its threads. */
   readonly wasm: OrtWasmSettings;
   /** Detection and crop options of the pipeline (default: OpenCV's detection defaults). */
@@ -77,29 +90,53 @@ export interface WebPipelineOptions {
 }
 
 /**
- * Loads the whole detect-and-classify pipeline in a browser (page or worker): the cascade and the model
- * fetched from URLs, the model run by onnxruntime-web from locally served wasm files; with `landmarks`,
+ * Loads the whole detect-and-classify pipeline in a browser (page or worker): the face detector (the
+ * cascade, or the learned detector with `detector: 'cnn'`) and the model fetched from URLs, the model run by onnxruntime-web from locally served wasm files; with `landmarks`,
  * the landmark model and template too, so faces are aligned before they are classified (as in the CLI);
  * with `enhance`, the super-resolution models too, so small faces are restored first (as in the CLI).
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` naming the file that failed and what arrived instead
- *   (an HTML 404 page where the model, cascade or a wasm file should be...), `MOODLENS_ERR_INVALID_CASCADE`
- *   for an XML file that is not a cascade.
+ *   (an HTML 404 page where the model, cascade, detector model or a wasm file should be, another model
+ *   where the detector model should be...), `MOODLENS_ERR_INVALID_CASCADE` for an XML file that is not a
+ *   cascade.
+ * @throws TypeError when the chosen detector's URL is missing or the detector is unknown; RangeError for a
+ *   `minScore` outside 0-1.
  */
 export async function loadWebPipeline(options: WebPipelineOptions): Promise<EmotionPipeline> {
-  const { ort, modelUrl, cascadeUrl, wasm, fetch: fetchImpl } = options;
-  configureOrtWasm(ort, wasm);
-  const [cascadeBytes, modelBytes] = await Promise.all([
-    fetchAsset(cascadeUrl, 'face cascade', fetchImpl),
-    fetchAsset(modelUrl, 'emotion model', fetchImpl),
-  ]);
-  if (looksLikeHtml(cascadeBytes)) {
-    throw new MoodLensError(
-      'MOODLENS_ERR_MODEL_LOAD',
-      `Cannot load the face cascade ${cascadeUrl}: the server sent an HTML page (${cascadeBytes.length} bytes) ` +
-        'instead of the cascade XML',
+  const { ort, modelUrl, wasm, fetch: fetchImpl } = options;
+  const kind = options.detector ?? 'haar';
+  const detectorUrl = kind === 'cnn' ? options.detectorModelUrl : options.cascadeUrl;
+  if (kind !== 'haar' && kind !== 'cnn') {
+    throw new TypeError(`Expected 'haar' or 'cnn' for detector but received ${String(kind)}`);
+  }
+  if (typeof detectorUrl !== 'string' || detectorUrl === '') {
+    throw new TypeError(
+      `Expected a URL for ${kind === 'cnn' ? 'detectorModelUrl (detector: cnn)' : 'cascadeUrl (detector: haar)'} ` +
+        `but received ${String(detectorUrl)}`,
     );
   }
-  const detector = HaarFaceDetector.fromXml(new TextDecoder().decode(cascadeBytes), cascadeUrl);
+  const { minScore } = options;
+  if (kind === 'haar' && minScore !== undefined) {
+    throw new TypeError('minScore applies to the cnn detector only: the Haar cascade gives no scores');
+  }
+  if (minScore !== undefined && !(minScore >= 0 && minScore <= 1)) {
+    throw new RangeError(`Expected a number from 0 to 1 for minScore but received ${String(minScore)}`);
+  }
+  configureOrtWasm(ort, wasm);
+  const [cascadeBytes, modelBytes] = await Promise.all([
+    kind === 'haar' ? fetchAsset(detectorUrl, 'face cascade', fetchImpl) : undefined,
+    fetchAsset(modelUrl, 'emotion model', fetchImpl),
+  ]);
+  let haar: HaarFaceDetector | undefined;
+  if (cascadeBytes !== undefined) {
+    if (looksLikeHtml(cascadeBytes)) {
+      throw new MoodLensError(
+        'MOODLENS_ERR_MODEL_LOAD',
+        `Cannot load the face cascade ${detectorUrl}: the server sent an HTML page ` +
+          `(${cascadeBytes.length} bytes) instead of the cascade XML`,
+      );
+    }
+    haar = HaarFaceDetector.fromXml(new TextDecoder().decode(cascadeBytes), detectorUrl);
+  }
   readOnnxMetadata(modelBytes, modelUrl); // bytes that are no model are named here, before the runtime
   let backend: OnnxWebBackend;
   try {
@@ -115,9 +152,21 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
     }
     throw error;
   }
+  let cnn: CnnBoxDetector | undefined;
   let stages: WebLandmarkStages | undefined;
   let enhancer: FaceEnhancer | undefined;
   try {
+    // After the emotion model, as the optional stages: ONNX Runtime has started, so a failure here is
+    // about the detector's own file.
+    if (kind === 'cnn') {
+      cnn = await loadWebCnnDetector(
+        ort,
+        { modelUrl: detectorUrl, ...(minScore === undefined ? {} : { minScore }) },
+        fetchImpl,
+      );
+    }
+    const detector = cnn ?? haar;
+    if (detector === undefined) throw new Error('unreachable: no face detector was loaded');
     const classifier = await EmotionClassifier.create({
       backend,
       metadata: backend.model.metadata,
@@ -142,6 +191,7 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
     });
   } catch (error) {
     await backend.dispose();
+    await cnn?.close();
     await stages?.landmarks.dispose();
     await enhancer?.dispose();
     throw error;
