@@ -5,7 +5,7 @@ import type { Box } from '../core/image.js';
 import { evaluateDetections, type DetectionFigures, type EvaluatedImage } from '../detect/cnn/evaluation.js';
 import { APP_DETECT_OPTIONS } from '../detect/options.js';
 import { loadFaceDetector } from '../io/node/cascade-file.js';
-import { loadCnnFaceDetector } from '../io/node/cnn-detector-model.js';
+import { DEFAULT_CNN_DETECTOR_PATH, loadCnnFaceDetector } from '../io/node/cnn-detector-model.js';
 import { readImage } from '../io/node/read-image.js';
 import {
   EXIT_OK,
@@ -34,8 +34,9 @@ Options:
   --detector NAME      cnn (default): the learned detector of --model, run at the long
                        side its metadata gives; haar: the Haar cascade with the
                        settings analyze, video and the server use (4 neighbours)
-  --model FILE         cnn: the detector ONNX file (required: none is shipped yet);
-                       haar: a cascade XML file (default: OpenCV's frontal face)
+  --model FILE         cnn: the detector ONNX file (default: the shipped
+                       models/detector/face-detector.onnx); haar: a cascade XML file
+                       (default: OpenCV's frontal face)
   --iou X              IoU a detection needs to count, in (0, 1] (default 0.5)
   --min-score S        cnn: score from which a detection counts for recall and
                        precision, in [0, 1] (default: the model's threshold)
@@ -47,7 +48,8 @@ Haar boxes have no score, so its AP only orders them as found: read recall and p
 Exit codes: 0 measured, 1 an input or the model failed, 2 usage error.
 
 Examples:
-  moodlens evaluate-detector photos/ --boxes boxes.json --model face-detector.onnx
+  moodlens evaluate-detector photos/ --boxes boxes.json
+  moodlens evaluate-detector photos/ --boxes boxes.json --model my-detector.onnx
   moodlens evaluate-detector photos/ --boxes boxes.json --detector haar --json
 `;
 
@@ -86,9 +88,6 @@ export function parseEvaluateDetectorArgs(args: readonly string[]): EvaluateDete
   const detector = values.detector ?? 'cnn';
   if (detector !== 'cnn' && detector !== 'haar') {
     throw usageError(`Expected cnn or haar for --detector but received '${detector}'`);
-  }
-  if (detector === 'cnn' && values.model === undefined) {
-    throw usageError('--detector cnn needs --model FILE (no detector model is shipped yet)');
   }
   const iou = values.iou === undefined ? 0.5 : parseNumberOption('--iou', values.iou);
   if (!(iou > 0 && iou <= 1)) throw usageError(`Expected a number in (0, 1] for --iou but received ${iou}`);
@@ -231,7 +230,7 @@ async function openFinder(args: EvaluateDetectorArgs): Promise<Finder> {
       close: () => Promise.resolve(),
     };
   }
-  const cnn = await loadCnnFaceDetector(args.model as string);
+  const cnn = await loadCnnFaceDetector(args.model ?? DEFAULT_CNN_DETECTOR_PATH);
   const minScore = args.minScore ?? cnn.defaults.scoreThreshold;
   const floor = Math.min(AP_SCORE_FLOOR, minScore);
   return {
