@@ -34,46 +34,127 @@ export function detectorInput(image: Image, longSide: number, multiple = 32): Cn
   const ys = shrink ? areaWeights(h, nh) : linearWeights(h, nh);
   const data = new Float32Array(3 * width * height);
   const plane = width * height;
-  const rgb = toRgb(image);
-  // Rows first (into a float buffer nw wide per source row), then columns.
-  const rows = new Float64Array(h * nw * 3);
+  const flatX = flatten(xs);
+  const flatY = flatten(ys);
+  if (image.channels === 1) {
+    // A gray image (video frames, the web page's camera): one plane resized, then copied to all three.
+    resizePlane(image.data, w, h, nw, nh, flatX, flatY, data, width);
+    for (let y = 0; y < nh; y++) {
+      const from = y * width;
+      data.copyWithin(plane + from, from, from + nw);
+      data.copyWithin(2 * plane + from, from, from + nw);
+    }
+  } else {
+    resizeRgb(image.data, image.channels, w, h, nw, nh, flatX, flatY, data, width, plane);
+  }
+  return { data, width, height, resizedWidth: nw, resizedHeight: nh, scale };
+}
+
+/** Taps packed for the inner loops: output i reads `index[start[i]..start[i+1])` with `weight`. */
+interface FlatTaps {
+  readonly start: Int32Array;
+  readonly index: Int32Array;
+  readonly weight: Float64Array;
+}
+
+function flatten(taps: readonly Taps[]): FlatTaps {
+  const start = new Int32Array(taps.length + 1);
+  taps.forEach((t, i) => (start[i + 1] = start[i] + t.index.length));
+  const index = new Int32Array(start[taps.length]);
+  const weight = new Float64Array(start[taps.length]);
+  taps.forEach((t, i) => {
+    index.set(t.index, start[i]);
+    weight.set(t.weight, start[i]);
+  });
+  return { start, index, weight };
+}
+
+/**
+ * A gray image resized separably: rows first (nw wide per source row, full precision), then columns, each
+ * result rounded to an 8-bit level into the first plane of `out` (rows `stride` apart).
+ */
+function resizePlane(
+  src: Uint8Array,
+  w: number,
+  h: number,
+  nw: number,
+  nh: number,
+  xs: FlatTaps,
+  ys: FlatTaps,
+  out: Float32Array,
+  stride: number,
+): void {
+  const rows = new Float64Array(h * nw);
   for (let sy = 0; sy < h; sy++) {
+    const base = sy * w;
     for (let x = 0; x < nw; x++) {
-      const { index, weight } = xs[x];
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let k = 0; k < index.length; k++) {
-        const at = (sy * w + index[k]) * 3;
-        r += rgb[at] * weight[k];
-        g += rgb[at + 1] * weight[k];
-        b += rgb[at + 2] * weight[k];
-      }
-      const out = (sy * nw + x) * 3;
-      rows[out] = r;
-      rows[out + 1] = g;
-      rows[out + 2] = b;
+      let v = 0;
+      for (let k = xs.start[x]; k < xs.start[x + 1]; k++) v += src[base + xs.index[k]] * xs.weight[k];
+      rows[sy * nw + x] = v;
     }
   }
   for (let y = 0; y < nh; y++) {
-    const { index, weight } = ys[y];
+    const line = y * stride;
+    for (let x = 0; x < nw; x++) {
+      let v = 0;
+      for (let k = ys.start[y]; k < ys.start[y + 1]; k++) v += rows[ys.index[k] * nw + x] * ys.weight[k];
+      out[line + x] = level(v);
+    }
+  }
+}
+
+/** The same for RGB or RGBA (alpha dropped), the three channels together, into the three planes. */
+function resizeRgb(
+  src: Uint8Array,
+  channels: number,
+  w: number,
+  h: number,
+  nw: number,
+  nh: number,
+  xs: FlatTaps,
+  ys: FlatTaps,
+  out: Float32Array,
+  stride: number,
+  plane: number,
+): void {
+  const rows = new Float64Array(h * nw * 3);
+  for (let sy = 0; sy < h; sy++) {
+    const base = sy * w;
     for (let x = 0; x < nw; x++) {
       let r = 0;
       let g = 0;
       let b = 0;
-      for (let k = 0; k < index.length; k++) {
-        const at = (index[k] * nw + x) * 3;
-        r += rows[at] * weight[k];
-        g += rows[at + 1] * weight[k];
-        b += rows[at + 2] * weight[k];
+      for (let k = xs.start[x]; k < xs.start[x + 1]; k++) {
+        const at = (base + xs.index[k]) * channels;
+        const wt = xs.weight[k];
+        r += src[at] * wt;
+        g += src[at + 1] * wt;
+        b += src[at + 2] * wt;
       }
-      const out = y * width + x;
-      data[out] = level(r);
-      data[plane + out] = level(g);
-      data[2 * plane + out] = level(b);
+      const o = (sy * nw + x) * 3;
+      rows[o] = r;
+      rows[o + 1] = g;
+      rows[o + 2] = b;
     }
   }
-  return { data, width, height, resizedWidth: nw, resizedHeight: nh, scale };
+  for (let y = 0; y < nh; y++) {
+    const line = y * stride;
+    for (let x = 0; x < nw; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let k = ys.start[y]; k < ys.start[y + 1]; k++) {
+        const at = (ys.index[k] * nw + x) * 3;
+        const wt = ys.weight[k];
+        r += rows[at] * wt;
+        g += rows[at + 1] * wt;
+        b += rows[at + 2] * wt;
+      }
+      out[line + x] = level(r);
+      out[plane + line + x] = level(g);
+      out[2 * plane + line + x] = level(b);
+    }
+  }
 }
 
 interface Taps {
@@ -120,20 +201,4 @@ export function linearWeights(src: number, dst: number): Taps[] {
     taps.push(a === b ? { index: [a], weight: [1] } : { index: [a, b], weight: [1 - t, t] });
   }
   return taps;
-}
-
-function toRgb(image: Image): Uint8Array {
-  const { width, height, channels, data } = image;
-  if (channels === 3) return data;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    if (channels === 1) {
-      rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = data[i];
-    } else {
-      rgb[3 * i] = data[4 * i];
-      rgb[3 * i + 1] = data[4 * i + 1];
-      rgb[3 * i + 2] = data[4 * i + 2];
-    }
-  }
-  return rgb;
 }
