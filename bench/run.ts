@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { detectSection } from './detect.js';
+import { detectCnnSection } from './detect-cnn.js';
 import { describeMachine } from './machine.js';
 import { emotionSection } from './emotion.js';
 import { enhanceSection } from './enhance.js';
@@ -42,6 +43,7 @@ export interface BenchSection {
 /** Add later benchmarks (emotion model, video pipeline, ...) here. */
 export const SECTIONS: readonly BenchSection[] = [
   detectSection,
+  detectCnnSection,
   emotionSection,
   enhanceSection,
   videoSection,
