@@ -119,6 +119,8 @@ async function main(): Promise<void> {
     const at = Math.round((CANVAS - SIDE) / 2);
     const truth: Box = { x: at, y: at, width: SIDE, height: SIDE };
     const correct: Record<Way, number> = { Haar: 0, 'cnn, Haar framing': 0, 'cnn, own box': 0 };
+    // paired: faces only one of Haar and the framed cnn box classifies right (the sign test's counts)
+    const onlyRight = { haar: 0, cnn: 0 };
     const found = { haar: 0, cnn: 0, both: 0 };
     for (const [i, file] of files.entries()) {
       const face = await readGrayFile(join(root, file));
@@ -134,10 +136,14 @@ async function main(): Promise<void> {
       found.both++;
       const label = emotionIndex(file.split('/')[1] as (typeof EMOTION_LABELS)[number]);
       const boxes: Record<Way, Box> = { Haar: haarBox, 'cnn, Haar framing': cnnBox, 'cnn, own box': ownBox };
+      const right = {} as Record<Way, boolean>;
       for (const way of WAYS) {
         const [result] = await pipeline.classifyFaces(canvas, [{ box: boxes[way] }]);
-        if (emotionIndex(result.emotion.label) === label) correct[way]++;
+        right[way] = emotionIndex(result.emotion.label) === label;
+        if (right[way]) correct[way]++;
       }
+      if (right.Haar && !right['cnn, Haar framing']) onlyRight.haar++;
+      if (!right.Haar && right['cnn, Haar framing']) onlyRight.cnn++;
     }
     const emotionRows = WAYS.map((way) => ({ way, accuracy: correct[way] / Math.max(found.both, 1) }));
     const report = {
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
         cnnFound,
         rows: landmarkRows,
       },
-      emotion: { faces: files.length, found, rows: emotionRows },
+      emotion: { faces: files.length, found, rows: emotionRows, onlyRight },
     };
     if (values.json) {
       console.log(JSON.stringify(report, null, 2));
@@ -170,6 +176,9 @@ async function main(): Promise<void> {
         `cnn ${found.cnn}; accuracy on the ${found.both} both find:`,
     );
     for (const r of emotionRows) console.log(`${r.way.padEnd(20)} ${(r.accuracy * 100).toFixed(2)}%`);
+    console.log(
+      `paired: right only from the Haar box ${onlyRight.haar}, only from the framed cnn box ${onlyRight.cnn}`,
+    );
   } finally {
     await Promise.all([framed.close(), landmarks.dispose(), classifier.dispose()]);
   }
