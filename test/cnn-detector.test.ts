@@ -28,6 +28,8 @@ import { REPO_ROOT } from './support/opencv.js';
 const ASTRONAUT = join(REPO_ROOT, 'examples', 'astronaut.png');
 const MODEL = join(REPO_ROOT, 'training', 'checkpoints', 'detector', 'face-detector.onnx');
 const EMOTION = join(REPO_ROOT, 'test', 'fixtures', 'tiny-emotion.onnx');
+const SHIPPED = join(REPO_ROOT, 'models', 'detector', 'face-detector.onnx');
+const PARITY = join(REPO_ROOT, 'test', 'fixtures', 'face-detector.parity.json');
 /** The Haar box of the astronaut's face (OpenCV's defaults). */
 const ASTRONAUT_BOX: Box = { x: 177, y: 66, width: 95, height: 95 };
 
@@ -204,63 +206,38 @@ void test('the boxes JSON: shape checked with coded errors naming the entry', ()
   }
 });
 
-void test('the exported model gives what PyTorch gives on the same input (epoch 24, 320x416)', async () => {
+void test('the shipped model gives what PyTorch gives on the same input (test/fixtures/face-detector.parity.json)', async () => {
   const { readFile } = await import('node:fs/promises');
+  // Written by `python -m moodlens_train.detector.export ... --parity-out` from the checkpoint the model was
+  // exported from: DetectorExport in PyTorch on a fixed 320x416 input, its top-scoring anchors and score sum.
+  const reference = JSON.parse(await readFile(PARITY, 'utf8')) as {
+    model: string;
+    input: { height: number; width: number };
+    anchors: number;
+    score_sum: number;
+    top: { index: number; score: number; box: number[]; kps: number[] }[];
+  };
+  assert.equal(reference.model, 'face-detector.onnx');
   const backend = await OrtDetectorBackend.open(
     () => import('onnxruntime-node'),
-    new Uint8Array(await readFile(MODEL)),
-    MODEL,
+    new Uint8Array(await readFile(SHIPPED)),
+    SHIPPED,
     { intraOpNumThreads: 1, interOpNumThreads: 1 },
   );
   try {
-    // The input of training/moodlens_train/detector/time_onnx.cjs; the reference is DetectorExport(best.pt)
-    // in PyTorch 1.13 on the same tensor: the five top-scoring anchors and the sum of all 2730 scores.
-    const [h, w] = [320, 416];
+    const { height: h, width: w } = reference.input;
     const data = new Float32Array(3 * h * w);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 256;
     const out = await backend.run(data, h, w);
-    assert.equal(out.scores.length, 2730);
-    const reference = [
-      [
-        37,
-        0.151135191,
-        [294.148895, 1.0508604, 308.495819, 17.3395367],
-        [299.43277, 6.7073722, 305.34, 7.37],
-      ],
-      [
-        5,
-        0.150150716,
-        [38.0291557, 1.09295654, 52.6370125, 17.5334969],
-        [43.557281, 6.7984443, 49.656906, 7.5130291],
-      ],
-      [
-        57,
-        0.148908615,
-        [37.4742966, 3.13545513, 52.5195618, 22.2077599],
-        [44.237999, 10.932179, 48.801754, 11.276114],
-      ],
-      [
-        22,
-        0.14618209,
-        [173.07225, 0.54453444, 189.56015, 22.1186314],
-        [178.75841, 7.6549659, 186.54921, 8.2490273],
-      ],
-      [
-        1945,
-        0.138805121,
-        [166.277618, 281.509155, 185.302734, 310.339325],
-        [172.51686, 289.82993, 179.744, 290.1889],
-      ],
-    ] as const;
-    for (const [index, score, box, firstKps] of reference) {
+    assert.equal(out.scores.length, reference.anchors);
+    assert.ok(reference.top.length >= 5);
+    for (const { index, score, box, kps } of reference.top) {
       assert.ok(Math.abs(out.scores[index] - score) < 1e-4, `score of anchor ${index}`);
-      box.forEach((v, k) => assert.ok(Math.abs(out.boxes[4 * index + k] - v) < 1e-4, `box ${index}[${k}]`));
-      firstKps.forEach((v, k) =>
-        assert.ok(Math.abs(out.kps[10 * index + k] - v) < 1e-4, `kps ${index}[${k}]`),
-      );
+      box.forEach((v, k) => assert.ok(Math.abs(out.boxes[4 * index + k] - v) < 1e-3, `box ${index}[${k}]`));
+      kps.forEach((v, k) => assert.ok(Math.abs(out.kps[10 * index + k] - v) < 1e-3, `kps ${index}[${k}]`));
     }
     const sum = out.scores.reduce((a, b) => a + b, 0);
-    assert.ok(Math.abs(sum - 110.834202) < 1e-3, `sum of scores ${sum}`);
+    assert.ok(Math.abs(sum - reference.score_sum) < 1e-2, `sum of scores ${sum}`);
   } finally {
     await backend.dispose();
   }

@@ -73,12 +73,27 @@ def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE
     return proto
 
 
+def parity_reference(model: FaceDetector, height: int = 320, width: int = 416, top: int = 5) -> dict:
+    """What PyTorch gives on a fixed input (values (i * 7919) % 256, NCHW): the top-scoring anchors with their
+    boxes and keypoints, and the sum of all scores; test/cnn-detector.test.ts checks ONNX Runtime against it."""
+    x = torch.arange(3 * height * width, dtype=torch.float64).mul(7919).remainder(256).float()
+    x = x.reshape(1, 3, height, width)
+    with torch.no_grad():
+        scores, boxes, kps = DetectorExport(model).eval()(x)
+    order = torch.argsort(scores[0], descending=True)[:top]
+    return {"input": {"height": height, "width": width, "formula": "(i * 7919) % 256"},
+            "anchors": int(scores.shape[1]), "score_sum": float(scores.sum()),
+            "top": [{"index": int(i), "score": float(scores[0, i]), "box": [float(v) for v in boxes[0, i]],
+                     "kps": [float(v) for v in kps[0, i]]} for i in order]}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE, help="the photo size the detector was measured at")
     p.add_argument("--threshold", type=float, help="score threshold to record (default: the checkpoint's, from val)")
+    p.add_argument("--parity-out", type=Path, help="write PyTorch's outputs on a fixed input here (JSON)")
     p.add_argument("--framing", type=Path, help="framing.py's JSON: maps the boxes onto the Haar cascade's framing")
     args = p.parse_args(argv)
     import onnx
@@ -90,6 +105,9 @@ def main(argv=None) -> int:
     onnx.checker.check_model(proto)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(args.output))
+    if args.parity_out:
+        ref = {"model": args.output.name, "epoch": ckpt.get("epoch"), **parity_reference(model)}
+        args.parity_out.write_text(json.dumps(ref, indent=2) + "\n")
     print(f"{args.output}: {args.output.stat().st_size:,} bytes, {count_parameters(model):,} parameters, "
           f"epoch {ckpt.get('epoch')}, threshold {ckpt.get('threshold', 0.5):.2f}", file=sys.stderr)
     return 0
