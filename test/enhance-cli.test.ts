@@ -28,6 +28,11 @@ const skip = hasDefaultEnhanceModel()
 
 let dir = '';
 let small = '';
+/**
+ * The small photo's face is 26 px as the Haar cascade frames it (SMALL_ASTRONAUT_BOX), and the thresholds
+ * tested below (26/27, "26x26") are set around that side: the tests that read it pin haar.
+ */
+const HAAR = ['--detector', 'haar'];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'moodlens-enhance-'));
@@ -55,7 +60,7 @@ void test(
   { skip },
   async () => {
     const out = join(dir, 'out');
-    const result = await runCaptured(['enhance', small, '--json', '--out', out]);
+    const result = await runCaptured(['enhance', ...HAAR, small, '--json', '--out', out]);
     assert.equal(result.code, 0, result.stderr);
     const [entry] = JSON.parse(result.stdout) as EnhanceEntry[];
     assert.equal(entry.faces.length, 1);
@@ -88,7 +93,7 @@ void test(
     assert.ok(comparison.width > 3 * 192 && comparison.height > 192);
 
     // --scale 1: the faces exactly as the classifier gets them.
-    const plain = await runCaptured(['enhance', small, '--scale', '1', '--out', join(dir, 'plain')]);
+    const plain = await runCaptured(['enhance', ...HAAR, small, '--scale', '1', '--out', join(dir, 'plain')]);
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(plain.stdout, /face 1 at x=40 y=14 26x26 \(side 26\): 26 px crop restored to 48 px/);
     const exact = await readImage(join(dir, 'plain', 'small-astronaut_face1_enhanced.png'));
@@ -154,8 +159,9 @@ interface AnalyzeEntry {
   }[];
 }
 
+/** `moodlens analyze --detector haar --json` on one image: its faces. */
 async function analyzeFaces(args: string[]): Promise<AnalyzeEntry['faces']> {
-  const result = await runCaptured(['analyze', ...args, '--json', '--no-images']);
+  const result = await runCaptured(['analyze', ...HAAR, ...args, '--json', '--no-images']);
   assert.equal(result.code, 0, result.stderr);
   return (JSON.parse(result.stdout) as AnalyzeEntry[])[0].faces;
 }
@@ -177,7 +183,7 @@ void test(
     // The full-size photo: a 95 px face, restored only when asked to.
     assert.equal((await analyzeFaces([astronautPath()]))[0].enhanced, false);
     assert.equal((await analyzeFaces([astronautPath(), '--enhance', 'always']))[0].enhanced, true);
-    const text = await runCaptured(['analyze', small, '--no-images', '--enhance-below', '32']);
+    const text = await runCaptured(['analyze', ...HAAR, small, '--no-images', '--enhance-below', '32']);
     assert.match(text.stdout, /face 1: \w+ \d+% .* 26x26, restored by FSRNet/);
   },
 );
@@ -198,6 +204,7 @@ void test(
     assert.equal((await analyzeFaces([small, '--enhance', 'always']))[0].restoration, 'fsrnet');
     const text = await runCaptured([
       'analyze',
+      ...HAAR,
       small,
       '--no-images',
       '--enhance-below',

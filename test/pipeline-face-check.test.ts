@@ -3,7 +3,8 @@
  * library (EmotionPipeline), in `moodlens analyze` and in the HTTP service: the astronaut keeps her face;
  * a 40 px window inside her face and a spacesuit "face" the cascade finds on a frame of the example clip
  * are dropped, listed under "rejected" with why; `--keep-all-faces` (`keepAllFaces=true`) keeps them
- * with their verdict. The labelled copy numbers the faces as the listing does.
+ * with their verdict. The labelled copy numbers the faces as the listing does. The false face is the Haar
+ * cascade's: the commands and the service run `--detector haar` (`detector: 'haar'`) whatever the default.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -117,6 +118,8 @@ void test('moodlens analyze drops the false face (listed under "rejected"), keep
   const out = join(dir, 'labelled');
   const result = await runCaptured([
     'analyze',
+    '--detector',
+    'haar',
     ASTRONAUT,
     frame,
     '--json',
@@ -151,13 +154,23 @@ void test('moodlens analyze drops the false face (listed under "rejected"), keep
   assert.deepEqual(at(x + 1, y - 2), [...colour]);
 
   // The text listing says which box was no face and why.
-  const text = await runCaptured(['analyze', frame, '--no-images', '--model', TINY_EMOTION]);
+  const text = await runCaptured([
+    'analyze',
+    '--detector',
+    'haar',
+    frame,
+    '--no-images',
+    '--model',
+    TINY_EMOTION,
+  ]);
   assert.match(text.stdout, /face 1: .* at x=257 y=56 140x140/);
   assert.match(text.stdout, /not a face: x=416 y=145 185x185 \(/);
 
   // --keep-all-faces: both, each with its verdict.
   const kept = await runCaptured([
     'analyze',
+    '--detector',
+    'haar',
     frame,
     '--json',
     '--no-images',
@@ -175,7 +188,7 @@ void test('moodlens analyze drops the false face (listed under "rejected"), keep
 void test('POST /v1/analyze drops the false face as analyze does; keepAllFaces=true keeps it', async () => {
   let app: MoodLensServer | undefined;
   try {
-    app = await buildServer({ workers: 1, modelPath: TINY_EMOTION });
+    app = await buildServer({ workers: 1, modelPath: TINY_EMOTION, detector: 'haar' });
     const body = await readFile(frame);
     const post = async (query: string): Promise<Entry> => {
       const response = await app!.inject({

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { assertAstronautBox } from './support/astronaut-face.js';
 import { runCaptured } from './support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,15 +41,34 @@ function tableRow(firstCell: string): string[] {
     .map((cell) => cell.trim().replaceAll('**', ''));
 }
 
-void test('the set-up paragraph quotes what `moodlens analyze examples/astronaut.png` prints', async () => {
-  const [, quoted] = quote(/classifies it\n\(`(face 1: [^`]*?), \.\.\.\)`\)/);
-  const run = await runCaptured(['analyze', join(ROOT, 'examples', 'astronaut.png'), '--out', scratch]);
+void test('the set-up command runs with the default detector and finds the astronaut with an emotion', async () => {
+  const [, command] = quote(/npm ci && npx moodlens (analyze examples\/astronaut\.png)\n/);
+  const [name, photo] = command.split(' ');
+  const run = await runCaptured([name, join(ROOT, photo), '--out', scratch]);
+  assert.equal(run.code, 0, run.stderr);
+  const printed = run.stdout.split('\n').find((line) => line.trim().startsWith('face 1:'));
+  assert.ok(printed !== undefined, run.stdout);
+  const box = /face 1: \w+ \d+% .* at x=(\d+) y=(\d+) (\d+)x(\d+),/.exec(printed);
+  assert.ok(box !== null, printed);
+  const [x, y, width, height] = box.slice(1).map(Number);
+  assertAstronautBox({ x, y, width, height }, printed.trim());
+  assert.match(run.stdout, /: 1 face \(512x512\)/);
+});
+
+void test('the set-up paragraph quotes what `moodlens analyze --detector haar examples/astronaut.png` prints', async () => {
+  // The quoted figures are the Haar cascade's: the README names --detector haar, so they hold whatever
+  // the default detector is.
+  const [, command, quoted] = quote(
+    /\(`npx moodlens (analyze --detector haar examples\/astronaut\.png)`\) it prints\n`(face 1: [^`]*?), \.\.\.\)`/,
+  );
+  const argv = command.split(' ').map((arg) => (arg.startsWith('examples/') ? join(ROOT, arg) : arg));
+  const run = await runCaptured([...argv, '--out', scratch]);
   assert.equal(run.code, 0, run.stderr);
   const printed = run.stdout.split('\n').find((line) => line.trim().startsWith('face 1:'));
   assert.ok(printed !== undefined, run.stdout);
   assert.ok(
     printed.trim().startsWith(quoted),
-    `README quotes\n  ${quoted}\nbut analyze prints\n  ${printed.trim()}`,
+    `README quotes\n  ${quoted}\nbut analyze --detector haar prints\n  ${printed.trim()}`,
   );
 });
 

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import type { Box } from '../src/core/image.js';
 import { buildServer } from '../src/server/app.js';
+import { assertAstronautBox } from './support/astronaut-face.js';
 import { mulberry32 } from './support/fer-scenes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -204,8 +206,9 @@ void test('~200 random and mutated bodies get 200 or a coded 4xx, and the server
       body: new Uint8Array(astronaut),
     });
     assert.equal(valid.status, 200);
-    const entry = (await valid.json()) as { faces: Array<{ box: unknown }> };
-    assert.deepEqual(entry.faces[0].box, { x: 177, y: 66, width: 95, height: 95 });
+    const entry = (await valid.json()) as { faces: Array<{ box: Box }> };
+    assert.equal(entry.faces.length, 1);
+    assertAstronautBox(entry.faces[0].box, 'after the fuzz');
   } finally {
     await app.close();
   }
