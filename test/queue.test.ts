@@ -14,13 +14,21 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import { CnnBoxDetector } from '../src/detect/cnn/box-detector.js';
+import { loadFaceDetector } from '../src/io/node/cascade-file.js';
+import { DEFAULT_CNN_DETECTOR_PATH, loadCnnFaceDetector } from '../src/io/node/cnn-detector-model.js';
+import { loadEmotionClassifier } from '../src/io/node/emotion-model.js';
+import { VideoFrameReader } from '../src/io/node/ffmpeg/decode.js';
 import { locateFfmpeg } from '../src/io/node/ffmpeg/locate.js';
+import { probeVideo } from '../src/io/node/ffmpeg/probe.js';
+import { EmotionPipeline, type FaceDetector } from '../src/pipeline/pipeline.js';
 import { evictionWarning } from '../src/queue/connection.js';
 import { JOB_FORMAT, jobId, planChunks, warmupFrames, type VideoJobData } from '../src/queue/jobs.js';
 import { mergeChunks } from '../src/queue/merge.js';
 import { parseRedisUrl, redact } from '../src/queue/redis-url.js';
 import { chunkedVideoOutputs, type InputSummary } from '../src/queue/results.js';
 import {
+  analyzeChunk,
   encodeFloats,
   type ObservedFrame,
   type ThumbnailCandidate,
@@ -28,6 +36,7 @@ import {
 } from '../src/queue/video-chunk.js';
 import type { AddedJob } from '../src/queue/enqueue.js';
 import { buildServer } from '../src/server/app.js';
+import { FrameAnalyzer } from '../src/video/frame-analyzer.js';
 import { runCaptured, type Captured } from './support/cli.js';
 import { REPO_ROOT } from './support/opencv.js';
 import { redisServerProblem, startRedis, type RedisServer } from './support/redis-server.js';
@@ -159,6 +168,64 @@ void describe('queue: pure parts', () => {
     assert.deepEqual(approximate.report.thumbnails, { '1': other.url }, 'the best crop kept');
     assert.equal(approximate.approximateThumbnails, 1);
     assert.equal(approximate.framesCsv, exact.framesCsv);
+  });
+
+  void test("a chunk records the learned detector's score per face, as moodlens video does; the merge keeps it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'moodlens-chunk-score-'));
+    const classifier = await loadEmotionClassifier(join(REPO_ROOT, 'test', 'fixtures', 'tiny-emotion.onnx'));
+    const cnn = new CnnBoxDetector(await loadCnnFaceDetector(DEFAULT_CNN_DETECTOR_PATH));
+    try {
+      const ffmpeg = await locateFfmpeg();
+      const clip = join(dir, 'four.mp4');
+      const pan = join(REPO_ROOT, 'examples', 'astronaut-pan.mp4');
+      await ffmpegRun(ffmpeg, ['-i', pan, '-frames:v', '4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
+      const info = await probeVideo(ffmpeg, clip);
+      const chunk = { index: 0, count: 1, start: 0, end: null, warmStart: 0 };
+      const run = async (detector: FaceDetector): Promise<VideoChunkResult> =>
+        analyzeChunk({
+          ffmpeg,
+          info,
+          pipeline: new EmotionPipeline(detector, classifier),
+          chunk,
+          detectEvery: 2,
+        });
+      const result = await run(cnn);
+      // What moodlens video records for the same frames: the score on detection frames, 4 decimals.
+      const analyzer = new FrameAnalyzer(new EmotionPipeline(cnn, classifier), { detectEvery: 2 });
+      const expected: (number | undefined)[][] = [];
+      for await (const frame of VideoFrameReader.open(ffmpeg, info).frames()) {
+        const { records } = await analyzer.analyzeFrame(frame.image, frame.index, frame.time);
+        expected.push(records.filter((r) => r.track !== null).map((r) => r.score));
+      }
+      assert.equal(result.records.length, 4);
+      for (const observation of result.records) {
+        if (observation.frame % 2 === 0) {
+          const scores = (observation.faces ?? []).map((face) => face.score);
+          assert.ok(scores.length > 0, `frame ${observation.frame}: her face`);
+          assert.ok(
+            scores.every((s) => s !== undefined && s > 0 && s <= 1),
+            `frame ${observation.frame}`,
+          );
+          assert.deepEqual(
+            scores,
+            expected[observation.frame],
+            `frame ${observation.frame} as moodlens video`,
+          );
+        } else {
+          assert.equal(observation.faces, undefined);
+        }
+      }
+      assert.deepEqual(mergeChunks([result]).observations, result.records, 'the merge keeps every field');
+      // Haar's boxes have no score: none recorded.
+      const haar = await run(await loadFaceDetector());
+      const haarFaces = haar.records.flatMap((observation) => observation.faces ?? []);
+      assert.ok(haarFaces.length > 0);
+      assert.ok(haarFaces.every((face) => !('score' in face)));
+    } finally {
+      await cnn.close();
+      await classifier.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   void test('the eviction policy check warns unless noeviction', () => {

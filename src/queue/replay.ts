@@ -70,6 +70,8 @@ export function replayVideo(
     const { frame, time } = observation;
     let tracks: Track[];
     let raw: Record<Emotion, number>[];
+    /** The learned detector's score of each track's face on a detection frame (none between). */
+    let detectorScores: (number | undefined)[] = [];
     if (observation.faces !== undefined) {
       const faces = observation.faces;
       const boxes: Box[] = faces.map(({ box: [x, y, width, height] }) => ({ x, y, width, height }));
@@ -84,6 +86,7 @@ export function replayVideo(
       const order = matched.map((track, i) => ({ track, i })).sort((a, b) => a.track.id - b.track.id);
       tracks = order.map((o) => o.track);
       raw = order.map((o) => scoresOf(decodeFloat64(faces[o.i].scores)));
+      detectorScores = order.map((o) => faces[o.i].score);
       lastDetection = {
         ids: new Set(tracks.map((track) => track.id)),
         index: new Map(order.map((o) => [o.track.id, o.i])),
@@ -116,6 +119,7 @@ export function replayVideo(
         detected: observation.faces !== undefined,
         emotion,
         rawScores: raw[i],
+        ...(detectorScores[i] === undefined ? {} : { score: detectorScores[i] }),
       };
       records.push(toFrameRecord(face, frame, time));
     });

@@ -29,7 +29,7 @@ import type { ModelQuality } from '../report/report.js';
 import { faceDescriptor } from '../video/appearance.js';
 import { DEFAULT_PERSON_OPTIONS } from '../video/persons.js';
 import { DEFAULT_DUPLICATE_OVERLAP, suppressDuplicateBoxes } from '../video/duplicates.js';
-import { plausibleFace } from '../video/frame-analyzer.js';
+import { plausibleFace, roundDetectorScore } from '../video/frame-analyzer.js';
 import { cropThumbnail, thumbnailScore } from '../video/thumbnail.js';
 import { FaceTracker } from '../video/tracker.js';
 import type { ChunkSpec } from './jobs.js';
@@ -44,6 +44,11 @@ export interface ObservedFace {
   readonly descriptor: string;
   /** thumbnailScore of the detection. */
   readonly thumb: number;
+  /**
+   * The learned detector's score (0-1) of the box, as `moodlens video` records it (rounded to 4
+   * decimals); absent with Haar, whose boxes have none.
+   */
+  readonly score?: number;
 }
 
 /** What a chunk observed on one frame. */
@@ -195,7 +200,7 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
       if (detection) {
         const found = await pipeline.detector.detect(gray, pipeline.options.detect);
         const boxes = suppressDuplicateBoxes(found, DEFAULT_DUPLICATE_OVERLAP);
-        // Plain boxes: the learned detector's scores are not part of the chunk's records (yet).
+        // Each box with the learned detector's score, when it has one (recorded per face below).
         const all = await pipeline.classifyFaces(gray, boxes.map(detectedFace));
         const kept = all.filter((face) => plausibleFace(gray, face));
         lastBoxes = kept.map((face) => face.box);
@@ -210,6 +215,7 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
               scores: encodeFloats(Float64Array.from(scoreArray(face.emotion.scores))),
               descriptor: encodeFloats(faceDescriptor(gray, face.box, DEFAULT_PERSON_OPTIONS.descriptor)),
               thumb: thumbs[i],
+              ...(face.score === undefined ? {} : { score: roundDetectorScore(face.score) }),
             })),
           });
         }

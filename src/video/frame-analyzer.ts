@@ -357,6 +357,11 @@ export function toFrameRecord(face: TrackedFaceResult, frame: number, time: numb
     raw: face.rawScores,
     ...(face.enhanced === undefined ? {} : { enhanced: face.enhanced }),
     ...(face.restoration === undefined ? {} : { restoration: face.restoration }),
-    ...(face.score === undefined ? {} : { score: Math.round(face.score * 10_000) / 10_000 }),
+    ...(face.score === undefined ? {} : { score: roundDetectorScore(face.score) }),
   });
+}
+
+/** A learned detector's score as the frame records keep it: 4 decimals. */
+export function roundDetectorScore(score: number): number {
+  return Math.round(score * 10_000) / 10_000;
 }
