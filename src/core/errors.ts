@@ -40,7 +40,9 @@ export const ERROR_CATALOGUE = {
   MOODLENS_ERR_MODEL_LOAD: {
     exitCode: 1,
     httpStatus: 500,
-    hint: 'Reinstall the package: a shipped model file is missing or damaged.',
+    hint:
+      'Check the model file given (--model, --detector-model, --landmark-model, --enhance-model, --cascade); ' +
+      'for a shipped model, reinstall the package: the file is missing or damaged.',
   },
   MOODLENS_ERR_INVALID_FRAMES: {
     exitCode: 1,
