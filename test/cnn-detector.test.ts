@@ -339,6 +339,28 @@ void test('moodlens evaluate-detector on photos cut from the astronaut with know
     );
     assert.ok(typeof report.ap === 'number' && report.ap > 0 && report.ap <= 0.5);
 
+    // Every labelled face (95 px) under --min-face: none counts, and the detections on them count neither way
+    // (only c's, on the face labelled elsewhere, stays a false one).
+    const small = await run([
+      'evaluate-detector',
+      photos,
+      '--boxes',
+      boxesPath,
+      '--model',
+      MODEL,
+      '--min-face',
+      '100',
+      '--json',
+    ]);
+    assert.equal(small.code, 0, small.stderr);
+    const ignoring = JSON.parse(small.stdout) as { faces: number; minFace: number; truePositives: number };
+    assert.equal(ignoring.minFace, 100);
+    assert.equal(ignoring.faces, 0);
+    assert.equal(ignoring.truePositives, 0);
+    const badFace = await run(['evaluate-detector', photos, '--boxes', boxesPath, '--min-face', '-1']);
+    assert.equal(badFace.code, 2);
+    assert.match(badFace.stderr, /--min-face/);
+
     const haar = await run(['evaluate-detector', photos, '--boxes', boxesPath, '--detector', 'haar']);
     assert.equal(haar.code, 0, haar.stderr);
     assert.match(haar.stdout, /recall 50\.0% \(2\/4\), precision 66\.7% \(2\/3\)/);
