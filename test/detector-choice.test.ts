@@ -71,12 +71,10 @@ void test('detect, analyze and landmarks: cnn finds the astronaut where Haar doe
   assertScore(cnn.faces[0], 'detect');
   const overlap = iou(cnn.faces[0].box, haar.faces[0].box);
   assert.ok(overlap > 0.5, `IoU with the Haar box ${overlap.toFixed(3)}`);
-  // The default is Haar's output, byte for byte, until the default switches.
-  if (DEFAULT_DETECTOR === 'haar') {
-    const plain = await run(['detect', '--json', ASTRONAUT]);
-    const explicit = await run(['detect', '--detector', 'haar', '--json', ASTRONAUT]);
-    assert.equal(plain.stdout, explicit.stdout);
-  }
+  // The default is the default detector's output, byte for byte (Haar's until the default switches).
+  const plain = await run(['detect', '--json', ASTRONAUT]);
+  const explicit = await run(['detect', '--detector', DEFAULT_DETECTOR, '--json', ASTRONAUT]);
+  assert.equal(plain.stdout, explicit.stdout);
 
   const analyzeArgs = ['analyze', '--json', '--no-images', '--model', TINY_EMOTION, ASTRONAUT];
   const [analyzed] = await jsonRun([...analyzeArgs, '--detector', 'cnn']);
@@ -144,6 +142,13 @@ void test('flag misuse is a usage error (exit 2) naming the flag, in every comma
     },
     { detector: 'cnn', minScore: 0.4 },
   );
+  // A flag of the other detector: the message names the default when --detector was left out.
+  const explicitCnn = await run(['detect', ASTRONAUT, '--detector', 'cnn', '--min-neighbors', '5']);
+  assert.doesNotMatch(explicitCnn.stderr, /the default detector is/);
+  const other = DEFAULT_DETECTOR === 'cnn' ? ['--min-neighbors', '5'] : ['--min-score', '0.5'];
+  const implicit = await run(['detect', ASTRONAUT, ...other]);
+  assert.equal(implicit.code, 2, implicit.stderr);
+  assert.ok(implicit.stderr.includes(`the default detector is ${DEFAULT_DETECTOR}`), implicit.stderr);
   const worker = parseWorkerArgs(['--redis', 'redis://127.0.0.1:6379', '--detector', 'cnn']);
   assert.equal(worker.detector, 'cnn');
   for (const command of ['detect', 'analyze', 'landmarks', 'enhance', 'video', 'serve', 'worker']) {

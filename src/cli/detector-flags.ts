@@ -116,7 +116,8 @@ export function parseDetectorChoice(
   if (detector === 'cnn' && haarFlagsGiven.length > 0) {
     throw usageError(
       `${haarFlagsGiven.map((f) => `--${f}`).join(', ')} ${haarFlagsGiven.length === 1 ? 'applies' : 'apply'} ` +
-        'to --detector haar only (the learned detector has no cascade scan)',
+        'to --detector haar only (the learned detector has no cascade scan' +
+        `${values.detector === undefined ? `; the default detector is ${DEFAULT_DETECTOR}` : ''})`,
     );
   }
   if (detector === 'haar') {
