@@ -194,6 +194,25 @@ void test('the HTTP service with the cnn detector answers with a score per face 
     }>();
     const detector = models.models.find((m) => m.task === 'face-detection');
     assert.equal(detector?.file, 'face-detector.onnx');
+    // Haar settings in the query are refused, not silently ignored; the others still apply.
+    const haarQuery = await app.inject({
+      method: 'POST',
+      url: '/v1/analyze?minNeighbors=5&scaleFactor=1.2',
+      headers: { 'content-type': 'image/png' },
+      payload: await readFile(ASTRONAUT),
+    });
+    assert.equal(haarQuery.statusCode, 400, haarQuery.body);
+    const error = haarQuery.json<{ error: { code: string; message: string } }>().error;
+    assert.equal(error.code, 'MOODLENS_ERR_INVALID_ARGUMENT');
+    assert.match(error.message, /scaleFactor and minNeighbors are Haar cascade settings/);
+    const sized = await app.inject({
+      method: 'POST',
+      url: '/v1/analyze?minSize=200',
+      headers: { 'content-type': 'image/png' },
+      payload: await readFile(ASTRONAUT),
+    });
+    assert.equal(sized.statusCode, 200, sized.body);
+    assert.equal(sized.json<JsonEntry>().faces.length, 0);
   } finally {
     await app.close();
   }

@@ -285,7 +285,19 @@ async function createApp(
     done();
   });
   const canEnhance = descriptions.some((d) => d.task === 'face-super-resolution');
-  const analyzeOptions = (query: AnalyzeQuery): AnalyzeOptions => {
+  const analyzeOptions = (query: AnalyzeQuery, url: string): AnalyzeOptions => {
+    if (opts.detector === 'cnn') {
+      // The schema fills in the Haar defaults, so only the URL tells whether the client asked for them.
+      const given = new URL(url, 'http://localhost').searchParams;
+      const haarOnly = ['scaleFactor', 'minNeighbors'].filter((name) => given.has(name));
+      if (haarOnly.length > 0) {
+        throw new MoodLensError(
+          'MOODLENS_ERR_INVALID_ARGUMENT',
+          `${haarOnly.join(' and ')} ${haarOnly.length > 1 ? 'are' : 'is a'} Haar cascade setting${haarOnly.length > 1 ? 's' : ''}; ` +
+            'this server runs the learned face detector (serve --detector cnn)',
+        );
+      }
+    }
     const enhance = query.enhance ?? 'auto';
     if (enhance === 'always' && !canEnhance) {
       throw new MoodLensError(
@@ -333,7 +345,7 @@ async function createApp(
         : [rawImage(request)];
       // Bytes that are plainly no image are answered here, without taking a worker's time.
       refuseNonImage(images[0]);
-      const options = analyzeOptions(request.query);
+      const options = analyzeOptions(request.query, request.url);
       const [outcome] = await admit(request, reply).run(images, options);
       if (isFailedImage(outcome)) throw new MoodLensError(outcome.error.code, outcome.error.message);
       return outcome;
@@ -364,7 +376,7 @@ async function createApp(
         );
       }
       const images = await readFileParts(request, opts.maxBatchFiles, opts.bodyLimit);
-      const options = analyzeOptions(request.query);
+      const options = analyzeOptions(request.query, request.url);
       return admit(request, reply).run(images, options);
     },
   );
