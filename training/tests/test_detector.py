@@ -243,3 +243,74 @@ def test_evaluation_and_card_from_a_tiny_run(tiny_run, exported, tmp_path, capsy
                       "--eval-command", "evaluate ..."]) == 0
     text = md.read_text()
     assert "| face300w | 6 |" in text and "68,701 parameters" in text
+
+
+def test_faces_under_the_minimum_size_are_ignored_not_counted():
+    gt = np.array([[0, 0, 40, 40], [100, 100, 110, 110]], np.float32)
+    det = {"boxes": np.array([[0, 0, 40, 40], [101, 100, 111, 110], [200, 0, 208, 8], [200, 100, 240, 140]],
+                             np.float32),
+           "scores": np.array([0.9, 0.8, 0.7, 0.6], np.float32)}
+    ignoring = evaluate([det], [gt], 0.5, 0.4, min_face=20)
+    assert (ignoring["faces"], ignoring["true_positives"], ignoring["false_positives"]) == (1, 1, 1)
+    counting = evaluate([det], [gt], 0.5, 0.4)
+    assert (counting["faces"], counting["true_positives"], counting["false_positives"]) == (2, 2, 2)
+
+
+def test_a_photo_without_faces_gives_a_negative_crop_and_a_turned_crop_keeps_its_face():
+    from moodlens_train.detector.data import Item, _affine, real_sample
+    rng = np.random.default_rng(3)
+    photo = np.full((300, 400, 3), 90, np.uint8)
+    empty = Item(photo, np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), "ece", "x")
+    image, boxes, kps = real_sample(empty, 160, rng)
+    assert image.shape == (160, 160, 3) and boxes.shape == (0, 4)
+    box = np.array([[40, 40, 100, 120]], np.float32)
+    kp = np.full((1, 5, 2), 70, np.float32)
+    straight = _affine(photo, box, kp, 1.0, 0, 0, 160, rng)[1]
+    assert straight.tolist() == box.tolist()
+    turned = None
+    for _ in range(20):  # rotate_p 1: always turned
+        turned = _affine(photo, box, kp, 1.0, 0, 0, 160, rng, rotate_p=1.0)[1][0]
+    w, h = turned[2] - turned[0], turned[3] - turned[1]
+    # the turned face's box: about the face's size (the inscribed ellipse's bounds), not its turned corners'
+    assert 60 <= w <= 60 * 1.35 and 80 * 0.85 <= h <= 80 * 1.15
+
+
+def test_framing_fit_recovers_a_known_mapping():
+    from moodlens_train.detector.framing import fit
+    rng = np.random.default_rng(0)
+    pairs = []
+    for _ in range(50):
+        x, y, w, h = rng.uniform(0, 200), rng.uniform(0, 200), rng.uniform(40, 120), rng.uniform(50, 140)
+        s = (w + h) / 2
+        cx, cy = x + w / 2 + 0.05 * s, y + h / 2 - 0.1 * s
+        side = 1.2 * s
+        pairs.append((np.array([x, y, x + w, y + h]), np.array([cx - side / 2, cy - side / 2, cx + side / 2,
+                                                                 cy + side / 2])))
+    got = fit(pairs)
+    assert (got["dx"], got["dy"], got["scale"]) == pytest.approx((0.05, -0.1, 1.2), abs=1e-3)
+    assert got["iou_with_haar_median"]["mapped"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_prepare_groups_video_frames_and_finds_near_identical_photos():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prep", REPO / "training/data_sources/prepare_detector_data.py")
+    prep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prep)
+    assert prep.ece_group("IMG_4921-2_mp4-57_jpg.rf.0123abcd") == "IMG_4921-2_mp4"
+    assert prep.ece_group("gravitate-faces_mp4-104_jpg.rf.ff") == "gravitate-faces_mp4"
+    assert prep.bucket("ece/x") == prep.bucket("ece/x") and 0 <= prep.bucket("mask/y") < 100
+    import io
+    from PIL import Image
+    rng = np.random.default_rng(1)
+    base = (rng.random((48, 64)) * 255).astype(np.uint8)
+
+    def png(a):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "PNG")
+        return buf.getvalue()
+
+    h1, h2 = prep.dhash(png(base)), prep.dhash(png(np.clip(base.astype(int) + 3, 0, 255).astype(np.uint8)))
+    other = prep.dhash(png((rng.random((48, 64)) * 255).astype(np.uint8)))
+    hashes = np.array([h2, other], np.uint64)
+    d = prep.hamming(h1, hashes)
+    assert d[0] <= prep.SAME_PHOTO_BITS < d[1]
