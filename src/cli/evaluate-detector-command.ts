@@ -195,7 +195,10 @@ async function listLabelledImages(dir: string, boxes: Map<string, Box[]>): Promi
     throw new MoodLensError('MOODLENS_ERR_INVALID_DATASET', `${dir} is a file; give a folder of images`);
   }
   const names = (await readdir(dir, { withFileTypes: true }))
-    .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.test(e.name))
+    // links count too (a folder of links to the photos, as training's detector.split_folder makes)
+    .filter(
+      (e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.') && IMAGE_EXTENSIONS.test(e.name),
+    )
     .map((e) => e.name)
     .sort();
   if (names.length === 0) {
