@@ -41,7 +41,10 @@ export const WEB_BENCH_SETTINGS: readonly { readonly name: string; readonly quer
   { name: 'two frames in flight', query: 'inflight=2' },
   { name: 'detect every 2nd frame', query: 'detectEvery=2' },
   { name: 'ONNX Runtime 2 threads', query: 'threads=2' },
-  { name: "OpenCV's defaults (no minSize, 3 neighbours)", query: 'minSize=0&minNeighbors=3' },
+  {
+    name: "haar with OpenCV's defaults (no minSize, 3 neighbours)",
+    query: 'detector=haar&minSize=0&minNeighbors=3',
+  },
   // The other face detector, at the page's defaults and with 2 threads (the cnn detector's model runs on
   // ONNX Runtime too, so its threads setting applies to it as well).
   { name: `${OTHER_DETECTOR} detector`, query: `detector=${OTHER_DETECTOR}` },

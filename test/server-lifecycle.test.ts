@@ -18,7 +18,10 @@ const ASTRONAUT = join(ROOT, 'examples', 'astronaut.png');
 const MODEL = join(ROOT, 'test', 'fixtures', 'tiny-emotion.onnx');
 const BIN = join(ROOT, 'bin', 'moodlens.js');
 
-/** A request that keeps a worker busy for a while: the astronaut at 1024 px, a fine pyramid. */
+/**
+ * A request that keeps a worker busy for a while: the astronaut at 1024 px, a fine Haar pyramid (the servers
+ * here run the Haar cascade: scaleFactor is its setting).
+ */
 const SLOW_QUERY = '/v1/analyze?scaleFactor=1.03';
 
 async function slowImage(): Promise<Buffer> {
@@ -47,7 +50,7 @@ async function untilBusy(base: string): Promise<void> {
 }
 
 void test('close(): stops accepting, lets the request in flight finish, stops the workers', async () => {
-  const app: MoodLensServer = await buildServer({ modelPath: MODEL, workers: 1 });
+  const app: MoodLensServer = await buildServer({ modelPath: MODEL, workers: 1, detector: 'haar' });
   const base = await app.listen({ port: 0 });
   assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/, 'binds 127.0.0.1 by default');
   const inFlight = post(base, SLOW_QUERY, await slowImage());
@@ -64,7 +67,7 @@ void test('close(): stops accepting, lets the request in flight finish, stops th
 void test('moodlens serve: SIGTERM lets the request in flight finish, then exits 0', async () => {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', '0', '--model', MODEL, '--workers', '1', '--queue', '2'],
+    [BIN, 'serve', '--port', '0', '--model', MODEL, '--workers', '1', '--queue', '2', '--detector', 'haar'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
