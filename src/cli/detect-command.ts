@@ -1,6 +1,6 @@
 import type { Box } from '../core/image.js';
 import { DEFAULT_DETECTOR } from '../detect/detector-kind.js';
-import { boxScore } from '../pipeline/pipeline.js';
+import { boxScore } from '../detect/cnn/box-detector.js';
 import { faceListOutcome, processImages, type FaceListEntry } from './image-batch.js';
 import {
   DETECTOR_HELP,

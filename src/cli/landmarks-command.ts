@@ -1,6 +1,6 @@
 import type { Box } from '../core/image.js';
 import { loadLandmarkDetector } from '../io/node/landmark-model.js';
-import { boxScore } from '../pipeline/pipeline.js';
+import { boxScore } from '../detect/cnn/box-detector.js';
 import {
   DETECTOR_HELP,
   DETECTOR_NUMERIC_OPTIONS,

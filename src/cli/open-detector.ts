@@ -9,7 +9,7 @@ import type { DetectorFlags } from './detector-flags.js';
 /** A face detector the commands load once and close at the end: the Haar scan's threads or the CNN's session. */
 export interface ClosableFaceDetector {
   readonly kind: DetectorKind;
-  /** Boxes in image pixels; the learned detector's carry their `score` (see `boxScore` in src/pipeline/pipeline.ts). */
+  /** Boxes in image pixels; the learned detector's carry their `score` (see `boxScore` in src/detect/cnn/box-detector.ts). */
   detect(image: Image, options?: DetectOptions): Promise<Box[]>;
   close(): Promise<void>;
 }

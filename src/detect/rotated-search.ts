@@ -1,6 +1,7 @@
 import type { Box, GrayImage, Image } from '../core/image.js';
 import { toGray } from '../image/gray.js';
 import { applyAffine, warpAffineGray, type Affine } from '../image/warp.js';
+import { boxScore } from './cnn/box-detector.js';
 import type { DetectOptions } from './options.js';
 
 /**
@@ -101,7 +102,7 @@ export function rotateImage(gray: GrayImage, angle: number): { image: GrayImage;
  * learned detector's `score` kept).
  */
 function mapBoxBack(box: Box, toOriginal: Affine, original: GrayImage): Box {
-  const { score } = box as { score?: unknown };
+  const score = boxScore(box);
   const [cx, cy] = applyAffine(toOriginal, box.x + (box.width - 1) / 2, box.y + (box.height - 1) / 2);
   const x = Math.round(cx - (box.width - 1) / 2);
   const y = Math.round(cy - (box.height - 1) / 2);
@@ -111,7 +112,7 @@ function mapBoxBack(box: Box, toOriginal: Affine, original: GrayImage): Box {
     y: Math.min(Math.max(y, 0), original.height - 1),
     width: box.width,
     height: box.height,
-    ...(typeof score === 'number' ? { score } : {}),
+    ...(score === undefined ? {} : { score }),
   };
 }
 

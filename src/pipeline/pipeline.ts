@@ -1,5 +1,6 @@
 import type { Alignment, FaceAligner } from '../align/aligner.js';
 import type { Box, GrayImage, Image } from '../core/image.js';
+import { boxScore } from '../detect/cnn/box-detector.js';
 import type { DetectOptions } from '../detect/options.js';
 import type { EmotionClassifier, EmotionResult } from '../emotion/classifier.js';
 import { cropFace, faceCropSquare, type CropFaceOptions } from '../emotion/preprocess.js';
@@ -32,12 +33,6 @@ export interface DetectedFace {
   readonly box: Box;
   /** The learned detector's score (0-1), when the detector gives one (`--detector cnn`; Haar: absent). */
   readonly score?: number;
-}
-
-/** The score a detector's box carries (the learned detector's `ScoredBox`), or undefined (a Haar box). */
-export function boxScore(box: Box): number | undefined {
-  const { score } = box as { score?: unknown };
-  return typeof score === 'number' ? score : undefined;
 }
 
 /**

@@ -9,6 +9,15 @@ export interface ScoredBox extends Box {
 }
 
 /**
+ * The score a detector's box carries (a {@link ScoredBox}), or undefined (a Haar box): detectors share one
+ * `detect(image) => Box[]` interface, and only the learned one adds a score to its boxes.
+ */
+export function boxScore(box: Box): number | undefined {
+  const { score } = box as { score?: unknown };
+  return typeof score === 'number' ? score : undefined;
+}
+
+/**
  * The learned detector behind the interface the pipeline, `video` and the server take (the Haar
  * detector's: `detect(image, DetectOptions)`): boxes in the Haar cascade's framing (the model's
  * `moodlens.haar_framing`), so the landmark model and the emotion crop see faces framed as they were
