@@ -9,13 +9,12 @@ export const DETECTOR_KINDS = ['cnn', 'haar'] as const;
 export type DetectorKind = (typeof DETECTOR_KINDS)[number];
 
 /**
- * The detector every surface runs unless told otherwise. Still Haar: the learned detector measured better
- * in recall and precision on the held-out photos, with no loss in landmark or emotion accuracy
- * (training/checkpoints/detector/MODEL_CARD.md), but `video` and the web page hand it gray frames, on which
- * it finds a false face in the shipped clip's faceless cut (score 0.51; none on the colour frame). Switch
- * this one constant once those paths give it colour (help texts and docs read it from here).
+ * The detector every surface runs unless told otherwise: the learned one. It measured better than Haar in
+ * recall and precision on the held-out photos, with no loss in landmark or emotion accuracy
+ * (training/checkpoints/detector/MODEL_CARD.md). `--detector haar` keeps OpenCV's answers (help texts and
+ * docs read the default from here).
  */
-export const DEFAULT_DETECTOR: DetectorKind = 'haar';
+export const DEFAULT_DETECTOR: DetectorKind = 'cnn';
 
 /** Whether `value` names a detector kind. */
 export function isDetectorKind(value: unknown): value is DetectorKind {

@@ -50,8 +50,10 @@ export class RotatedSearchDetector {
 
   /** As {@link detect}, also saying in which copy each face was found. */
   async detectWithAngles(image: Image, options?: DetectOptions): Promise<RotatedHit[]> {
+    // The upright pass sees the image as given (the learned detector scores colour better); the turned
+    // copies are gray, as rotateImage works on one channel.
     const gray = toGray(image);
-    const hits: RotatedHit[] = (await this.detector.detect(gray, options)).map((box) => ({
+    const hits: RotatedHit[] = (await this.detector.detect(image, options)).map((box) => ({
       box,
       searchAngle: 0,
     }));

@@ -198,7 +198,8 @@ export async function analyzeChunk(options: ChunkOptions): Promise<VideoChunkRes
       if (!own && !detection) continue;
       const gray = toGray(frame.image);
       if (detection) {
-        const found = await pipeline.detector.detect(gray, pipeline.options.detect);
+        // The frame as decoded, as FrameAnalyzer gives it (the learned detector scores colour better).
+        const found = await pipeline.detector.detect(frame.image, pipeline.options.detect);
         const boxes = suppressDuplicateBoxes(found, DEFAULT_DUPLICATE_OVERLAP);
         // Each box with the learned detector's score, when it has one (recorded per face below).
         const all = await pipeline.classifyFaces(gray, boxes.map(detectedFace));

@@ -189,7 +189,9 @@ export class FrameAnalyzer {
     }
     this.#lastFrame = frame;
     const stats = this.#stats;
-    // One gray conversion serves both the detector and the classifier's crops.
+    // The classifier's crops, the false-face check and the descriptors read gray; the detector gets the
+    // frame as decoded: the learned one scores colour better (a gray frame of the example clip's faceless
+    // cut gave it a false face), and Haar converts to gray itself.
     const gray = toGray(image);
     const detectNow =
       this.#lastDetection === undefined || frame - this.#lastDetection.frame >= this.detectEvery;
@@ -197,7 +199,7 @@ export class FrameAnalyzer {
     let classified: AnalyzedFace[];
     if (detectNow) {
       let t = performance.now();
-      const found = await this.pipeline.detector.detect(gray, this.pipeline.options.detect);
+      const found = await this.pipeline.detector.detect(image, this.pipeline.options.detect);
       stats.detectMs += performance.now() - t;
       stats.detections++;
       const boxes = suppressDuplicateBoxes(found, this.#duplicateOverlap);
