@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createImage, type Box, type Image } from '../src/core/image.js';
-import { OrtDetectorBackend } from '../src/detect/cnn/backend.js';
+import { OrtDetectorBackend, type CnnDetectorBackend } from '../src/detect/cnn/backend.js';
+import { CnnFaceDetector } from '../src/detect/cnn/detector.js';
+import { parseCnnDetectorMetadata } from '../src/detect/cnn/model-info.js';
 import {
   decodeDetections,
   iouCorners,
@@ -241,6 +243,92 @@ void test('the shipped model gives what PyTorch gives on the same input (test/fi
   } finally {
     await backend.dispose();
   }
+});
+
+/** A detector model's metadata, as export.py writes it, with `extra` keys added. */
+function detectorMetadata(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'moodlens.format': 'moodlens-detector/1',
+    'moodlens.task': 'face_detection',
+    'moodlens.long_side': '416',
+    'moodlens.score_threshold': '0.5',
+    'moodlens.nms_iou': '0.4',
+    'moodlens.strides': '8,16,32',
+    ...extra,
+  };
+}
+
+/**
+ * A backend that records the input sizes it is given and answers, per call, one anchor box given in image
+ * pixels (scaled to the input here, as the model's are): the first call a 200 px face, later calls a
+ * 30 px face elsewhere and a copy of the 200 px one (which the fine pass must not add).
+ */
+function recordingBackend(imageLong: number): { backend: CnnDetectorBackend; sizes: number[][] } {
+  const sizes: number[][] = [];
+  const backend: CnnDetectorBackend = {
+    run: (_input, height, width) => {
+      sizes.push([height, width]);
+      const scale = (sizes.length === 1 ? 416 : 640) / imageLong;
+      const image =
+        sizes.length === 1
+          ? [[100, 100, 300, 300]]
+          : [
+              [500, 400, 530, 430],
+              [101, 100, 301, 300],
+            ];
+      return Promise.resolve({
+        scores: Float32Array.from(image.map(() => 0.9)),
+        boxes: Float32Array.from(image.flat().map((v) => v * scale)),
+        kps: new Float32Array(10 * image.length),
+      });
+    },
+    dispose: () => Promise.resolve(),
+  };
+  return { backend, sizes };
+}
+
+void test('a model with a fine pass runs it for small faces only, and skips it when the minimum size rules them out', async () => {
+  const fine = { 'moodlens.fine_long_side': '640', 'moodlens.fine_max_face': '32' };
+  assert.deepEqual(parseCnnDetectorMetadata(detectorMetadata(fine), 'm').finePass, {
+    longSide: 640,
+    maxFace: 32,
+  });
+  assert.equal(parseCnnDetectorMetadata(detectorMetadata(), 'm').finePass, undefined);
+  const bads: Record<string, string>[] = [
+    { 'moodlens.fine_long_side': '640' },
+    { 'moodlens.fine_max_face': '32' },
+    { ...fine, 'moodlens.fine_long_side': '400' },
+    { ...fine, 'moodlens.fine_max_face': '0' },
+  ];
+  for (const bad of bads) {
+    assert.throws(() => parseCnnDetectorMetadata(detectorMetadata(bad), 'm'), {
+      code: 'MOODLENS_ERR_MODEL_LOAD',
+    });
+  }
+  const image = createImage(800, 600, 3);
+  const detectWith = async (options: { minSize?: number; finePass?: boolean }) => {
+    const { backend, sizes } = recordingBackend(800);
+    const detector = CnnFaceDetector.create({ backend, metadata: detectorMetadata(fine) });
+    const faces = await detector.detect(image, options);
+    await detector.close();
+    return { sizes, boxes: faces.map((f) => f.box) };
+  };
+  // 800x600 -> 416x312 (input 416x320), then 640x480: the 30 px face is 15.6 px at 416 (< 32), added; the
+  // 200 px copy (104 px at 416) is not.
+  const both = await detectWith({});
+  assert.deepEqual(both.sizes, [
+    [320, 416],
+    [480, 640],
+  ]);
+  assert.deepEqual(both.boxes, [
+    { x: 100, y: 100, width: 200, height: 200 },
+    { x: 500, y: 400, width: 30, height: 30 },
+  ]);
+  // The fine pass adds faces under 32 / 0.52 = 61.5 px: a minimum of 62 px leaves it nothing to add.
+  const skipped = await detectWith({ minSize: 62 });
+  assert.deepEqual(skipped.sizes, [[320, 416]]);
+  assert.deepEqual((await detectWith({ minSize: 61 })).sizes.length, 2);
+  assert.deepEqual((await detectWith({ finePass: false })).sizes, [[320, 416]]);
 });
 
 void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {

@@ -187,6 +187,41 @@ def test_onnx_passes_the_checker_and_describes_itself(exported):
     assert path.stat().st_size < 2_000_000
 
 
+def test_onnx_records_the_fine_pass(exported, tmp_path):
+    import onnx
+    from moodlens_train.detector.export import main
+    ckpt, _ = exported
+    path = tmp_path / "fine.onnx"
+    with pytest.raises(SystemExit, match="more than --long-side"):
+        main([str(ckpt), str(path), "--long-side", "416", "--fine-long-side", "320"])
+    assert main([str(ckpt), str(path), "--long-side", "416", "--fine-long-side", "640", "--fine-max-face", "32"]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert (meta["moodlens.long_side"], meta["moodlens.fine_long_side"], meta["moodlens.fine_max_face"]) == \
+        ("416", "640", "32")
+
+
+def test_the_fine_pass_adds_only_the_faces_small_at_the_first_pass(monkeypatch):
+    from moodlens_train.detector import metrics
+    calls = []
+
+    def fake_pass(model, image, threshold, long_side):  # photo 800x600; boxes already in photo pixels
+        calls.append(long_side)
+        if long_side == 416:
+            return np.array([0.9]), np.array([[100, 100, 300, 300]], np.float32), np.zeros((1, 10)), 416 / 800
+        boxes = np.array([[500, 400, 530, 430], [101, 100, 301, 300]], np.float32)  # a 30 px face, a copy
+        return np.array([0.8, 0.95]), boxes, np.zeros((2, 10)), 640 / 800
+
+    monkeypatch.setattr(metrics, "_pass", fake_pass)
+    photo = np.zeros((600, 800, 3), np.uint8)
+    single = metrics.detect(None, photo, 0.05, 416)
+    assert calls == [416] and single["boxes"].tolist() == [[100, 100, 300, 300]]
+    both = metrics.detect(None, photo, 0.05, 416, fine_long_side=640, fine_max_face=32)
+    # 30 px is 15.6 px at 416 (kept); the 200 px copy is 104 px there (not added, though it scores higher)
+    assert calls == [416, 416, 640]
+    assert both["boxes"].tolist() == [[100, 100, 300, 300], [500, 400, 530, 430]]
+    assert both["kps"].shape == (2, 5, 2)
+
+
 def _onnx_outputs(path: Path, x: np.ndarray):
     try:
         import onnxruntime as ort

@@ -48,6 +48,25 @@ export interface DecodeSettings {
   readonly minSize: number;
 }
 
+/** How one pass's outputs become candidates (before NMS). */
+export interface CandidateSettings {
+  /** Keep anchors scoring at least this. */
+  readonly scoreThreshold: number;
+  /** Input pixels per image pixel. */
+  readonly scale: number;
+  /** Drop faces whose box (image pixels) is narrower or lower than this. 0: no minimum. */
+  readonly minSize: number;
+  /** Keep only faces under this size (image pixels, square root of the box's area). Default: no maximum. */
+  readonly maxFace?: number;
+}
+
+/** A face of one pass before NMS, in image pixels. */
+export interface DetectionCandidate {
+  readonly corners: Corners;
+  readonly score: number;
+  readonly keypoints: readonly (readonly [number, number])[];
+}
+
 /** Intersection over union of two corner boxes (0 when both are empty). */
 export function iouCorners(a: Corners, b: Corners): number {
   const iw = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
@@ -87,9 +106,16 @@ export function nonMaximumSuppression(
  * the minimum size dropped, then NMS; highest score first.
  */
 export function decodeDetections(outputs: CnnDetectorOutputs, settings: DecodeSettings): DetectedFace[] {
+  const { nmsIou, imageWidth, imageHeight } = settings;
+  return suppressCandidates(decodeCandidates(outputs, settings), nmsIou, imageWidth, imageHeight);
+}
+
+/** One pass's anchors scoring at least the threshold, in image pixels, within the size limits; no NMS. */
+export function decodeCandidates(outputs: CnnDetectorOutputs, settings: CandidateSettings): DetectionCandidate[] {
   const { scores, boxes, kps } = outputs;
-  const { scoreThreshold, nmsIou, scale, imageWidth, imageHeight, minSize } = settings;
-  const candidates: { corners: Corners; score: number; at: number }[] = [];
+  const { scoreThreshold, scale, minSize } = settings;
+  const maxFace = settings.maxFace ?? Infinity;
+  const candidates: DetectionCandidate[] = [];
   for (let a = 0; a < scores.length; a++) {
     const score = scores[a];
     if (!(score >= scoreThreshold)) continue;
@@ -99,9 +125,27 @@ export function decodeDetections(outputs: CnnDetectorOutputs, settings: DecodeSe
       x2: boxes[4 * a + 2] / scale,
       y2: boxes[4 * a + 3] / scale,
     };
-    if (Math.min(corners.x2 - corners.x1, corners.y2 - corners.y1) < minSize) continue;
-    candidates.push({ corners, score, at: a });
+    const w = corners.x2 - corners.x1;
+    const h = corners.y2 - corners.y1;
+    if (Math.min(w, h) < minSize) continue;
+    // As training's metrics.detect: the side is the square root of the (non-negative) area.
+    if (!(Math.sqrt(Math.max(w, 0) * Math.max(h, 0)) < maxFace)) continue;
+    const keypoints: [number, number][] = [];
+    for (let p = 0; p < 5; p++) {
+      keypoints.push([kps[10 * a + 2 * p] / scale, kps[10 * a + 2 * p + 1] / scale]);
+    }
+    candidates.push({ corners, score, keypoints });
   }
+  return candidates;
+}
+
+/** NMS over candidates (of one pass or several), then each box clipped to the image; highest score first. */
+export function suppressCandidates(
+  candidates: readonly DetectionCandidate[],
+  nmsIou: number,
+  imageWidth: number,
+  imageHeight: number,
+): DetectedFace[] {
   const keep = nonMaximumSuppression(
     candidates.map((c) => c.corners),
     candidates.map((c) => c.score),
@@ -109,13 +153,9 @@ export function decodeDetections(outputs: CnnDetectorOutputs, settings: DecodeSe
   );
   const faces: DetectedFace[] = [];
   for (const i of keep) {
-    const { corners, score, at } = candidates[i];
+    const { corners, score, keypoints } = candidates[i];
     const box = clipBox(corners, imageWidth, imageHeight);
     if (box === undefined) continue;
-    const keypoints: [number, number][] = [];
-    for (let p = 0; p < 5; p++) {
-      keypoints.push([kps[10 * at + 2 * p] / scale, kps[10 * at + 2 * p + 1] / scale]);
-    }
     faces.push({ box, corners, score, keypoints });
   }
   return faces;

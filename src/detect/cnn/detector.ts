@@ -1,6 +1,11 @@
 import type { Image } from '../../core/image.js';
 import type { CnnDetectorBackend } from './backend.js';
-import { decodeDetections, type DetectedFace } from './decode.js';
+import {
+  decodeCandidates,
+  suppressCandidates,
+  type DetectedFace,
+  type DetectionCandidate,
+} from './decode.js';
 import { parseCnnDetectorMetadata, type CnnDetectorModelInfo } from './model-info.js';
 import { detectorInput } from './preprocess.js';
 
@@ -12,6 +17,11 @@ export interface CnnDetectOptions {
   readonly nmsIou?: number;
   /** Smallest face side in image pixels (0: none). Default 0. */
   readonly minSize?: number;
+  /**
+   * Run the model's second pass for small faces (`CnnDetectorModelInfo.finePass`), when it has one and it
+   * can find a face of at least `minSize`. Default true.
+   */
+  readonly finePass?: boolean;
 }
 
 export interface CnnFaceDetectorOptions extends CnnDetectOptions {
@@ -63,6 +73,7 @@ export class CnnFaceDetector {
       scoreThreshold: info.scoreThreshold,
       nmsIou: info.nmsIou,
       minSize: 0,
+      finePass: true,
     });
     return new CnnFaceDetector(options.backend, info, source, longSide, defaults);
   }
@@ -70,18 +81,30 @@ export class CnnFaceDetector {
   /** The faces of `image`, highest score first, in image pixels. */
   async detect(image: Image, options: CnnDetectOptions = {}): Promise<DetectedFace[]> {
     if (this.closed) throw new Error(`The face detector ${this.source} has been closed`);
-    const { scoreThreshold, nmsIou, minSize } = resolveCnnDetectOptions(options, this.defaults);
-    const multiple = Math.max(...this.info.strides);
-    const input = detectorInput(image, this.longSide, multiple);
+    const { scoreThreshold, nmsIou, minSize, finePass } = resolveCnnDetectOptions(options, this.defaults);
+    const first = await this.#pass(image, this.longSide, { scoreThreshold, minSize });
+    let candidates = first.candidates;
+    const fine = this.info.finePass;
+    if (finePass && fine !== undefined && fine.longSide > this.longSide) {
+      // The fine pass adds faces under maxFace first-pass pixels; with a minimum size at or above that
+      // (the web page's 64 px on a camera frame) it could add none, so it is skipped.
+      const maxFace = fine.maxFace / first.scale;
+      if (maxFace > minSize) {
+        const second = await this.#pass(image, fine.longSide, { scoreThreshold, minSize, maxFace });
+        candidates = [...candidates, ...second.candidates];
+      }
+    }
+    return suppressCandidates(candidates, nmsIou, image.width, image.height);
+  }
+
+  async #pass(
+    image: Image,
+    longSide: number,
+    limits: { scoreThreshold: number; minSize: number; maxFace?: number },
+  ): Promise<{ candidates: DetectionCandidate[]; scale: number }> {
+    const input = detectorInput(image, longSide, Math.max(...this.info.strides));
     const outputs = await this.backend.run(input.data, input.height, input.width);
-    return decodeDetections(outputs, {
-      scoreThreshold,
-      nmsIou,
-      minSize,
-      scale: input.scale,
-      imageWidth: image.width,
-      imageHeight: image.height,
-    });
+    return { candidates: decodeCandidates(outputs, { ...limits, scale: input.scale }), scale: input.scale };
   }
 
   /** Frees the model. Further `detect` calls fail; calling it again does nothing. */
@@ -109,5 +132,9 @@ export function resolveCnnDetectOptions(
       throw new RangeError(`Expected a number in range for ${name} but received ${String(value)}`);
     }
   }
-  return { scoreThreshold, nmsIou, minSize };
+  const finePass = options.finePass ?? defaults.finePass;
+  if (typeof finePass !== 'boolean') {
+    throw new RangeError(`Expected true or false for finePass but received ${String(finePass)}`);
+  }
+  return { scoreThreshold, nmsIou, minSize, finePass };
 }

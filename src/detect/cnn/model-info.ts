@@ -7,6 +7,18 @@ export const CNN_DETECTOR_FORMAT = 'moodlens-detector/1';
 /** The keypoint names in model order, as `moodlens.keypoints` lists them. */
 export const CNN_DETECTOR_KEYPOINTS = ['eye_left', 'eye_right', 'nose', 'mouth_left', 'mouth_right'] as const;
 
+/**
+ * A second pass for small faces: the image also resized to `longSide` (more than the first pass's), adding
+ * the faces it finds that would be under `maxFace` pixels (square root of the box's area) at the first
+ * pass's size, which misses small faces more often; both passes' boxes go through one NMS.
+ */
+export interface CnnDetectorFinePass {
+  /** `moodlens.fine_long_side`. */
+  readonly longSide: number;
+  /** `moodlens.fine_max_face`, in first-pass input pixels. */
+  readonly maxFace: number;
+}
+
 /** What a detector model says about itself in its `moodlens.*` metadata. */
 export interface CnnDetectorModelInfo {
   /** `moodlens.format`. */
@@ -24,6 +36,8 @@ export interface CnnDetectorModelInfo {
    * identity for a model without it.
    */
   readonly haarFraming: HaarFraming;
+  /** The second pass for small faces, for a model that has one (both keys or neither). */
+  readonly finePass?: CnnDetectorFinePass;
 }
 
 /**
@@ -65,7 +79,31 @@ export function parseCnnDetectorMetadata(
       "'dx,dy,scale' (|dx|, |dy| <= 1, scale 0.25-4)",
     );
   }
-  return { format, longSide, scoreThreshold, nmsIou, strides, haarFraming };
+  const hasFine = ['moodlens.fine_long_side', 'moodlens.fine_max_face'].map((k) => metadata[k] !== undefined);
+  if (hasFine[0] !== hasFine[1]) {
+    const missing = hasFine[0] ? 'moodlens.fine_max_face' : 'moodlens.fine_long_side';
+    throw badValue(source, missing, undefined, 'both fine-pass keys or neither');
+  }
+  const finePass = hasFine[0]
+    ? {
+        longSide: readNumber(
+          metadata,
+          'moodlens.fine_long_side',
+          source,
+          (v) => Number.isInteger(v) && v > longSide,
+        ),
+        maxFace: readNumber(metadata, 'moodlens.fine_max_face', source, (v) => v > 0),
+      }
+    : undefined;
+  return {
+    format,
+    longSide,
+    scoreThreshold,
+    nmsIou,
+    strides,
+    haarFraming,
+    ...(finePass === undefined ? {} : { finePass }),
+  };
 }
 
 function readNumber(

@@ -37,7 +37,7 @@ export function detectorInput(image: Image, longSide: number, multiple = 32): Cn
   const flatX = flatten(xs);
   const flatY = flatten(ys);
   if (image.channels === 1) {
-    // A gray image (video frames, the web page's camera): one plane resized, then copied to all three.
+    // A gray image: one plane resized, then copied to all three.
     resizePlane(image.data, w, h, nw, nh, flatX, flatY, data, width);
     for (let y = 0; y < nh; y++) {
       const from = y * width;

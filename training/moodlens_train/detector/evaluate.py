@@ -65,6 +65,11 @@ def main(argv=None) -> int:
                         "MoodLens runs it)")
     p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE,
                    help="photos are resized to this long side for both detectors (default %(default)s)")
+    p.add_argument("--fine-long-side", type=int, default=0,
+                   help="a second pass at this long side for small faces (0: none; the model's "
+                        "moodlens.fine_long_side)")
+    p.add_argument("--fine-max-face", type=float, default=32.0,
+                   help="the second pass keeps faces under this size at --long-side (default %(default)s)")
     p.add_argument("--pick-threshold", action="store_true",
                    help="choose the F1-best threshold on this split (for val only: how --threshold is chosen)")
     p.add_argument("--haar", action="store_true", help="also OpenCV's Haar cascade (1.1 / 3)")
@@ -81,12 +86,14 @@ def main(argv=None) -> int:
     dets, times = [], []
     for it in items:
         t = time.perf_counter()
-        dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side))
+        dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side,
+                           fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face))
         times.append(time.perf_counter() - t)
     if args.pick_threshold:
         threshold = best_threshold(dets, [it.boxes for it in items], args.iou, args.min_face)
     result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
               "photos": len(items), "threshold": threshold, "iou": args.iou, "long_side": args.long_side,
+              "fine_long_side": args.fine_long_side, "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
               "min_face": args.min_face, "detector": figures(dets, items, threshold, args.iou, args.min_face),
               "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
     if args.haar:

@@ -35,10 +35,16 @@ def load_model(path):
     return model.eval(), ckpt
 
 
-def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None) -> dict:
+def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None,
+             fine: tuple = None) -> dict:
     extra = {} if framing is None else {
         # the Haar cascade's framing of each box (framing.py): what the landmark and emotion stages expect
         "moodlens.haar_framing": f"{framing['dx']:.4f},{framing['dy']:.4f},{framing['scale']:.4f}"}
+    if fine is not None:
+        # a second pass for small faces (metrics.detect): its long side, and the largest face (pixels at
+        # long_side, sqrt of the box area) it adds
+        extra["moodlens.fine_long_side"] = str(fine[0])
+        extra["moodlens.fine_max_face"] = f"{fine[1]:g}"
     return {**extra,
         "moodlens.task": "face_detection",
         "moodlens.input": "rgb,0-255,NCHW,any size (pad to a multiple of 32)",
@@ -59,7 +65,8 @@ def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, f
     }
 
 
-def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None):
+def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None,
+                fine: tuple = None):
     import onnx
     buf = io.BytesIO()
     kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -69,7 +76,7 @@ def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE
                                     "boxes": {0: "N", 1: "A"}, "kps": {0: "N", 1: "A"}},
                       do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
-    set_metadata(proto, metadata(model, ckpt, long_side, framing))
+    set_metadata(proto, metadata(model, ckpt, long_side, framing, fine))
     return proto
 
 
@@ -95,13 +102,20 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, help="score threshold to record (default: the checkpoint's, from val)")
     p.add_argument("--parity-out", type=Path, help="write PyTorch's outputs on a fixed input here (JSON)")
     p.add_argument("--framing", type=Path, help="framing.py's JSON: maps the boxes onto the Haar cascade's framing")
+    p.add_argument("--fine-long-side", type=int, default=0,
+                   help="record a second pass at this long side for small faces (0: none)")
+    p.add_argument("--fine-max-face", type=float, default=32.0,
+                   help="the second pass adds faces under this size at --long-side (default %(default)s)")
     args = p.parse_args(argv)
+    if args.fine_long_side and args.fine_long_side <= args.long_side:
+        raise SystemExit("--fine-long-side: expected more than --long-side")
     import onnx
     model, ckpt = load_model(args.checkpoint)
     if args.threshold is not None:
         ckpt["threshold"] = args.threshold
     framing = json.loads(args.framing.read_text()) if args.framing else None
-    proto = export_onnx(model, ckpt, args.long_side, framing)
+    proto = export_onnx(model, ckpt, args.long_side, framing,
+                        (args.fine_long_side, args.fine_max_face) if args.fine_long_side else None)
     onnx.checker.check_model(proto)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(args.output))

@@ -54,14 +54,29 @@ def letterbox(image: np.ndarray, long_side: int = EVAL_LONG_SIDE):
 
 
 @torch.no_grad()
-def detect(model, image: np.ndarray, threshold: float = 0.05, long_side: int = EVAL_LONG_SIDE) -> Dict[str, np.ndarray]:
-    """Detections in photo pixels: boxes (K, 4), scores (K,), kps (K, 5, 2), after NMS, scores >= threshold."""
+def _pass(model, image: np.ndarray, threshold: float, long_side: int):
     x, scale = letterbox(image, long_side)
     raw, points, strides = flatten_outputs(model(x))
     scores, boxes, kps = decode(raw, points, strides)
     scores, boxes, kps = scores[0].numpy(), boxes[0].numpy(), kps[0].numpy()
     m = scores >= threshold
-    scores, boxes, kps = scores[m], boxes[m] / scale, kps[m] / scale
+    return scores[m], boxes[m] / scale, kps[m] / scale, scale
+
+
+def detect(model, image: np.ndarray, threshold: float = 0.05, long_side: int = EVAL_LONG_SIDE,
+           fine_long_side: int = 0, fine_max_face: float = 0.0) -> Dict[str, np.ndarray]:
+    """Detections in photo pixels: boxes (K, 4), scores (K,), kps (K, 5, 2), after NMS, scores >= threshold.
+
+    With `fine_long_side`, a second pass at that long side adds the faces it finds that would be under
+    `fine_max_face` pixels (sqrt of the box area) at `long_side`: small faces, which the first pass misses
+    more often; both passes' boxes then go through one NMS."""
+    scores, boxes, kps, scale = _pass(model, image, threshold, long_side)
+    if fine_long_side > 0 and fine_max_face > 0:
+        fs, fb, fk, _ = _pass(model, image, threshold, fine_long_side)
+        small = _side(fb) * scale < fine_max_face
+        scores = np.concatenate([scores, fs[small]])
+        boxes = np.concatenate([boxes, fb[small]])
+        kps = np.concatenate([kps, fk[small]])
     keep = nms(boxes, scores)
     return {"boxes": boxes[keep], "scores": scores[keep], "kps": kps[keep].reshape(-1, 5, 2)}
 
