@@ -111,7 +111,10 @@ export function decodeDetections(outputs: CnnDetectorOutputs, settings: DecodeSe
 }
 
 /** One pass's anchors scoring at least the threshold, in image pixels, within the size limits; no NMS. */
-export function decodeCandidates(outputs: CnnDetectorOutputs, settings: CandidateSettings): DetectionCandidate[] {
+export function decodeCandidates(
+  outputs: CnnDetectorOutputs,
+  settings: CandidateSettings,
+): DetectionCandidate[] {
   const { scores, boxes, kps } = outputs;
   const { scoreThreshold, scale, minSize } = settings;
   const maxFace = settings.maxFace ?? Infinity;
