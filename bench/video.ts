@@ -16,6 +16,8 @@ import { VideoEncoder } from '../src/io/node/ffmpeg/encode.js';
 import { locateFfmpeg, type FfmpegBinary } from '../src/io/node/ffmpeg/locate.js';
 import { probeVideo, type VideoInfo } from '../src/io/node/ffmpeg/probe.js';
 import { ParallelFaceDetector } from '../src/io/node/parallel-detector.js';
+import { openFaceDetector } from '../src/cli/open-detector.js';
+import type { DetectorKind } from '../src/detect/detector-kind.js';
 import { analyzeVideo, type VideoAnalysisResult } from '../src/io/node/video-analysis.js';
 import { EmotionPipeline } from '../src/pipeline/pipeline.js';
 import type { FrameRecord } from '../src/report/records.js';
@@ -168,8 +170,18 @@ async function run(options: BenchOptions): Promise<SectionReport> {
   const classifier = await loadEmotionClassifier();
   const repeat = Math.min(options.repeat, 3);
   try {
-    const runPipeline = async (every: number, threads: number): Promise<VideoAnalysisResult> => {
-      const detector = await ParallelFaceDetector.create({ threads });
+    const runPipeline = async (
+      every: number,
+      threads: number,
+      kind: DetectorKind = 'haar',
+    ): Promise<VideoAnalysisResult> => {
+      const detector = await openFaceDetector({
+        detector: kind,
+        threads,
+        cascade: undefined,
+        detectorModel: undefined,
+        minScore: undefined,
+      });
       try {
         const pipeline = new EmotionPipeline(detector, classifier);
         const results: VideoAnalysisResult[] = [];
@@ -179,7 +191,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
               ffmpeg,
               info,
               pipeline,
-              outDir: join(dir, `every${every}-t${threads}`),
+              outDir: join(dir, `${kind}-every${every}-t${threads}`),
               detectEvery: every,
             }),
           );
@@ -204,18 +216,28 @@ async function run(options: BenchOptions): Promise<SectionReport> {
 
     const rows: Cell[][] = [];
     const runs: { every: number; threads: number; result: VideoAnalysisResult }[] = [];
-    for (const [every, threads] of [[1, 1], [3, 1], ...INTERVALS.map((e) => [e, 2])] as const) {
-      const result = await runPipeline(every, threads);
-      runs.push({ every, threads, result });
+    const cnnRuns: { every: number; threads: number; result: VideoAnalysisResult }[] = [];
+    const settings: [DetectorKind, number, number][] = [
+      ['haar', 1, 1],
+      ['haar', 3, 1],
+      ...INTERVALS.map((e): [DetectorKind, number, number] => ['haar', e, 2]),
+      // The learned detector (the default since issue 21): the default interval and every frame.
+      ['cnn', 3, 1],
+      ['cnn', 1, 2],
+      ['cnn', 3, 2],
+    ];
+    for (const [kind, every, threads] of settings) {
+      const result = await runPipeline(every, threads, kind);
+      (kind === 'haar' ? runs : cnnRuns).push({ every, threads, result });
       const t = result.timings;
       const seconds = t.totalMs / 1000;
       const detectClassifyFps = t.frames / ((t.detectMs + t.trackMs + t.classifyMs) / 1000);
       options.progress(
-        `video: every ${every}, ${threads} thread(s): ${(t.frames / seconds).toFixed(1)} fps whole, ` +
+        `video: ${kind}, every ${every}, ${threads} thread(s): ${(t.frames / seconds).toFixed(1)} fps whole, ` +
           `${detectClassifyFps.toFixed(1)} fps detect+track+classify`,
       );
       rows.push([
-        `every ${every}, ${threads} thread${threads === 1 ? '' : 's'}`,
+        `${kind}, every ${every}, ${threads} thread${threads === 1 ? '' : 's'}`,
         Number((t.frames / seconds).toFixed(1)),
         Number(detectClassifyFps.toFixed(1)),
         ms(t.decodeMs, t.frames),
@@ -246,6 +268,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       `Clip: ${VIDEO_BENCH_CLIP.slice(REPO_ROOT.length + 1)}, ${info.width}x${info.height}, ${info.fps} fps, ` +
         `${runs[0].result.timings.frames} frames (a real face, panned and zoomed). Median of ${repeat} run(s).`,
       `Alone: decode ${median(decodeFps).toFixed(0)} fps, encode (x264 veryfast) ${median(encodeFps).toFixed(0)} fps.`,
+      'haar: the Haar engine with video\u2019s defaults (the box agreement and min-size notes below are its); cnn: the ' +
+        'learned detector, the default (its fine pass for small faces included).',
       'Stage columns are ms per frame; decode is the wait for ffmpeg (it decodes in its own process, in ' +
         'parallel), encode the wait for x264 to take the frame. detect+classify fps = frames / (detect + track + classify time).',
       "Boxes carried between detections vs detecting on every frame (the person's track; IoU over the frames " +
@@ -286,6 +310,12 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         decodeOnlyFps: median(decodeFps),
         encodeOnlyFps: median(encodeFps),
         runs: runs.map((r) => ({
+          every: r.every,
+          threads: r.threads,
+          timings: r.result.timings,
+          detections: r.result.detections,
+        })),
+        cnnRuns: cnnRuns.map((r) => ({
           every: r.every,
           threads: r.threads,
           timings: r.result.timings,
