@@ -16,6 +16,23 @@ export { HaarFaceDetector } from './detect/detector.js';
 export { DEFAULT_DETECT_OPTIONS, resolveDetectOptions } from './detect/options.js';
 export type { DetectOptions } from './detect/options.js';
 export { balanceLevels, levelsFor, scanLevels } from './detect/scan.js';
+export { DEFAULT_DETECTOR, DETECTOR_KINDS, isDetectorKind } from './detect/detector-kind.js';
+export type { DetectorKind } from './detect/detector-kind.js';
+export { CnnFaceDetector, resolveCnnDetectOptions } from './detect/cnn/detector.js';
+export type { CnnDetectOptions, CnnFaceDetectorOptions } from './detect/cnn/detector.js';
+export { boxScore, CnnBoxDetector } from './detect/cnn/box-detector.js';
+export type { ScoredBox } from './detect/cnn/box-detector.js';
+export { CNN_DETECTOR_SIGNATURE, OrtDetectorBackend } from './detect/cnn/backend.js';
+export type { CnnDetectorBackend } from './detect/cnn/backend.js';
+export {
+  CNN_DETECTOR_FORMAT,
+  CNN_DETECTOR_KEYPOINTS,
+  parseCnnDetectorMetadata,
+} from './detect/cnn/model-info.js';
+export type { CnnDetectorFinePass, CnnDetectorModelInfo } from './detect/cnn/model-info.js';
+export type { Corners, DetectedFace as CnnDetection } from './detect/cnn/decode.js';
+export { averagePrecision, evaluateDetections } from './detect/cnn/evaluation.js';
+export type { DetectionFigures, EvaluatedImage } from './detect/cnn/evaluation.js';
 export type { ScaleLevel } from './detect/scales.js';
 export { EMOTION_LABELS, emotionIndex, isEmotion } from './emotion/labels.js';
 export type { Emotion } from './emotion/labels.js';

@@ -6,6 +6,12 @@
 export * from './core.js';
 export { DEFAULT_CASCADE_PATH, loadFaceDetector, readCascadeFile } from './io/node/cascade-file.js';
 export { ParallelFaceDetector } from './io/node/parallel-detector.js';
+export {
+  cnnFaceDetectorFromBytes,
+  DEFAULT_CNN_DETECTOR_PATH,
+  loadCnnFaceDetector,
+} from './io/node/cnn-detector-model.js';
+export type { LoadCnnFaceDetectorOptions } from './io/node/cnn-detector-model.js';
 export type { ParallelDetectorOptions } from './io/node/parallel-detector.js';
 export { decodeImage, DEFAULT_MAX_PIXELS, readImage } from './io/node/read-image.js';
 export type { DecodeOptions } from './io/node/read-image.js';

@@ -355,6 +355,26 @@ void test('on the astronaut photo the learned detector finds one face, on the Ha
   await assert.rejects(detector.detect(createImage(8, 8, 1)), /closed/);
 });
 
+void test('the library entry gives the learned detector as the README shows: framed boxes with scores, in the pipeline', async () => {
+  const lib = await import('../src/index.js');
+  assert.equal(lib.DEFAULT_DETECTOR, 'cnn');
+  const image = await lib.readImage(ASTRONAUT);
+  const detector = new lib.CnnBoxDetector(await lib.loadCnnFaceDetector());
+  const classifier = await lib.loadEmotionClassifier();
+  try {
+    const boxes = await detector.detect(image);
+    assert.equal(boxes.length, 1);
+    assert.ok(iouCorners(corners(boxes[0]), corners(ASTRONAUT_BOX)) >= 0.5);
+    const faces = await new lib.EmotionPipeline(detector, classifier).analyze(image);
+    assert.equal(faces.length, 1);
+    assert.equal(faces[0].score, boxes[0].score);
+    assert.equal(faces[0].emotion.label, 'happy');
+  } finally {
+    await detector.close();
+    await classifier.dispose();
+  }
+});
+
 void test('a model that is not a face detector is refused with MOODLENS_ERR_MODEL_LOAD', async () => {
   await assert.rejects(loadCnnFaceDetector(EMOTION), (error: Error & { code?: string }) => {
     assert.equal(error.code, 'MOODLENS_ERR_MODEL_LOAD');
