@@ -349,3 +349,17 @@ def test_prepare_groups_video_frames_and_finds_near_identical_photos():
     hashes = np.array([h2, other], np.uint64)
     d = prep.hamming(h1, hashes)
     assert d[0] <= prep.SAME_PHOTO_BITS < d[1]
+
+
+def test_keypoint_error_is_over_the_interocular_distance_and_skips_faces_without_points():
+    from moodlens_train.detector.metrics import keypoint_error
+    det = {"boxes": np.array([[0, 0, 100, 100], [200, 0, 300, 100]], np.float32), "scores": np.array([0.9, 0.3]),
+           "kps": np.array([[[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]]] * 2, np.float32)}
+    gt = np.array([[0, 0, 100, 100], [200, 0, 300, 100], [400, 0, 500, 100]], np.float32)
+    kps = np.array([[[30, 40], [70, 40], [50, 64], [35, 80], [65, 80]],
+                    [[230, 40], [270, 40], [250, 60], [235, 80], [265, 80]],
+                    [[np.nan, np.nan]] * 5], np.float32)
+    r = keypoint_error([det], [gt], [kps], threshold=0.5)
+    # the third face has no points; the second's detection is under the threshold (missed)
+    assert (r["faces"], r["found"]) == (2, 1)
+    assert r["nme_nose"] == pytest.approx(4 / 40) and r["nme"] == pytest.approx(4 / 40 / 5)

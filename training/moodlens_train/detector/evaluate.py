@@ -27,7 +27,7 @@ import torch
 
 from .data import load_split
 from .export import load_model
-from .metrics import EVAL_LONG_SIDE, MIN_EVAL_FACE, best_threshold, detect, evaluate
+from .metrics import EVAL_LONG_SIDE, MIN_EVAL_FACE, best_threshold, detect, evaluate, keypoint_error
 
 HAAR = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
@@ -96,6 +96,10 @@ def main(argv=None) -> int:
               "fine_long_side": args.fine_long_side, "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
               "min_face": args.min_face, "detector": figures(dets, items, threshold, args.iou, args.min_face),
               "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
+    if any(not np.isnan(it.kps).all() for it in items):
+        # only face300w labels keypoints (from its 68 points): the eye centres, nose tip, mouth corners
+        result["keypoints"] = keypoint_error(dets, [it.boxes for it in items], [it.kps for it in items], threshold,
+                                             args.iou)
     if args.haar:
         cascade = cv2.CascadeClassifier(HAAR)
         hd, ht = [], []

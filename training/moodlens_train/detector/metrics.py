@@ -158,6 +158,35 @@ def evaluate(detections: Sequence[Dict[str, np.ndarray]], gts: Sequence[np.ndarr
     return out
 
 
+def keypoint_error(detections, gts, gt_kps, threshold: float, iou: float = 0.4) -> Dict[str, float]:
+    """The five keypoints of the detections kept at `threshold` against the labelled ones (faces that have
+    them), each face matched to its best-overlapping detection (IoU >= iou): the mean point-to-point error
+    over the inter-ocular distance (the eye centres), as 300-W's NME, and per point."""
+    per_point, faces, found = [], 0, 0
+    for d, g, k in zip(detections, gts, gt_kps):
+        g = np.asarray(g, np.float32).reshape(-1, 4)
+        k = np.asarray(k, np.float32).reshape(-1, 5, 2)
+        keep = d["scores"] >= threshold
+        boxes, kps = d["boxes"][keep], np.asarray(d["kps"]).reshape(-1, 5, 2)[keep]
+        for j in range(len(g)):
+            if np.isnan(k[j]).any():
+                continue
+            faces += 1
+            if not len(boxes):
+                continue
+            ious = iou_matrix(g[j:j + 1], boxes)[0]
+            best = int(np.argmax(ious))
+            if ious[best] < iou:
+                continue
+            found += 1
+            d_eyes = float(np.linalg.norm(k[j, 0] - k[j, 1]))
+            per_point.append(np.linalg.norm(kps[best] - k[j], axis=1) / max(d_eyes, 1e-6))
+    err = np.asarray(per_point).reshape(-1, 5)
+    names = ["eye_left", "eye_right", "nose", "mouth_left", "mouth_right"]
+    return {"faces": faces, "found": found, "nme": float(err.mean()) if found else float("nan"),
+            **{f"nme_{n}": float(err[:, i].mean()) if found else float("nan") for i, n in enumerate(names)}}
+
+
 def best_threshold(detections, gts, iou: float = 0.4, min_face: float = 0.0) -> float:
     """The score threshold with the highest F1 at IoU >= iou (ties: the higher threshold)."""
     best, best_f1 = 0.5, -1.0
