@@ -4,14 +4,16 @@
     /usr/bin/python3 -m moodlens_train.detector.evaluate runs/detector/best.pt --data data/detector --split test \\
         --haar --json-out runs/detector/test.json
 
-Both detectors see the same pixels: each photo resized to a long side of 640 (INTER_AREA), boxes mapped back to
-the photo. The detector keeps detections at or above the checkpoint's threshold (chosen on val, never on
-test) after NMS (IoU 0.4); Haar is `detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3)` with
-`haarcascade_frontalface_default.xml` (OpenCV's defaults otherwise, as MoodLens runs it). A detection counts
-when it overlaps a labelled face by IoU >= 0.4 (each face matched once, greedily by score); recall and
-precision are over all faces / all detections of the split, also per source. AP needs scores: detector only.
-Times: the median over the split's photos of one 640-long-side photo, 1 thread (torch for the detector,
-cv2 for Haar; the ONNX graph under onnxruntime is timed by the tests' node check).
+The detector sees each photo resized to --long-side (416, as MoodLens runs it; INTER_AREA when shrinking),
+plus, with --fine-long-side, a second pass for small faces (metrics.detect); boxes are mapped back to the
+photo. It keeps detections at or above the threshold (the checkpoint's, chosen on val, or --threshold; never
+chosen on test) after NMS (IoU 0.4). Haar is `detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3)` with
+`haarcascade_frontalface_default.xml` on the photo as it is (or --haar-long-side). A detection counts when it
+overlaps a labelled face by IoU >= 0.4 (each face matched once, greedily by score); labelled faces under
+--min-face are ignored (metrics.match_ignoring); recall and precision are over all faces / all detections of
+the split, also per source. AP needs scores: detector only. Where the split has labelled keypoints
+(face300w), `keypoints` gives the detector's keypoint error (NME over the inter-ocular distance). Times: the
+median per photo, 1 thread (torch for the detector, cv2 for Haar).
 """
 from __future__ import annotations
 
