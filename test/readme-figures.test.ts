@@ -55,21 +55,24 @@ void test('the set-up command runs with the default detector and finds the astro
   assert.match(run.stdout, /: 1 face \(512x512\)/);
 });
 
-void test('the set-up paragraph quotes what `moodlens analyze --detector haar examples/astronaut.png` prints', async () => {
-  // The quoted figures are the Haar cascade's: the README names --detector haar, so they hold whatever
-  // the default detector is.
-  const [, command, quoted] = quote(
-    /\(`npx moodlens (analyze --detector haar examples\/astronaut\.png)`\) it prints\n`(face 1: [^`]*?), \.\.\.\)`/,
+void test('the set-up paragraph quotes what `moodlens analyze examples/astronaut.png` prints, with either detector', async () => {
+  const [, defaultQuote, haarCommand, haarQuote] = quote(
+    /With the default learned detector it prints\n`(face 1: [^`]*?), \.\.\.\)`;\nwith the Haar detector \(`npx moodlens (analyze --detector haar examples\/astronaut\.png)`\)\n`(face 1: [^`]*?), \.\.\.\)`/,
   );
-  const argv = command.split(' ').map((arg) => (arg.startsWith('examples/') ? join(ROOT, arg) : arg));
-  const run = await runCaptured([...argv, '--out', scratch]);
-  assert.equal(run.code, 0, run.stderr);
-  const printed = run.stdout.split('\n').find((line) => line.trim().startsWith('face 1:'));
-  assert.ok(printed !== undefined, run.stdout);
-  assert.ok(
-    printed.trim().startsWith(quoted),
-    `README quotes\n  ${quoted}\nbut analyze --detector haar prints\n  ${printed.trim()}`,
-  );
+  for (const [command, quoted] of [
+    ['analyze examples/astronaut.png', defaultQuote],
+    [haarCommand, haarQuote],
+  ]) {
+    const argv = command.split(' ').map((arg) => (arg.startsWith('examples/') ? join(ROOT, arg) : arg));
+    const run = await runCaptured([...argv, '--out', scratch]);
+    assert.equal(run.code, 0, run.stderr);
+    const printed = run.stdout.split('\n').find((line) => line.trim().startsWith('face 1:'));
+    assert.ok(printed !== undefined, run.stdout);
+    assert.ok(
+      printed.trim().startsWith(quoted),
+      `README quotes\n  ${quoted}\nbut moodlens ${command} prints\n  ${printed.trim()}`,
+    );
+  }
 });
 
 void test('the summary gives the shipped emotion models’ measured accuracies (model cards)', async () => {
