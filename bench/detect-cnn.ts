@@ -3,8 +3,8 @@
  * most the Haar engine's, 1 and 2 threads), in the same run, on the same photos: the astronaut (colour,
  * letterboxed) and FER-2013 scenes (gray). Each detector runs as MoodLens runs it: Haar with the settings
  * of analyze, video and the server (1.1 / 4 neighbours), on the main thread (1T) and over the
- * ParallelFaceDetector's threads; the CNN (default model, its own long side and threshold, NMS, Haar
- * framing) with ONNX Runtime on 1 and on 2 intra-op threads. Times include everything each detector does
+ * ParallelFaceDetector's threads; the CNN (default model, its own long side and threshold, its fine pass for
+ * small faces when the model has one, NMS, Haar framing) with ONNX Runtime on 1 and on 2 intra-op threads. Times include everything each detector does
  * per photo (the CNN's resize and decoding, Haar's gray conversion and grouping).
  */
 import { availableParallelism, cpus } from 'node:os';
@@ -139,7 +139,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     notes: [
       `Haar: the shipped cascade, scaleFactor 1.1, minNeighbors 4 (analyze's settings), WebAssembly kernel; ${threads}T: ParallelFaceDetector. ` +
         `cnn: ${model} (${Math.round(statSync(model).size / 1024)} KiB), onnxruntime-node, 1 and 2 intra-op threads, ` +
-        `resize + inference + decoding + NMS + framing. CPU: ${cpus()[0]?.model ?? 'unknown'}; shared machines are noisy: compare within one run.`,
+        `resize + inference (plus the model's fine pass for small faces, if it has one) + decoding + NMS + framing. CPU: ${cpus()[0]?.model ?? 'unknown'}; shared machines are noisy: compare within one run.`,
     ],
     data: { width: WIDTH, height: HEIGHT, threads, model, images: data, totals },
   };
