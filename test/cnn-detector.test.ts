@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createImage, type Box, type Image } from '../src/core/image.js';
 import { OrtDetectorBackend, type CnnDetectorBackend } from '../src/detect/cnn/backend.js';
+import { CnnBoxDetector } from '../src/detect/cnn/box-detector.js';
 import { CnnFaceDetector } from '../src/detect/cnn/detector.js';
 import { parseCnnDetectorMetadata } from '../src/detect/cnn/model-info.js';
 import {
@@ -329,6 +330,29 @@ void test('a model with a fine pass runs it for small faces only, and skips it w
   assert.deepEqual(skipped.sizes, [[320, 416]]);
   assert.deepEqual((await detectWith({ minSize: 61 })).sizes.length, 2);
   assert.deepEqual((await detectWith({ finePass: false })).sizes, [[320, 416]]);
+
+  // Through CnnBoxDetector (what every surface runs) the minimum applies to the framed box, whose side may
+  // exceed the square root of the area by up to 10% (framing scale 1.2 here): the fine pass is skipped only
+  // when 1.1 x 1.2 x 61.5 = 81.2 px is under the minimum, so the web page's 64 px skips it at 1 : 1.
+  const viaBoxes = async (minSize: number, scale: string) => {
+    const { backend, sizes } = recordingBackend(800);
+    const metadata = detectorMetadata({ ...fine, 'moodlens.haar_framing': `0,0,${scale}` });
+    const boxes = new CnnBoxDetector(CnnFaceDetector.create({ backend, metadata }));
+    const found = await boxes.detect(image, { minSize });
+    await boxes.close();
+    return { sizes, sides: found.map((b) => b.width) };
+  };
+  assert.deepEqual(await viaBoxes(82, '1.2'), { sizes: [[320, 416]], sides: [240] });
+  assert.deepEqual(await viaBoxes(30, '1.2'), {
+    sizes: [
+      [320, 416],
+      [480, 640],
+    ],
+    sides: [240, 36],
+  });
+  assert.equal((await viaBoxes(81, '1.2')).sizes.length, 2);
+  assert.equal((await viaBoxes(64, '1')).sizes.length, 2);
+  assert.equal((await viaBoxes(68, '1')).sizes.length, 1);
 });
 
 void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {

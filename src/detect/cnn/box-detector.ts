@@ -34,8 +34,16 @@ export class CnnBoxDetector {
   /** Faces in image pixels, highest score first. */
   async detect(image: Image, options: DetectOptions = {}): Promise<ScoredBox[]> {
     const { minSize = 0, maxSize = 0 } = options;
-    const faces = await this.detector.detect(image, this.options);
     const framing = this.detector.info.haarFraming;
+    // Skip the fine pass when none of its faces could reach minSize once framed (the web page's 64 px on a
+    // camera frame): its framed side is framing.scale x the mean of width and height, which exceeds the
+    // square root of the area by under 10% for any face box (aspect ratio 1:2 or squarer).
+    const maxFace = this.detector.fineMaxFace(image.width, image.height);
+    const fineCanReach = maxFace === undefined || 1.1 * framing.scale * maxFace >= minSize;
+    const faces = await this.detector.detect(
+      image,
+      fineCanReach ? this.options : { ...this.options, finePass: false },
+    );
     const boxes: ScoredBox[] = [];
     for (const face of faces) {
       const box = haarFramedBox(face.corners, framing, image.width, image.height);

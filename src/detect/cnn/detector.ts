@@ -85,16 +85,24 @@ export class CnnFaceDetector {
     const first = await this.#pass(image, this.longSide, { scoreThreshold, minSize });
     let candidates = first.candidates;
     const fine = this.info.finePass;
-    if (finePass && fine !== undefined && fine.longSide > this.longSide) {
-      // The fine pass adds faces under maxFace first-pass pixels; with a minimum size at or above that
-      // (the web page's 64 px on a camera frame) it could add none, so it is skipped.
-      const maxFace = fine.maxFace / first.scale;
-      if (maxFace > minSize) {
-        const second = await this.#pass(image, fine.longSide, { scoreThreshold, minSize, maxFace });
-        candidates = [...candidates, ...second.candidates];
-      }
+    const maxFace = this.fineMaxFace(image.width, image.height);
+    // The fine pass adds faces under maxFace pixels; with a minimum size at or above that it could add
+    // none, so it is skipped.
+    if (finePass && fine !== undefined && maxFace !== undefined && maxFace > minSize) {
+      const second = await this.#pass(image, fine.longSide, { scoreThreshold, minSize, maxFace });
+      candidates = [...candidates, ...second.candidates];
     }
     return suppressCandidates(candidates, nmsIou, image.width, image.height);
+  }
+
+  /**
+   * The largest face (image pixels, square root of the box area) the model's fine pass can add on an image
+   * of this size, or undefined when the model has no fine pass finer than its first.
+   */
+  fineMaxFace(width: number, height: number): number | undefined {
+    const fine = this.info.finePass;
+    if (fine === undefined || fine.longSide <= this.longSide) return undefined;
+    return fine.maxFace / (this.longSide / Math.max(width, height));
   }
 
   async #pass(
