@@ -39,9 +39,10 @@ import { Progress } from './progress.js';
 
 /**
  * Detection runs on every 3rd frame by default. On the panning and zooming astronaut clip the boxes kept
- * between detections match a fresh detection on every frame with a mean IoU of 0.955 (5th percentile
- * 0.886, never below 0.858) and the person keeps one id, while detect + track + classify runs at 34-36 fps
- * on 2 cores, against 13 fps detecting on every frame (`npm run bench -- --only video`). From every 4th
+ * between detections match a fresh (Haar) detection on every frame with a mean IoU of 0.955 (5th percentile
+ * 0.886, never below 0.858) and the person keeps one id, while detect + track + classify runs at 89 fps
+ * on 2 cores with the learned detector (59 with Haar), against 32 fps detecting on every frame
+ * (`npm run bench -- --only video`). From every 4th
  * frame on, a face that reappears after a cut waits longer to be found, and at every 5th the gap can
  * exceed the tracker's 15 missed frames, splitting the person into two ids.
  */
@@ -101,9 +102,10 @@ ${DETECTOR_HELP}
                       in video; see docs/people-tracking.md)
   -h, --help          Show this help
 
-Speed (640x480, 2 cores): about 27 fps for everything with the defaults, 12 fps with
---every 1. Detection is the costly stage: --every 5, or --min-size 64 (detection 3x
-faster; faces under 64 px are then missed), make it faster.
+Speed (640x480, 2 cores): about 48 fps for everything with the defaults, 26 fps with
+--every 1 (Haar: 44 and 18). Detection is the costly stage: --every 5, or --min-size 64
+(faces under 64 px are then missed; Haar's scan gets 3x faster, the learned detector
+skips its second pass for small faces), make it faster.
 
 Progress with an ETA goes to stderr. A damaged or truncated video gives a partial
 result: every frame that could be decoded is written, the report says so, and the
