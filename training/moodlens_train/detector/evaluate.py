@@ -18,7 +18,6 @@ median per photo, 1 thread (torch for the detector, cv2 for Haar).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..callbacks import emit_json
 from .data import load_split
 from .export import load_model
 from .metrics import EVAL_LONG_SIDE, MIN_EVAL_FACE, best_threshold, detect, evaluate, keypoint_error
@@ -114,11 +114,7 @@ def main(argv=None) -> int:
         for v in result["haar"].values():
             v.pop("ap", None), v.pop("ap50", None)
         result["haar_ms_per_photo"] = round(1000 * float(np.median(ht)), 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(text + "\n")
+    emit_json(result, args.json_out)
     return 0
 
 

@@ -33,6 +33,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from ..callbacks import emit_json
+
 SUBSETS = ("easy", "medium", "hard")
 THRESHOLDS = 1000
 IOU = 0.5
@@ -191,11 +193,7 @@ def main(argv=None) -> int:
     result = {**config, "photos": len(photos), "subset": "full" if not args.limit else f"first {args.limit}",
               "ap": wider_ap(predictions, photos), "ms_per_photo": round(1000 * float(np.median(times)), 1),
               "threads": args.threads}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(text + "\n")
+    emit_json(result, args.json_out)
     return 0
 
 
