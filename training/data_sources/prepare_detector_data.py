@@ -48,6 +48,8 @@ NS18_COMMIT = "c460f2434b1429c7ff3a8e6df1aac1a753a9c7db"
 NS18_DIR = "face/Face_detectorns18-2"
 DATAVASE_COMMIT = "7d05d8d524aec6d830a01906781effb1461cb4cf"
 DATAVASE_DIR = "gglabels/datavase.v2i.voc/train"
+WIDER_TRAIN_COMMIT = "23a15f7410120d2523dbb410f6f2c508153b677d"
+WIDER_TRAIN_DIR = "widerface/train"
 NS18_TRAIN_LAST = 14  # ns18 source photos face_001..face_014 train, face_015..face_020 val, face_021..face_030 test
 
 
@@ -255,6 +257,29 @@ def prepare_ece(gitdir: Path, commit: str, out: Path, splits: dict, mask_hashes:
     return dropped
 
 
+def prepare_wider_train(gitdir: Path, commit: str, out: Path, splits: dict) -> int:
+    """WIDER FACE training photos (a 581-photo share: events 0 Parade and 1 Handshaking) with YOLO labels
+    converted from the official ground truth (every labelled face, tiny ones too: MIN_FACE makes those ignore
+    regions). Train split only: WIDER's val photos are the public benchmark we report, never trained on, and
+    selection stays on our own val split. Returns how many photos lacked a label file (left out)."""
+    missing = 0
+    with git_tar(gitdir, commit, WIDER_TRAIN_DIR) as tar:
+        files = {m.name: m for m in tar.getmembers() if m.isfile()}
+        for name in sorted(files):
+            if "/images/" not in name:
+                continue
+            label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
+            if label not in files:
+                missing += 1
+                continue
+            stem = Path(name).stem
+            rel = f"images/wider/{stem}.jpg"
+            w, h = write(out, rel, tar.extractfile(files[name]).read())
+            splits["train"].append({"image": rel, "width": w, "height": h, "source": "wider", "group": stem,
+                                    "faces": yolo_faces(tar.extractfile(files[label]).read().decode(), w, h)})
+    return missing
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--face300w", type=Path, required=True, help="face300w-train.tar.gz")
@@ -266,6 +291,9 @@ def main(argv=None) -> int:
     p.add_argument("--ece-commit", default=ECE_COMMIT)
     p.add_argument("--mask", type=Path, help="git dir of iAmEthanMai/mask-detection-dataset (Kaggle Face Mask Detection)")
     p.add_argument("--mask-commit", default=MASK_COMMIT)
+    p.add_argument("--wider-train", type=Path,
+                   help="git dir of wang-siyu934/ultralytics-main (581 WIDER FACE training photos; train only)")
+    p.add_argument("--wider-train-commit", default=WIDER_TRAIN_COMMIT)
     p.add_argument("--out", type=Path, default=Path("training/data/detector"))
     args = p.parse_args(argv)
     splits = {"train": [], "val": [], "test": []}
@@ -281,6 +309,9 @@ def main(argv=None) -> int:
     if args.ece:
         dropped = prepare_ece(args.ece, args.ece_commit, args.out, splits, mask_hashes)
         print(f"ece: {dropped} images left out as copies of mask-set photos")
+    if args.wider_train:
+        missing = prepare_wider_train(args.wider_train, args.wider_train_commit, args.out, splits)
+        print(f"wider: {missing} photos without a label file left out")
     for split, items in splits.items():
         (args.out / f"{split}.json").write_text(json.dumps(items, separators=(",", ":")) + "\n")
         by = {}
