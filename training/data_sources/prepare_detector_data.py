@@ -34,6 +34,7 @@ import tarfile
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -50,6 +51,12 @@ DATAVASE_COMMIT = "7d05d8d524aec6d830a01906781effb1461cb4cf"
 DATAVASE_DIR = "gglabels/datavase.v2i.voc/train"
 WIDER_TRAIN_COMMIT = "23a15f7410120d2523dbb410f6f2c508153b677d"
 WIDER_TRAIN_DIR = "widerface/train"
+ILC_COMMIT = "1178de48480a2fb7ca5f3c200f335f97fcd0c434"
+MACWIN_COMMIT = "5791f890b03dc73fb6201e086073545bbd32b2b2"
+# extra training photos this close (dHash bits) to any val or test photo, or to any photo of the Kaggle mask set
+# (whose photos are in all three splits), are left out: a looser rule than SAME_PHOTO_BITS, as these sets
+# re-encode and resize the same web photos
+HELD_OUT_COPY_BITS = 10
 NS18_TRAIN_LAST = 14  # ns18 source photos face_001..face_014 train, face_015..face_020 val, face_021..face_030 test
 
 
@@ -66,11 +73,33 @@ def face300w_box_and_kps(p: np.ndarray):
     return [x1, y1, x2 + 1.0, chin + 1.0], [[round(float(a), 2), round(float(b), 2)] for a, b in kps]
 
 
-def git_tar(gitdir: Path, commit: str, path: str) -> tarfile.TarFile:
+def git_tar(gitdir: Path, commit: str, *paths: str) -> tarfile.TarFile:
     gd = gitdir / ".git" if (gitdir / ".git").is_dir() else gitdir
-    data = subprocess.run(["git", f"--git-dir={gd}", "archive", commit, path], check=True,
+    data = subprocess.run(["git", f"--git-dir={gd}", "archive", commit, *paths], check=True,
                           capture_output=True).stdout
     return tarfile.open(fileobj=io.BytesIO(data))
+
+
+def git_files(gitdir: Path, commit: str, *prefixes: str) -> dict:
+    """{path: bytes} of the files under the prefixes at commit, read blob by blob: unlike `git archive` this
+    copes with a mirror that lacks some blobs (a snapshot without its largest files); those are left out."""
+    gd = gitdir / ".git" if (gitdir / ".git").is_dir() else gitdir
+    tree = subprocess.run(["git", f"--git-dir={gd}", "ls-tree", "-r", commit, "--", *prefixes], check=True,
+                          capture_output=True, text=True).stdout
+    entries = [(ln.split()[2], ln.split("\t", 1)[1]) for ln in tree.splitlines() if ln.split()[1] == "blob"]
+    proc = subprocess.run(["git", f"--git-dir={gd}", "cat-file", "--batch"], check=True, capture_output=True,
+                          input="".join(f"{sha}\n" for sha, _ in entries).encode())
+    out, data, pos = {}, proc.stdout, 0
+    for sha, path in entries:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing":
+            continue
+        size = int(header[2])
+        out[path] = data[pos:pos + size]
+        pos += size + 1
+    return out
 
 
 def write(out: Path, rel: str, data: bytes) -> tuple:
@@ -280,6 +309,63 @@ def prepare_wider_train(gitdir: Path, commit: str, out: Path, splits: dict) -> i
     return missing
 
 
+def voc_faces(xml: bytes) -> list:
+    root = ET.fromstring(xml)
+    faces = []
+    for o in root.iter("bndbox"):
+        x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+        faces.append({"box": [x1, y1, x2, y2], "kps": None})
+    return faces
+
+
+def read_extra_masked(ilc: Optional[Path], macwin: Optional[Path], ilc_commit: str, macwin_commit: str):
+    """Hand-labelled web photos of people with and without masks: [(source, stem, bytes, faces)].
+    ilc: `jolignier/face-mask-dataset-ilc-2021` (Pascal VOC; with_mask, without_mask and with_incorrect_mask
+    are all faces); macwin: `MacwinWin/face_mask_dataset` (YOLO; both classes are faces)."""
+    out = []
+    if ilc:
+        files = git_files(ilc, ilc_commit, "JPEGImages", "annotations")
+        for name in sorted(files):
+            stem = Path(name).stem
+            if name.startswith("JPEGImages/") and f"annotations/{stem}.xml" in files:
+                out.append(("ilc", stem, files[name], voc_faces(files[f"annotations/{stem}.xml"])))
+    if macwin:
+        files = git_files(macwin, macwin_commit, "data/images", "data/labels")
+        for name in sorted(files):
+            stem = Path(name).stem
+            if name.startswith("data/images/") and f"data/labels/{stem}.txt" in files:
+                out.append(("macwin", stem, files[name], files[f"data/labels/{stem}.txt"].decode()))
+    return out
+
+
+def prepare_extra_masked(photos, out: Path, splits: dict, held_out_hashes: np.ndarray) -> dict:
+    """Train split only. Leaves out photos within HELD_OUT_COPY_BITS of a held-out or mask-set photo and
+    repeats (within SAME_PHOTO_BITS of one already taken). Returns counts of what was left out."""
+    kept_hashes: list = []
+    left = {"held-out or mask-set copies": 0, "repeats": 0, "unreadable": 0}
+    for source, stem, data, faces in photos:
+        try:
+            h = dhash(data)
+        except Exception:  # a truncated file in the snapshot
+            left["unreadable"] += 1
+            continue
+        if len(held_out_hashes) and hamming(h, held_out_hashes).min() <= HELD_OUT_COPY_BITS:
+            left["held-out or mask-set copies"] += 1
+            continue
+        if kept_hashes and hamming(h, np.array(kept_hashes, dtype=np.uint64)).min() <= SAME_PHOTO_BITS:
+            left["repeats"] += 1
+            continue
+        kept_hashes.append(h)
+        ext = ".png" if data[:4] == b"\x89PNG" else ".jpg"
+        rel = f"images/{source}/{stem}{ext}"
+        w, h_ = write(out, rel, data)
+        if isinstance(faces, str):
+            faces = yolo_faces(faces, w, h_)
+        splits["train"].append({"image": rel, "width": w, "height": h_, "source": source, "group": stem,
+                                "faces": faces})
+    return left
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--face300w", type=Path, required=True, help="face300w-train.tar.gz")
@@ -294,6 +380,10 @@ def main(argv=None) -> int:
     p.add_argument("--wider-train", type=Path,
                    help="git dir of wang-siyu934/ultralytics-main (581 WIDER FACE training photos; train only)")
     p.add_argument("--wider-train-commit", default=WIDER_TRAIN_COMMIT)
+    p.add_argument("--ilc", type=Path, help="git dir of jolignier/face-mask-dataset-ilc-2021 (train only)")
+    p.add_argument("--ilc-commit", default=ILC_COMMIT)
+    p.add_argument("--macwin", type=Path, help="git dir of MacwinWin/face_mask_dataset (train only)")
+    p.add_argument("--macwin-commit", default=MACWIN_COMMIT)
     p.add_argument("--out", type=Path, default=Path("training/data/detector"))
     args = p.parse_args(argv)
     splits = {"train": [], "val": [], "test": []}
@@ -312,6 +402,14 @@ def main(argv=None) -> int:
     if args.wider_train:
         missing = prepare_wider_train(args.wider_train, args.wider_train_commit, args.out, splits)
         print(f"wider: {missing} photos without a label file left out")
+    if args.ilc or args.macwin:
+        if not args.mask:
+            raise SystemExit("--ilc/--macwin need --mask: their copies of mask-set photos must be left out")
+        held = [mask_hashes] + [np.array([dhash((args.out / it["image"]).read_bytes()) for it in splits[k]],
+                                         dtype=np.uint64) for k in ("val", "test")]
+        left = prepare_extra_masked(read_extra_masked(args.ilc, args.macwin, args.ilc_commit, args.macwin_commit),
+                                    args.out, splits, np.concatenate(held))
+        print("ilc/macwin left out: " + ", ".join(f"{k} {v}" for k, v in left.items()))
     for split, items in splits.items():
         (args.out / f"{split}.json").write_text(json.dumps(items, separators=(",", ":")) + "\n")
         by = {}

@@ -351,6 +351,57 @@ def test_prepare_groups_video_frames_and_finds_near_identical_photos():
     assert d[0] <= prep.SAME_PHOTO_BITS < d[1]
 
 
+def _prep_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prep", REPO / "training/data_sources/prepare_detector_data.py")
+    prep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prep)
+    return prep
+
+
+def test_extra_training_photos_leave_out_held_out_copies_and_repeats(tmp_path):
+    import io
+    from PIL import Image
+    prep = _prep_module()
+    rng = np.random.default_rng(2)
+
+    def jpg(a):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=90)
+        return buf.getvalue()
+
+    held = (rng.random((60, 80)) * 255).astype(np.uint8)
+    fresh = (rng.random((60, 80)) * 255).astype(np.uint8)
+    voc = b"<annotation><object><bndbox><xmin>10</xmin><ymin>5</ymin><xmax>30</xmax><ymax>35</ymax></bndbox></object></annotation>"
+    photos = [("ilc", "copy", jpg(np.clip(held.astype(int) + 2, 0, 255).astype(np.uint8)), prep.voc_faces(voc)),
+              ("ilc", "new", jpg(fresh), prep.voc_faces(voc)),
+              ("macwin", "again", jpg(fresh), "0 0.5 0.5 0.25 0.5\n"),
+              ("macwin", "broken", b"not an image", "")]
+    splits = {"train": [], "val": [], "test": []}
+    left = prep.prepare_extra_masked(photos, tmp_path, splits, np.array([prep.dhash(jpg(held))], np.uint64))
+    assert left == {"held-out or mask-set copies": 1, "repeats": 1, "unreadable": 1}
+    assert [it["image"] for it in splits["train"]] == ["images/ilc/new.jpg"]
+    assert splits["train"][0]["faces"] == [{"box": [10.0, 5.0, 30.0, 35.0], "kps": None}]
+    assert (tmp_path / "images/ilc/new.jpg").is_file() and not splits["val"] and not splits["test"]
+
+
+def test_git_files_reads_a_commit_blob_by_blob(tmp_path):
+    prep = _prep_module()
+    repo = tmp_path / "r"
+    (repo / "data/labels").mkdir(parents=True)
+    (repo / "data/labels/a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    (repo / "data/b.bin").write_bytes(bytes(range(256)) * 3)
+    (repo / "other.txt").write_text("x")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    files = prep.git_files(repo, commit, "data")
+    assert files == {"data/b.bin": bytes(range(256)) * 3, "data/labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}
+
+
 def test_keypoint_error_is_over_the_interocular_distance_and_skips_faces_without_points():
     from moodlens_train.detector.metrics import keypoint_error
     det = {"boxes": np.array([[0, 0, 100, 100], [200, 0, 300, 100]], np.float32), "scores": np.array([0.9, 0.3]),
