@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from moodlens_train import LABELS
 from moodlens_train.card import main
 
@@ -34,3 +36,27 @@ def test_card_reports_the_measured_figures(tmp_path):
     assert "554,740" in text and "1,234 bytes" in text
     assert "| dense | 554,740 | 56.5 | 2 | 49.00% | 2 |" in text
     assert "best PublicTest epoch 2" in text
+
+
+def test_detector_card_json_is_built_from_the_evaluation_files(tmp_path):
+    from moodlens_train.detector.card_json import build
+    fig = {"recall": 0.5, "precision": 0.75, "ap": 0.61234, "ap50": 0.5, "faces": 4}
+    (tmp_path / "run.json").write_text(json.dumps({"args": {"width": 24, "neck": 64, "data": "data/x"},
+                                                   "parameters": 10, "train_photos": 7, "val_photos": 3}))
+    common = {"epoch": 5, "threshold": 0.6, "long_side": 416, "iou": 0.4, "min_face": 20.0, "photos": 9}
+    (tmp_path / "val416-fine.json").write_text(json.dumps({**common, "detector": {"all": fig}}))
+    (tmp_path / "test.json").write_text(json.dumps({**common, "detector": {"mask": fig, "all": fig},
+                                                    "haar": {"all": {"recall": 0.1, "precision": 0.2, "faces": 4}}}))
+    (tmp_path / "test-single.json").write_text(json.dumps({**common, "threshold": 0.5, "detector": {"all": fig}}))
+    (tmp_path / "wider-val-416-640.json").write_text(json.dumps({"ap": {"easy": {"ap": 0.71111}}}))
+    (tmp_path / "commands.json").write_text(json.dumps({"train": "x"}))
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"123")
+    card = build(tmp_path, onnx)
+    assert card["model"]["bytes"] == 3 and card["model"]["epoch"] == 5
+    assert list(card["test"]["shipped"]) == ["all", "mask"] and card["test"]["shipped"]["all"]["ap"] == 0.6123
+    assert card["wider_face_val"]["416-640"] == {"easy": 0.7111}
+    assert "9 held out" in card["data"]["split"]
+    (tmp_path / "test.json").write_text(json.dumps({**common, "epoch": 6, "detector": {"all": fig}}))
+    with pytest.raises(SystemExit, match="different checkpoints"):
+        build(tmp_path, onnx)
