@@ -107,16 +107,7 @@ export class OnnxRuntimeBackend implements InferenceBackend {
     const { inputName, outputName } = { ...DEFAULT_ORT_SIGNATURE, ...stripUndefined(signature) };
     const model = readOnnxMetadata(bytes, source); // coded error for anything that is not ONNX
     const ort = await loadOrt();
-    let session: OrtSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions);
-    } catch (cause) {
-      throw new MoodLensError(
-        'MOODLENS_ERR_MODEL_LOAD',
-        `ONNX Runtime cannot load the model ${source}: ${firstLine(cause)}`,
-        { cause },
-      );
-    }
+    const session = await createOrtSession(ort, bytes, sessionOptions, `the model ${source}`);
     try {
       const sampleShape = checkSignature(session, source, inputName, outputName);
       return { ort, session, model, inputName, outputName, sampleShape };
@@ -183,6 +174,27 @@ function checkSignature(
     );
   }
   return shape as number[];
+}
+
+/**
+ * One ONNX Runtime session for the model bytes; `what` names the model in the error ("the model x.onnx").
+ * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` when ONNX Runtime refuses the bytes.
+ */
+export async function createOrtSession(
+  ort: OrtModule,
+  bytes: Uint8Array,
+  sessionOptions: OrtSessionOptions,
+  what: string,
+): Promise<OrtSession> {
+  try {
+    return await ort.InferenceSession.create(bytes, sessionOptions);
+  } catch (cause) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_MODEL_LOAD',
+      `ONNX Runtime cannot load ${what}: ${firstLine(cause)}`,
+      { cause },
+    );
+  }
 }
 
 /** The first line of an error's message (ONNX Runtime's messages can run to many lines). */

@@ -1,6 +1,6 @@
 import { MoodLensError } from '../../core/errors.js';
 import {
-  firstLine,
+  createOrtSession,
   type OrtModule,
   type OrtSession,
   type OrtSessionOptions,
@@ -58,16 +58,7 @@ export class OrtDetectorBackend implements CnnDetectorBackend {
     sessionOptions: OrtSessionOptions,
   ): Promise<OrtDetectorBackend> {
     const ort = await loadOrt();
-    let session: OrtSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions);
-    } catch (cause) {
-      throw new MoodLensError(
-        'MOODLENS_ERR_MODEL_LOAD',
-        `ONNX Runtime cannot load the face detector ${source}: ${firstLine(cause)}`,
-        { cause },
-      );
-    }
+    const session = await createOrtSession(ort, bytes, sessionOptions, `the face detector ${source}`);
     const { input, scores, boxes, kps } = CNN_DETECTOR_SIGNATURE;
     const meta = session.inputMetadata.find((m) => m.name === input);
     const outputsOk = [scores, boxes, kps].every((name) => session.outputNames.includes(name));
