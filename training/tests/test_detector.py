@@ -414,3 +414,17 @@ def test_keypoint_error_is_over_the_interocular_distance_and_skips_faces_without
     # the third face has no points; the second's detection is under the threshold (missed)
     assert (r["faces"], r["found"]) == (2, 1)
     assert r["nme_nose"] == pytest.approx(4 / 40) and r["nme"] == pytest.approx(4 / 40 / 5)
+
+
+def test_review_splits_errors_as_the_figures_count_them():
+    from moodlens_train.detector.review import errors, sheet, tile
+    gt = np.array([[0, 0, 40, 40], [100, 100, 140, 140], [200, 200, 210, 210]], np.float32)  # the last: 10 px
+    dets = {"boxes": np.array([[2, 2, 40, 40], [300, 300, 340, 340], [201, 201, 210, 210], [0, 0, 39, 39]],
+                              np.float32), "scores": np.array([0.9, 0.8, 0.95, 0.3])}
+    false, missed = errors(dets, gt, threshold=0.5, iou=0.4, min_face=20)
+    # the 10 px face's detection is neither; the 0.3 one is under the threshold
+    assert [(list(b), s) for b, s in false] == [([300, 300, 340, 340], pytest.approx(0.8))]
+    assert [list(b) for b in missed] == [[100, 100, 140, 140]]
+    image = np.zeros((400, 400, 3), np.uint8)
+    tiles = [tile(image, b, "x", gt) for b, _ in false] + [tile(image, b, "y", gt) for b in missed]
+    assert sheet(tiles, 3).shape == (128, 3 * 128, 3)

@@ -1,0 +1,122 @@
+"""Contact sheets of a detector's errors on a split, to look at rather than count: every false detection (no
+labelled face at IoU >= --iou) and every missed face (labelled, at least --min-face px, not found), each cut
+out of its photo with some context and captioned with its score or size.
+
+    /usr/bin/python3 -m moodlens_train.detector.review checkpoints/detector/best.pt --data data/detector \\
+        --split test --threshold 0.60 --fine-long-side 640 --out /tmp/review
+
+Writes OUT/false.png, OUT/missed.png (grids of 128 px tiles; at most --max tiles each) and OUT/errors.json (photo,
+box, score or size, per error). A false detection that is a real face the labels left out shows up here: the
+figures cannot tell the two apart.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .data import load_split
+from .export import load_model
+from .metrics import MIN_EVAL_FACE, _side, detect, iou_matrix
+
+TILE = 128
+
+
+def errors(dets: dict, gt: np.ndarray, threshold: float, iou: float, min_face: float):
+    """(false detections [(box, score)], missed faces [box]) of one photo, greedy by score as `match` pairs them;
+    detections on faces under min_face, or themselves under 0.75 min_face, are neither (as the figures count)."""
+    keep = dets["scores"] >= threshold
+    boxes, scores = dets["boxes"][keep], dets["scores"][keep]
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    gt = np.asarray(gt, np.float32).reshape(-1, 4)
+    big = _side(gt) >= min_face
+    ious = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
+    used = np.zeros(len(gt), bool)
+    false = []
+    for k in range(len(boxes)):
+        cand = np.where(~used & big & (ious[k] >= iou))[0] if len(gt) else []
+        if len(cand):
+            used[cand[np.argmax(ious[k, cand])]] = True
+        elif not ((~big).any() and ious[k, ~big].max() >= iou) and _side(boxes[k:k + 1])[0] >= 0.75 * min_face:
+            false.append((boxes[k], float(scores[k])))
+    missed = [gt[j] for j in np.where(big & ~used)[0]]
+    return false, missed
+
+
+def tile(image: np.ndarray, box: np.ndarray, caption: str, labels: np.ndarray) -> np.ndarray:
+    """The box with half its size of context on each side, resized to TILE, the box drawn (red) over the
+    labelled faces (green), a caption below."""
+    x1, y1, x2, y2 = box
+    s = max(x2 - x1, y2 - y1) * 2.0
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    m = np.array([[TILE / s, 0, TILE / 2 - cx * TILE / s], [0, TILE / s, TILE / 2 - cy * TILE / s]], np.float32)
+    out = cv2.warpAffine(image, m, (TILE, TILE), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+    def corner(x, y):
+        return int(round(TILE / 2 + (x - cx) * TILE / s)), int(round(TILE / 2 + (y - cy) * TILE / s))
+
+    for g in np.asarray(labels, np.float32).reshape(-1, 4):
+        cv2.rectangle(out, corner(g[0], g[1]), corner(g[2], g[3]), (64, 255, 64), 1)
+    cv2.rectangle(out, corner(x1, y1), corner(x2, y2), (255, 64, 64), 1)
+    cv2.putText(out, caption, (2, TILE - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def sheet(tiles, columns: int = 12) -> np.ndarray:
+    if not tiles:
+        return np.zeros((TILE, TILE, 3), np.uint8)
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    rows[-1] = rows[-1] + [np.zeros_like(tiles[0])] * (columns - len(rows[-1]))
+    return np.vstack([np.hstack(r) for r in rows])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", type=Path, default=Path("data/detector"))
+    p.add_argument("--split", default="test")
+    p.add_argument("--source", help="only photos of this source (e.g. mask)")
+    p.add_argument("--threshold", type=float, help="default: the checkpoint's")
+    p.add_argument("--iou", type=float, default=0.4)
+    p.add_argument("--min-face", type=float, default=MIN_EVAL_FACE)
+    p.add_argument("--long-side", type=int, default=416)
+    p.add_argument("--fine-long-side", type=int, default=0)
+    p.add_argument("--fine-max-face", type=float, default=32.0)
+    p.add_argument("--max", type=int, default=240, help="tiles per sheet")
+    p.add_argument("--columns", type=int, default=12)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    model, ckpt = load_model(args.checkpoint)
+    threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
+    items = [it for it in load_split(args.data, args.split, max_side=0)
+             if args.source is None or it.source == args.source]
+    if not items:
+        raise SystemExit(f"no photos in {args.data}/{args.split}.json" + (f" from {args.source}" if args.source else ""))
+    false_tiles, missed_tiles, listing = [], [], []
+    for it in items:
+        dets = detect(model, it.image, threshold=0.05, long_side=args.long_side,
+                      fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face)
+        false, missed = errors(dets, it.boxes, threshold, args.iou, args.min_face)
+        for box, score in false:
+            listing.append({"image": it.name, "kind": "false", "box": [round(float(v), 1) for v in box],
+                            "score": round(score, 3)})
+            false_tiles.append(tile(it.image, box, f"{score:.2f}", it.boxes))
+        for box in missed:
+            listing.append({"image": it.name, "kind": "missed", "box": [round(float(v), 1) for v in box],
+                            "side": round(float(_side(box[None])[0]), 1)})
+            missed_tiles.append(tile(it.image, box, f"{_side(box[None])[0]:.0f}px", it.boxes))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, tiles in (("false", false_tiles), ("missed", missed_tiles)):
+        cv2.imwrite(str(args.out / f"{name}.png"), cv2.cvtColor(sheet(tiles[:args.max], args.columns), cv2.COLOR_RGB2BGR))
+    (args.out / "errors.json").write_text(json.dumps(listing, indent=1) + "\n")
+    print(f"{len(items)} photos: {len(false_tiles)} false detections, {len(missed_tiles)} missed faces "
+          f"(threshold {threshold:.2f}, IoU {args.iou}) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
