@@ -7,7 +7,7 @@
         --out training/data/detector
 
 --ns18 and --datavase are git directories (a bare mirror from the `fetch` tool or a clone's `.git`/work tree):
-files are read with `git archive` at --ns18-commit / --datavase-commit (the commits the README names).
+files are read blob by blob (`git_files`) at --ns18-commit / --datavase-commit (the commits the README names).
 
 Writes OUT/images/<source>/<name>.jpg (copied bytes, never re-encoded) and OUT/{train,val,test}.json:
 `[{"image": "images/...", "width": W, "height": H, "source": S, "group": G, "faces": [{"box": [x1, y1, x2, y2],
@@ -73,13 +73,6 @@ def face300w_box_and_kps(p: np.ndarray):
     return [x1, y1, x2 + 1.0, chin + 1.0], [[round(float(a), 2), round(float(b), 2)] for a, b in kps]
 
 
-def git_tar(gitdir: Path, commit: str, *paths: str) -> tarfile.TarFile:
-    gd = gitdir / ".git" if (gitdir / ".git").is_dir() else gitdir
-    data = subprocess.run(["git", f"--git-dir={gd}", "archive", commit, *paths], check=True,
-                          capture_output=True).stdout
-    return tarfile.open(fileobj=io.BytesIO(data))
-
-
 def git_files(gitdir: Path, commit: str, *prefixes: str) -> dict:
     """{path: bytes} of the files under the prefixes at commit, read blob by blob: unlike `git archive` this
     copes with a mirror that lacks some blobs (a snapshot without its largest files); those are left out."""
@@ -100,6 +93,17 @@ def git_files(gitdir: Path, commit: str, *prefixes: str) -> dict:
         out[path] = data[pos:pos + size]
         pos += size + 1
     return out
+
+
+def yolo_images(gitdir: Path, commit: str, folder: str):
+    """(image path, image bytes, YOLO label text or None) for every image under FOLDER/.../images/ at commit, in
+    path order; the label is the file of the same stem under the sibling labels/ folder."""
+    files = git_files(gitdir, commit, folder)
+    for name in sorted(files):
+        if "/images/" not in name:
+            continue
+        label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
+        yield name, files[name], (files[label].decode() if label in files else None)
 
 
 def write(out: Path, rel: str, data: bytes) -> tuple:
@@ -155,41 +159,38 @@ def ns18_split(name: str) -> tuple:
 
 
 def prepare_ns18(gitdir: Path, commit: str, out: Path, splits: dict) -> None:
-    with git_tar(gitdir, commit, NS18_DIR) as tar:
-        files = {m.name: m for m in tar.getmembers() if m.isfile()}
-        for name in sorted(files):
-            if "/images/" not in name:
-                continue
-            label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
-            stem = Path(name).stem
-            split, group = ns18_split(stem)
-            if split is None:
-                continue
-            data = tar.extractfile(files[name]).read()
-            rel = f"images/ns18/{name.split('/')[-3]}_{stem}.jpg"
-            w, h = write(out, rel, data)
-            text = tar.extractfile(files[label]).read().decode() if label in files else ""
-            splits[split].append({"image": rel, "width": w, "height": h, "source": "ns18", "group": group,
-                                  "faces": yolo_faces(text, w, h)})
+    for name, data, text in yolo_images(gitdir, commit, NS18_DIR):
+        stem = Path(name).stem
+        split, group = ns18_split(stem)
+        if split is None:
+            continue
+        rel = f"images/ns18/{name.split('/')[-3]}_{stem}.jpg"
+        w, h = write(out, rel, data)
+        splits[split].append({"image": rel, "width": w, "height": h, "source": "ns18", "group": group,
+                              "faces": yolo_faces(text or "", w, h)})
+
+
+def voc_faces(xml: bytes, inclusive_edges: bool = False) -> list:
+    """The boxes of a Pascal VOC file as faces without keypoints; `inclusive_edges` for files whose xmax/ymax
+    name the last pixel inside the box (labelImg's convention in datavase), so one is added."""
+    edge = 1.0 if inclusive_edges else 0.0
+    faces = []
+    for o in ET.fromstring(xml).iter("bndbox"):
+        x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+        faces.append({"box": [x1, y1, x2 + edge, y2 + edge], "kps": None})
+    return faces
 
 
 def prepare_datavase(gitdir: Path, commit: str, out: Path, splits: dict) -> None:
-    with git_tar(gitdir, commit, DATAVASE_DIR) as tar:
-        files = {m.name: m for m in tar.getmembers() if m.isfile()}
-        for name in sorted(files):
-            if "/images/" not in name:
-                continue
-            xml = name.replace("/images/", "/label/").rsplit(".", 1)[0] + ".xml"
-            data = tar.extractfile(files[name]).read()
-            rel = f"images/datavase/{Path(name).stem}.jpg"
-            w, h = write(out, rel, data)
-            root = ET.fromstring(tar.extractfile(files[xml]).read())
-            faces = []
-            for o in root.iter("bndbox"):
-                x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
-                faces.append({"box": [x1, y1, x2 + 1.0, y2 + 1.0], "kps": None})
-            splits["test"].append({"image": rel, "width": w, "height": h, "source": "datavase",
-                                   "group": "datavase", "faces": faces})
+    files = git_files(gitdir, commit, DATAVASE_DIR)
+    for name in sorted(files):
+        if "/images/" not in name:
+            continue
+        xml = name.replace("/images/", "/label/").rsplit(".", 1)[0] + ".xml"
+        rel = f"images/datavase/{Path(name).stem}.jpg"
+        w, h = write(out, rel, files[name])
+        splits["test"].append({"image": rel, "width": w, "height": h, "source": "datavase",
+                               "group": "datavase", "faces": voc_faces(files[xml], inclusive_edges=True)})
 
 
 def dhash(data: bytes) -> int:
@@ -212,19 +213,13 @@ def bucket(group: str) -> int:
 
 def read_mask_set(gitdir: Path, commit: str):
     """The Kaggle "Face Mask Detection" set: [(name, png bytes, faces)], faces from the original VOC files."""
+    files = git_files(gitdir, commit, MASK_DIR)
     out = []
-    with git_tar(gitdir, commit, MASK_DIR) as tar:
-        files = {m.name: m for m in tar.getmembers() if m.isfile()}
-        for name in sorted(files, key=lambda n: (len(n), n)):
-            if not (name.startswith(f"{MASK_DIR}/images/") and name.endswith(".png")):
-                continue
-            stem = Path(name).stem
-            root = ET.fromstring(tar.extractfile(files[f"{MASK_DIR}/xml/{stem}.xml"]).read())
-            faces = []
-            for o in root.iter("bndbox"):
-                x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
-                faces.append({"box": [x1, y1, x2, y2], "kps": None})
-            out.append((stem, tar.extractfile(files[name]).read(), faces))
+    for name in sorted(files, key=lambda n: (len(n), n)):
+        if not (name.startswith(f"{MASK_DIR}/images/") and name.endswith(".png")):
+            continue
+        stem = Path(name).stem
+        out.append((stem, files[name], voc_faces(files[f"{MASK_DIR}/xml/{stem}.xml"])))
     return out
 
 
@@ -264,25 +259,18 @@ def prepare_ece(gitdir: Path, commit: str, out: Path, splits: dict, mask_hashes:
     images that are grey copies of mask-set photos are left out (they would straddle that set's splits).
     Returns how many were left out."""
     dropped = 0
-    with git_tar(gitdir, commit, ECE_DIR) as tar:
-        files = {m.name: m for m in tar.getmembers() if m.isfile()}
-        for name in sorted(files):
-            if "/images/" not in name:
-                continue
-            data = tar.extractfile(files[name]).read()
-            if len(mask_hashes) and hamming(dhash(data), mask_hashes).min() <= SAME_PHOTO_BITS:
-                dropped += 1
-                continue
-            stem = Path(name).stem
-            label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
-            group = ece_group(stem)
-            b = bucket("ece/" + group)
-            split = "train" if b < 80 else "val" if b < 90 else "test"
-            rel = f"images/ece/{name.split('/')[-3]}_{stem}{Path(name).suffix.lower()}"
-            w, h = write(out, rel, data)
-            text = tar.extractfile(files[label]).read().decode() if label in files else ""
-            splits[split].append({"image": rel, "width": w, "height": h, "source": "ece", "group": group,
-                                  "faces": yolo_faces(text, w, h)})
+    for name, data, text in yolo_images(gitdir, commit, ECE_DIR):
+        if len(mask_hashes) and hamming(dhash(data), mask_hashes).min() <= SAME_PHOTO_BITS:
+            dropped += 1
+            continue
+        stem = Path(name).stem
+        group = ece_group(stem)
+        b = bucket("ece/" + group)
+        split = "train" if b < 80 else "val" if b < 90 else "test"
+        rel = f"images/ece/{name.split('/')[-3]}_{stem}{Path(name).suffix.lower()}"
+        w, h = write(out, rel, data)
+        splits[split].append({"image": rel, "width": w, "height": h, "source": "ece", "group": group,
+                              "faces": yolo_faces(text or "", w, h)})
     return dropped
 
 
@@ -292,30 +280,16 @@ def prepare_wider_train(gitdir: Path, commit: str, out: Path, splits: dict) -> i
     regions). Train split only: WIDER's val photos are the public benchmark we report, never trained on, and
     selection stays on our own val split. Returns how many photos lacked a label file (left out)."""
     missing = 0
-    with git_tar(gitdir, commit, WIDER_TRAIN_DIR) as tar:
-        files = {m.name: m for m in tar.getmembers() if m.isfile()}
-        for name in sorted(files):
-            if "/images/" not in name:
-                continue
-            label = name.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
-            if label not in files:
-                missing += 1
-                continue
-            stem = Path(name).stem
-            rel = f"images/wider/{stem}.jpg"
-            w, h = write(out, rel, tar.extractfile(files[name]).read())
-            splits["train"].append({"image": rel, "width": w, "height": h, "source": "wider", "group": stem,
-                                    "faces": yolo_faces(tar.extractfile(files[label]).read().decode(), w, h)})
+    for name, data, text in yolo_images(gitdir, commit, WIDER_TRAIN_DIR):
+        if text is None:
+            missing += 1
+            continue
+        stem = Path(name).stem
+        rel = f"images/wider/{stem}.jpg"
+        w, h = write(out, rel, data)
+        splits["train"].append({"image": rel, "width": w, "height": h, "source": "wider", "group": stem,
+                                "faces": yolo_faces(text, w, h)})
     return missing
-
-
-def voc_faces(xml: bytes) -> list:
-    root = ET.fromstring(xml)
-    faces = []
-    for o in root.iter("bndbox"):
-        x1, y1, x2, y2 = (float(o.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
-        faces.append({"box": [x1, y1, x2, y2], "kps": None})
-    return faces
 
 
 def read_extra_masked(ilc: Optional[Path], macwin: Optional[Path], ilc_commit: str, macwin_commit: str):
@@ -330,11 +304,9 @@ def read_extra_masked(ilc: Optional[Path], macwin: Optional[Path], ilc_commit: s
             if name.startswith("JPEGImages/") and f"annotations/{stem}.xml" in files:
                 out.append(("ilc", stem, files[name], voc_faces(files[f"annotations/{stem}.xml"])))
     if macwin:
-        files = git_files(macwin, macwin_commit, "data/images", "data/labels")
-        for name in sorted(files):
-            stem = Path(name).stem
-            if name.startswith("data/images/") and f"data/labels/{stem}.txt" in files:
-                out.append(("macwin", stem, files[name], files[f"data/labels/{stem}.txt"].decode()))
+        for name, data, text in yolo_images(macwin, macwin_commit, "data"):
+            if text is not None:
+                out.append(("macwin", Path(name).stem, data, text))
     return out
 
 
