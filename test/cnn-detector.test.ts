@@ -19,7 +19,7 @@ import {
   nonMaximumSuppression,
   type Corners,
 } from '../src/detect/cnn/decode.js';
-import { averagePrecision, evaluateDetections } from '../src/detect/cnn/evaluation.js';
+import { averagePrecision, detectionErrors, evaluateDetections } from '../src/detect/cnn/evaluation.js';
 import { detectorInput } from '../src/detect/cnn/preprocess.js';
 import { parseBoxes } from '../src/cli/evaluate-detector-command.js';
 import { loadCnnFaceDetector } from '../src/io/node/cnn-detector-model.js';
@@ -190,6 +190,21 @@ void test('faces under the minimum size are ignored: neither missed nor held aga
   assert.equal(ignoring.truePositives, 1);
   assert.equal(ignoring.falsePositives, 1);
   assert.equal(ignoring.minFace, 20);
+  assert.deepEqual(detectionErrors(image, 0.4, 0.5, 20), {
+    falseDetections: [{ box: { x: 200, y: 100, width: 40, height: 40 }, score: 0.6 }],
+    missedFaces: [],
+  });
+  // without the size rule the small face is found and the tiny detection is a false one
+  assert.deepEqual(detectionErrors(image, 0.4, 0.5), {
+    falseDetections: [
+      { box: { x: 200, y: 0, width: 8, height: 8 }, score: 0.7 },
+      { box: { x: 200, y: 100, width: 40, height: 40 }, score: 0.6 },
+    ],
+    missedFaces: [],
+  });
+  // over a 0.85 score only the big face's detection stays: the small face is missed unless ignored
+  assert.deepEqual(detectionErrors(image, 0.4, 0.85).missedFaces, [small]);
+  assert.deepEqual(detectionErrors(image, 0.4, 0.85, 20).missedFaces, []);
   const counting = evaluateDetections([image], 0.4, 0.5);
   assert.equal(counting.faces, 2);
   assert.equal(counting.truePositives, 2);
@@ -447,7 +462,7 @@ void test('moodlens evaluate-detector on photos cut from the astronaut with know
     const modelThreshold = (await loadCnnFaceDetector(MODEL)).info.scoreThreshold;
     const report = JSON.parse(cnn.stdout) as Record<string, unknown>;
     assert.deepEqual(
-      { ...report, ap: undefined },
+      { ...report, ap: undefined, perImage: undefined },
       {
         detector: 'cnn',
         model: MODEL,
@@ -462,15 +477,47 @@ void test('moodlens evaluate-detector on photos cut from the astronaut with know
         recall: 0.5,
         precision: 2 / 3,
         ap: undefined,
-        perImage: [
-          { file: 'a.png', faces: 1, detections: 1, truePositives: 1 },
-          { file: 'b.png', faces: 1, detections: 1, truePositives: 1 },
-          { file: 'c.png', faces: 1, detections: 1, truePositives: 0 },
-          { file: 'd.png', faces: 0, detections: 0, truePositives: 0 },
-          { file: 'e.png', faces: 1, detections: 0, truePositives: 0 },
-        ],
+        perImage: undefined,
       },
     );
+    // per image: counts, the missed faces, and the false detections with their scores
+    const perImage = report.perImage as {
+      file: string;
+      faces: number;
+      detections: number;
+      truePositives: number;
+      falseDetections: { box: number[]; score: number }[];
+      missedFaces: number[][];
+    }[];
+    assert.deepEqual(
+      perImage.map(({ falseDetections, ...rest }) => ({ ...rest, falseDetections: falseDetections.length })),
+      [
+        { file: 'a.png', faces: 1, detections: 1, truePositives: 1, falseDetections: 0, missedFaces: [] },
+        { file: 'b.png', faces: 1, detections: 1, truePositives: 1, falseDetections: 0, missedFaces: [] },
+        {
+          file: 'c.png',
+          faces: 1,
+          detections: 1,
+          truePositives: 0,
+          falseDetections: 1,
+          missedFaces: [[0, 0, 40, 40]],
+        },
+        { file: 'd.png', faces: 0, detections: 0, truePositives: 0, falseDetections: 0, missedFaces: [] },
+        {
+          file: 'e.png',
+          faces: 1,
+          detections: 0,
+          truePositives: 0,
+          falseDetections: 0,
+          missedFaces: [[20, 20, 60, 60]],
+        },
+      ],
+    );
+    // c's false detection is the astronaut's face (c is cut at 120, 30), scored over the threshold
+    const [falseFace] = perImage[2].falseDetections;
+    assert.ok(falseFace.score >= modelThreshold);
+    assert.ok(Math.abs(falseFace.box[0] - (ASTRONAUT_BOX.x - 120)) < 25, JSON.stringify(falseFace));
+    assert.ok(Math.abs(falseFace.box[1] - (ASTRONAUT_BOX.y - 30)) < 25, JSON.stringify(falseFace));
     assert.ok(typeof report.ap === 'number' && report.ap > 0 && report.ap <= 0.5);
 
     // Every labelled face (95 px) under --min-face: none counts, and the detections on them count neither way
@@ -498,6 +545,10 @@ void test('moodlens evaluate-detector on photos cut from the astronaut with know
     const haar = await run(['evaluate-detector', photos, '--boxes', boxesPath, '--detector', 'haar']);
     assert.equal(haar.code, 0, haar.stderr);
     assert.match(haar.stdout, /recall 50\.0% \(2\/4\), precision 66\.7% \(2\/3\)/);
+    assert.match(
+      haar.stdout,
+      /2 image\(s\) with errors, most first: c\.png \(1 false, 1 missed\), e\.png \(0 false, 1 missed\) \(--json/,
+    );
 
     // Coded errors: no folder, bad JSON, an image without an entry; usage errors exit 2.
     const noDir = await run([

@@ -2,7 +2,12 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MoodLensError } from '../core/errors.js';
 import type { Box } from '../core/image.js';
-import { evaluateDetections, type DetectionFigures, type EvaluatedImage } from '../detect/cnn/evaluation.js';
+import {
+  detectionErrors,
+  evaluateDetections,
+  type DetectionFigures,
+  type EvaluatedImage,
+} from '../detect/cnn/evaluation.js';
 import { APP_DETECT_OPTIONS } from '../detect/options.js';
 import { loadFaceDetector } from '../io/node/cascade-file.js';
 import { DEFAULT_CNN_DETECTOR_PATH, loadCnnFaceDetector } from '../io/node/cnn-detector-model.js';
@@ -44,7 +49,9 @@ Options:
                        every labelled face counts; MoodLens' own figures use 20)
   --min-score S        cnn: score from which a detection counts for recall and
                        precision, in [0, 1] (default: the model's threshold)
-  --json               Print one JSON object on stdout instead of text
+  --json               Print one JSON object on stdout instead of text: the figures,
+                       and per image its counts, false detections (box and score)
+                       and missed faces, to look at what went wrong
   -h, --help           Show this help
 
 Haar boxes have no score, so its AP only orders them as found: read recall and precision.
@@ -258,7 +265,41 @@ async function openFinder(args: EvaluateDetectorArgs): Promise<Finder> {
 export interface EvaluateDetectorReport extends DetectionFigures {
   readonly detector: 'cnn' | 'haar';
   readonly model: string | undefined;
-  readonly perImage: readonly { file: string; faces: number; detections: number; truePositives: number }[];
+  readonly perImage: readonly PerImageResult[];
+}
+
+/** One image's counts and errors in the `--json` report; boxes are [x, y, width, height] in image pixels. */
+export interface PerImageResult {
+  readonly file: string;
+  readonly faces: number;
+  readonly detections: number;
+  readonly truePositives: number;
+  /** Detections scoring at least the minimum score that found no labelled face. */
+  readonly falseDetections: readonly { box: BoxArray; score: number }[];
+  /** Labelled faces (at least --min-face) that none of them found. */
+  readonly missedFaces: readonly BoxArray[];
+}
+
+type BoxArray = [number, number, number, number];
+
+function boxArray(box: Box): BoxArray {
+  return [box.x, box.y, box.width, box.height];
+}
+
+/** The images with the most errors, for the text report: `a.jpg (2 false, 1 missed)`. */
+function worstImages(perImage: readonly PerImageResult[], most: number): string {
+  const bad = perImage
+    .map((r) => ({ r, n: r.falseDetections.length + r.missedFaces.length }))
+    .filter(({ n }) => n > 0)
+    .sort((a, b) => b.n - a.n || (a.r.file < b.r.file ? -1 : 1));
+  if (bad.length === 0) return 'no errors\n';
+  const shown = bad
+    .slice(0, most)
+    .map(({ r }) => `${r.file} (${r.falseDetections.length} false, ${r.missedFaces.length} missed)`);
+  return (
+    `${bad.length} image(s) with errors, most first: ${shown.join(', ')}${bad.length > most ? ', ...' : ''}` +
+    ' (--json lists their boxes)\n'
+  );
 }
 
 function percent(value: number): string {
@@ -272,7 +313,7 @@ export async function runEvaluateDetector(args: readonly string[], io: CliIo): P
   const names = await listLabelledImages(parsed.imagesDir, boxes);
   const finder = await openFinder(parsed);
   const images: EvaluatedImage[] = [];
-  const perImage: EvaluateDetectorReport['perImage'][number][] = [];
+  const perImage: PerImageResult[] = [];
   try {
     for (const name of names) {
       const image = await readImage(join(parsed.imagesDir, name));
@@ -280,11 +321,14 @@ export async function runEvaluateDetector(args: readonly string[], io: CliIo): P
       const detections = await finder.find(image);
       images.push({ detections, faces });
       const one = evaluateDetections([{ detections, faces }], parsed.iou, finder.minScore, parsed.minFace);
+      const errors = detectionErrors({ detections, faces }, parsed.iou, finder.minScore, parsed.minFace);
       perImage.push({
         file: name,
         faces: one.faces,
         detections: one.detections,
         truePositives: one.truePositives,
+        falseDetections: errors.falseDetections.map((d) => ({ box: boxArray(d.box), score: d.score })),
+        missedFaces: errors.missedFaces.map(boxArray),
       });
     }
   } finally {
@@ -306,7 +350,8 @@ export async function runEvaluateDetector(args: readonly string[], io: CliIo): P
         `images ${figures.images}, faces ${figures.faces}, detections ${figures.detections}\n` +
         `recall ${percent(figures.recall)} (${figures.truePositives}/${figures.faces}), ` +
         `precision ${percent(figures.precision)} (${figures.truePositives}/${figures.detections}), ` +
-        `AP ${figures.ap.toFixed(3)}\n`,
+        `AP ${figures.ap.toFixed(3)}\n` +
+        worstImages(perImage, 5),
     );
   }
   return EXIT_OK;

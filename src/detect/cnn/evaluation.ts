@@ -40,11 +40,57 @@ export function boxSide(box: Box): number {
   return Math.sqrt(Math.max(box.width, 0) * Math.max(box.height, 0));
 }
 
+/** One detection after matching, in score order (see {@link matchFaces}). */
+interface MatchedDetection {
+  /** Index into the detections given. */
+  readonly detection: number;
+  readonly score: number;
+  /** Index of the labelled face it found (into the faces given), or -1. */
+  readonly face: number;
+  /** False for a detection that counts neither way (on a face under `minFace`, or itself too small). */
+  readonly counted: boolean;
+}
+
 /**
- * `matchDetections` against the labelled faces of side at least `minFace`, as the training code's
- * `match_ignoring`: a detection that finds no such face but overlaps a smaller one at IoU >= `iou`, or is
- * itself smaller than 0.75 `minFace`, is dropped (neither true nor false): crowd photos label faces of a
- * few pixels, which no one asks MoodLens to read. `minFace` 0: every face counts.
+ * Greedy matching against the labelled faces of side at least `minFace`, as the training code's
+ * `match_ignoring`: detections by score (ties in input order) each take the unused counted face of highest
+ * IoU, if it is at least `iou`; a detection that finds no such face but overlaps a smaller one at IoU >=
+ * `iou`, or is itself smaller than 0.75 `minFace`, counts neither way: crowd photos label faces of a few
+ * pixels, which no one asks MoodLens to read. `minFace` 0: every face counts.
+ */
+function matchFaces(
+  detections: readonly ScoredBox[],
+  faces: readonly Box[],
+  iou: number,
+  minFace: number,
+): MatchedDetection[] {
+  const counted = faces.map((f) => minFace <= 0 || boxSide(f) >= minFace);
+  const faceCorners = faces.map(corners);
+  const used = new Uint8Array(faces.length);
+  const order = detections
+    .map((_, i) => i)
+    .sort((a, b) => detections[b].score - detections[a].score || a - b);
+  return order.map((i) => {
+    const det = corners(detections[i].box);
+    let best = -1;
+    let bestIou = -1;
+    faceCorners.forEach((face, j) => {
+      const value = iouCorners(det, face);
+      if (counted[j] && used[j] === 0 && value >= iou && value > bestIou) {
+        best = j;
+        bestIou = value;
+      }
+    });
+    if (best >= 0) used[best] = 1;
+    const nearSmall = best < 0 && faceCorners.some((face, j) => !counted[j] && iouCorners(det, face) >= iou);
+    const tooSmall = best < 0 && minFace > 0 && boxSide(detections[i].box) < 0.75 * minFace;
+    return { detection: i, score: detections[i].score, face: best, counted: !nearSmall && !tooSmall };
+  });
+}
+
+/**
+ * The true-positive flag and score of each detection that counts, in score order, against the labelled
+ * faces of side at least `minFace` ({@link matchFaces}).
  */
 export function matchIgnoringSmall(
   detections: readonly ScoredBox[],
@@ -52,19 +98,33 @@ export function matchIgnoringSmall(
   iou: number,
   minFace: number,
 ): { tp: boolean; score: number }[] {
-  if (minFace <= 0) return matchDetections(detections, faces, iou);
-  const counted = faces.filter((f) => boxSide(f) >= minFace);
-  const small = faces.filter((f) => boxSide(f) < minFace).map(corners);
-  const order = detections
-    .map((_, i) => i)
-    .sort((a, b) => detections[b].score - detections[a].score || a - b);
-  const matched = matchDetections(detections, counted, iou);
-  return matched.filter((m, k) => {
-    if (m.tp) return true;
-    const det = detections[order[k]].box;
-    const nearSmall = small.some((face) => iouCorners(corners(det), face) >= iou);
-    return !nearSmall && boxSide(det) >= 0.75 * minFace;
-  });
+  return matchFaces(detections, faces, iou, minFace)
+    .filter((m) => m.counted)
+    .map((m) => ({ tp: m.face >= 0, score: m.score }));
+}
+
+/** What a detector got wrong on one image, at one score threshold. */
+export interface DetectionErrors {
+  /** Detections scoring at least `minScore` that found no labelled face (and count: not on a small one). */
+  readonly falseDetections: ScoredBox[];
+  /** Labelled faces of at least `minFace` that no such detection found. */
+  readonly missedFaces: Box[];
+}
+
+/** The false detections and missed faces of one image, matched as {@link evaluateDetections} counts them. */
+export function detectionErrors(
+  image: EvaluatedImage,
+  iou: number,
+  minScore: number,
+  minFace = 0,
+): DetectionErrors {
+  const kept = image.detections.filter((d) => d.score >= minScore);
+  const matched = matchFaces(kept, image.faces, iou, minFace);
+  const found = new Set(matched.map((m) => m.face));
+  return {
+    falseDetections: matched.filter((m) => m.counted && m.face < 0).map((m) => kept[m.detection]),
+    missedFaces: image.faces.filter((f, j) => (minFace <= 0 || boxSide(f) >= minFace) && !found.has(j)),
+  };
 }
 
 function corners(box: Box): Corners {
@@ -81,25 +141,7 @@ export function matchDetections(
   faces: readonly Box[],
   iou: number,
 ): { tp: boolean; score: number }[] {
-  const order = detections
-    .map((_, i) => i)
-    .sort((a, b) => detections[b].score - detections[a].score || a - b);
-  const used = new Uint8Array(faces.length);
-  const faceCorners = faces.map(corners);
-  return order.map((i) => {
-    const det = corners(detections[i].box);
-    let best = -1;
-    let bestIou = -1;
-    faceCorners.forEach((face, j) => {
-      const value = iouCorners(det, face);
-      if (used[j] === 0 && value >= iou && value > bestIou) {
-        best = j;
-        bestIou = value;
-      }
-    });
-    if (best >= 0) used[best] = 1;
-    return { tp: best >= 0, score: detections[i].score };
-  });
+  return matchFaces(detections, faces, iou, 0).map((m) => ({ tp: m.face >= 0, score: m.score }));
 }
 
 /**
