@@ -368,6 +368,36 @@ void test('a model with a fine pass runs it for small faces only, and skips it w
   assert.equal((await viaBoxes(81, '1.2')).sizes.length, 2);
   assert.equal((await viaBoxes(64, '1')).sizes.length, 2);
   assert.equal((await viaBoxes(68, '1')).sizes.length, 1);
+
+  // fineLongSide sets the second pass's size (the CLI's --fine-long-side), 0 turns it off; it must exceed the
+  // first pass's, and a model without a fine pass has none to set.
+  const sizesWith = async (fineLongSide: number) => {
+    const { backend, sizes } = recordingBackend(800);
+    const detector = CnnFaceDetector.create({ backend, metadata: detectorMetadata(fine), fineLongSide });
+    await detector.detect(image);
+    await detector.close();
+    return { sizes, finePass: detector.finePass };
+  };
+  assert.deepEqual(await sizesWith(1024), {
+    sizes: [
+      [320, 416],
+      [768, 1024],
+    ],
+    finePass: { longSide: 1024, maxFace: 32 },
+  });
+  assert.deepEqual(await sizesWith(0), { sizes: [[320, 416]], finePass: undefined });
+  const { backend } = recordingBackend(800);
+  for (const bad of [416, 300, 700.5]) {
+    assert.throws(
+      () => CnnFaceDetector.create({ backend, metadata: detectorMetadata(fine), fineLongSide: bad }),
+      {
+        code: 'MOODLENS_ERR_INVALID_ARGUMENT',
+      },
+    );
+  }
+  assert.throws(() => CnnFaceDetector.create({ backend, metadata: detectorMetadata(), fineLongSide: 1024 }), {
+    code: 'MOODLENS_ERR_MODEL_LOAD',
+  });
 });
 
 void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {

@@ -71,6 +71,11 @@ void test('detect, analyze and landmarks: cnn finds the astronaut where Haar doe
   assertScore(cnn.faces[0], 'detect');
   const overlap = iou(cnn.faces[0].box, haar.faces[0].box);
   assert.ok(overlap > 0.5, `IoU with the Haar box ${overlap.toFixed(3)}`);
+  // the second pass's size (crowds: more small faces) or none: the astronaut's large face is found either way
+  for (const side of ['1024', '0']) {
+    const [fine] = await jsonRun(['detect', '--fine-long-side', side, '--json', ASTRONAUT]);
+    assert.deepEqual(fine.faces, cnn.faces, `--fine-long-side ${side}`);
+  }
   // The default is the default detector's output, byte for byte (Haar's until the default switches).
   const plain = await run(['detect', '--json', ASTRONAUT]);
   const explicit = await run(['detect', '--detector', DEFAULT_DETECTOR, '--json', ASTRONAUT]);
@@ -118,6 +123,9 @@ void test('flag misuse is a usage error (exit 2) naming the flag, in every comma
     [['--detector', 'cnn', '--cascade', 'faces.xml'], '--cascade'],
     [['--detector', 'haar', '--detector-model', 'd.onnx'], '--detector-model'],
     [['--detector', 'haar', '--min-score', '0.5'], '--min-score'],
+    [['--detector', 'haar', '--fine-long-side', '1024'], '--fine-long-side'],
+    [['--fine-long-side', '-5'], '--fine-long-side'],
+    [['--fine-long-side', 'big'], '--fine-long-side'],
   ];
   for (const command of ['detect', 'analyze', 'landmarks', 'enhance', 'video']) {
     for (const [args, flag] of cases) {
@@ -128,7 +136,7 @@ void test('flag misuse is a usage error (exit 2) naming the flag, in every comma
   }
   for (const command of ['serve', 'worker']) {
     for (const [args, flag] of cases.filter(
-      ([, f]) => !['--scale-factor', '--min-neighbors', '--cascade'].includes(f),
+      ([, f]) => !['--scale-factor', '--min-neighbors', '--cascade', '--fine-long-side'].includes(f),
     )) {
       const { code, stderr } = await run([command, ...args]);
       assert.equal(code, 2, `${command} ${args.join(' ')}: ${stderr}`);

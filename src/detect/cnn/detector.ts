@@ -1,3 +1,4 @@
+import { MoodLensError } from '../../core/errors.js';
 import type { Image } from '../../core/image.js';
 import type { CnnDetectorBackend } from './backend.js';
 import {
@@ -6,7 +7,11 @@ import {
   type DetectedFace,
   type DetectionCandidate,
 } from './decode.js';
-import { parseCnnDetectorMetadata, type CnnDetectorModelInfo } from './model-info.js';
+import {
+  parseCnnDetectorMetadata,
+  type CnnDetectorFinePass,
+  type CnnDetectorModelInfo,
+} from './model-info.js';
 import { detectorInput } from './preprocess.js';
 
 /** Per-call settings of {@link CnnFaceDetector.detect}; each defaults to the detector's own. */
@@ -33,6 +38,11 @@ export interface CnnFaceDetectorOptions extends CnnDetectOptions {
   readonly source?: string;
   /** The long side photos are resized to. Default: the model's `moodlens.long_side`. */
   readonly longSide?: number;
+  /**
+   * The long side of the second pass for small faces (the model's must have one): larger finds more small
+   * faces and costs more time; 0 turns the pass off. Default: the model's `moodlens.fine_long_side`.
+   */
+  readonly fineLongSide?: number;
 }
 
 /**
@@ -54,6 +64,8 @@ export class CnnFaceDetector {
     readonly longSide: number,
     /** The settings `detect` uses unless told otherwise. */
     readonly defaults: Required<CnnDetectOptions>,
+    /** The second pass for small faces this detector runs (the model's, or at the `fineLongSide` given). */
+    readonly finePass: CnnDetectorFinePass | undefined,
   ) {}
 
   /**
@@ -69,13 +81,14 @@ export class CnnFaceDetector {
         `Expected an integer of at least 32 for longSide but received ${String(longSide)}`,
       );
     }
+    const finePass = resolveFinePass(info, longSide, options.fineLongSide, source);
     const defaults = resolveCnnDetectOptions(options, {
       scoreThreshold: info.scoreThreshold,
       nmsIou: info.nmsIou,
       minSize: 0,
       finePass: true,
     });
-    return new CnnFaceDetector(options.backend, info, source, longSide, defaults);
+    return new CnnFaceDetector(options.backend, info, source, longSide, defaults, finePass);
   }
 
   /** The faces of `image`, highest score first, in image pixels. */
@@ -84,7 +97,7 @@ export class CnnFaceDetector {
     const { scoreThreshold, nmsIou, minSize, finePass } = resolveCnnDetectOptions(options, this.defaults);
     const first = await this.#pass(image, this.longSide, { scoreThreshold, minSize });
     let candidates = first.candidates;
-    const fine = this.info.finePass;
+    const fine = this.finePass;
     const maxFace = this.fineMaxFace(image.width, image.height);
     // The fine pass adds faces under maxFace pixels; with a minimum size at or above that it could add
     // none, so it is skipped.
@@ -100,7 +113,7 @@ export class CnnFaceDetector {
    * of this size, or undefined when the model has no fine pass finer than its first.
    */
   fineMaxFace(width: number, height: number): number | undefined {
-    const fine = this.info.finePass;
+    const fine = this.finePass;
     if (fine === undefined || fine.longSide <= this.longSide) return undefined;
     return fine.maxFace / (this.longSide / Math.max(width, height));
   }
@@ -121,6 +134,36 @@ export class CnnFaceDetector {
     this.closed = true;
     await this.backend.dispose();
   }
+}
+
+/**
+ * The fine pass a detector runs: the model's, at `fineLongSide` when given (0: none).
+ * @throws MoodLensError `MOODLENS_ERR_INVALID_ARGUMENT` for a `fineLongSide` that is not 0 or an integer
+ *   above the first pass's long side; `MOODLENS_ERR_MODEL_LOAD` when the model has no fine pass to resize
+ *   (the faces it adds, `maxFace`, are the model's to say).
+ */
+function resolveFinePass(
+  info: CnnDetectorModelInfo,
+  longSide: number,
+  fineLongSide: number | undefined,
+  source: string,
+): CnnDetectorFinePass | undefined {
+  if (fineLongSide === undefined) return info.finePass;
+  if (fineLongSide === 0) return undefined;
+  if (!Number.isInteger(fineLongSide) || fineLongSide <= longSide) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_INVALID_ARGUMENT',
+      `Expected 0 or an integer above the first pass's long side ${longSide} for the fine pass's long side ` +
+        `but received ${String(fineLongSide)}`,
+    );
+  }
+  if (info.finePass === undefined) {
+    throw new MoodLensError(
+      'MOODLENS_ERR_MODEL_LOAD',
+      `The face detector ${source} has no fine pass (moodlens.fine_long_side) whose long side could be set`,
+    );
+  }
+  return { longSide: fineLongSide, maxFace: info.finePass.maxFace };
 }
 
 /** Fills in `defaults` and checks each option, naming it and what arrived. */

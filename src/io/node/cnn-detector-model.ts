@@ -18,6 +18,8 @@ export const DEFAULT_CNN_DETECTOR_PATH = fileURLToPath(
 export interface LoadCnnFaceDetectorOptions extends CnnDetectOptions {
   /** The long side photos are resized to (default: the model's `moodlens.long_side`). */
   readonly longSide?: number;
+  /** The second pass's long side, 0 for none (default: the model's `moodlens.fine_long_side`). */
+  readonly fineLongSide?: number;
   /** Threads ONNX Runtime uses inside one inference (default 1, as the other Node model loaders). */
   readonly intraOpNumThreads?: number;
 }
