@@ -59,7 +59,7 @@ export function detectorHelp(D: Required<DetectOptions> = DEFAULT_DETECT_OPTIONS
   return `${DETECTOR_CHOICE_HELP}
   --fine-long-side PX cnn: long side of the second pass, which adds small faces (default: the
                       model's, 640); 1024 finds more faces in crowds (WIDER FACE val AP hard
-                      0.264 -> 0.371, medium 0.558 -> 0.610) at about 2.7x the time; 0: one
+                      0.264 -> 0.371, medium 0.558 -> 0.610) at about 1.5x the time; 0: one
                       pass only
   --scale-factor F    haar: step between scales of the search pyramid, above 1 and at most 4
                       (default ${D.scaleFactor}); smaller is slower and finds more

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { MoodLensError } from '../core/errors.js';
 import type { Box } from '../core/image.js';
 import {
+  countsAsFace,
   detectionErrors,
   evaluateDetections,
   type DetectionFigures,
@@ -320,13 +321,15 @@ export async function runEvaluateDetector(args: readonly string[], io: CliIo): P
       const faces = boxes.get(name) ?? [];
       const detections = await finder.find(image);
       images.push({ detections, faces });
-      const one = evaluateDetections([{ detections, faces }], parsed.iou, finder.minScore, parsed.minFace);
       const errors = detectionErrors({ detections, faces }, parsed.iou, finder.minScore, parsed.minFace);
+      // every counted face is found once or missed; every counted detection finds one or is false
+      const counted = faces.filter((f) => countsAsFace(f, parsed.minFace)).length;
+      const truePositives = counted - errors.missedFaces.length;
       perImage.push({
         file: name,
-        faces: one.faces,
-        detections: one.detections,
-        truePositives: one.truePositives,
+        faces: counted,
+        detections: truePositives + errors.falseDetections.length,
+        truePositives,
         falseDetections: errors.falseDetections.map((d) => ({ box: boxArray(d.box), score: d.score })),
         missedFaces: errors.missedFaces.map(boxArray),
       });

@@ -293,7 +293,8 @@ def prepare_wider_train(gitdir: Path, commit: str, out: Path, splits: dict) -> i
 
 
 def read_extra_masked(ilc: Optional[Path], macwin: Optional[Path], ilc_commit: str, macwin_commit: str):
-    """Hand-labelled web photos of people with and without masks: [(source, stem, bytes, faces)].
+    """Hand-labelled web photos of people with and without masks: [(source, stem, bytes, faces)], faces a list
+    (VOC) or YOLO label text, converted by `prepare_extra_masked` once the photo's size is known.
     ilc: `jolignier/face-mask-dataset-ilc-2021` (Pascal VOC; with_mask, without_mask and with_incorrect_mask
     are all faces); macwin: `MacwinWin/face_mask_dataset` (YOLO; both classes are faces)."""
     out = []

@@ -109,8 +109,8 @@ export class CnnFaceDetector {
   }
 
   /**
-   * The largest face (image pixels, square root of the box area) the model's fine pass can add on an image
-   * of this size, or undefined when the model has no fine pass finer than its first.
+   * The largest face (image pixels, square root of the box area) this detector's fine pass can add on an
+   * image of this size, or undefined when it has no fine pass finer than its first.
    */
   fineMaxFace(width: number, height: number): number | undefined {
     const fine = this.finePass;

@@ -40,6 +40,11 @@ export function boxSide(box: Box): number {
   return Math.sqrt(Math.max(box.width, 0) * Math.max(box.height, 0));
 }
 
+/** Whether a labelled face counts: side at least `minFace` (every face when it is 0). */
+export function countsAsFace(face: Box, minFace: number): boolean {
+  return minFace <= 0 || boxSide(face) >= minFace;
+}
+
 /** One detection after matching, in score order (see {@link matchFaces}). */
 interface MatchedDetection {
   /** Index into the detections given. */
@@ -64,7 +69,7 @@ function matchFaces(
   iou: number,
   minFace: number,
 ): MatchedDetection[] {
-  const counted = faces.map((f) => minFace <= 0 || boxSide(f) >= minFace);
+  const counted = faces.map((f) => countsAsFace(f, minFace));
   const faceCorners = faces.map(corners);
   const used = new Uint8Array(faces.length);
   const order = detections
@@ -123,7 +128,7 @@ export function detectionErrors(
   const found = new Set(matched.map((m) => m.face));
   return {
     falseDetections: matched.filter((m) => m.counted && m.face < 0).map((m) => kept[m.detection]),
-    missedFaces: image.faces.filter((f, j) => (minFace <= 0 || boxSide(f) >= minFace) && !found.has(j)),
+    missedFaces: image.faces.filter((f, j) => countsAsFace(f, minFace) && !found.has(j)),
   };
 }
 
@@ -156,7 +161,10 @@ export function evaluateDetections(
   minScore: number,
   minFace = 0,
 ): DetectionFigures {
-  const faces = images.reduce((n, image) => n + image.faces.filter((f) => boxSide(f) >= minFace).length, 0);
+  const faces = images.reduce(
+    (n, image) => n + image.faces.filter((f) => countsAsFace(f, minFace)).length,
+    0,
+  );
   let detections = 0;
   let truePositives = 0;
   const all: { tp: boolean; score: number }[] = [];

@@ -103,21 +103,37 @@ def _side(boxes: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))
 
 
-def match_ignoring(det_boxes, det_scores, gt, iou: float, min_face: float):
-    """`match` against the faces of at least `min_face`; a detection that finds no such face but overlaps a
-    smaller one (IoU >= iou), or is itself smaller than 0.75 `min_face`, is dropped (neither true nor false).
-    Returns (true-positive flags, scores) of the detections kept, in score order."""
+def counted_faces(gt: np.ndarray, min_face: float) -> np.ndarray:
+    """Which labelled faces count: side (square root of the area) at least `min_face`; all when it is 0."""
+    return _side(gt) >= min_face if min_face > 0 else np.ones(len(np.asarray(gt).reshape(-1, 4)), bool)
+
+
+def match_faces(det_boxes, det_scores, gt, iou: float, min_face: float = 0.0):
+    """Greedy by score against the faces of at least `min_face` (`match`, restricted to those): returns, for the
+    detections in score order, (their indices, the index into `gt` of the face each found or -1, whether each
+    counts). A detection that finds no counted face but overlaps a smaller one (IoU >= iou), or is itself
+    smaller than 0.75 `min_face`, counts neither way."""
     gt = np.asarray(gt, np.float32).reshape(-1, 4)
-    if min_face <= 0:
-        return match(det_boxes, det_scores, gt, iou)
-    big = _side(gt) >= min_face
-    tp, sc = match(det_boxes, det_scores, gt[big], iou)
-    order = np.argsort(-det_scores, kind="stable")
+    order = np.argsort(-np.asarray(det_scores), kind="stable")
     boxes = np.asarray(det_boxes, np.float32).reshape(-1, 4)[order]
-    small = gt[~big]
-    near_small = (iou_matrix(boxes, small).max(1) >= iou) if len(small) else np.zeros(len(boxes), bool)
-    drop = ~tp & (near_small | (_side(boxes) < 0.75 * min_face))
-    return tp[~drop], sc[~drop]
+    big = counted_faces(gt, min_face)
+    ious = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0), np.float32)
+    used = np.zeros(len(gt), bool)
+    face = np.full(len(boxes), -1)
+    for k in range(len(boxes)):
+        cand = np.where(~used & big & (ious[k] >= iou))[0]
+        if len(cand):
+            face[k] = cand[np.argmax(ious[k, cand])]
+            used[face[k]] = True
+    near_small = (ious[:, ~big] >= iou).any(1) if (~big).any() else np.zeros(len(boxes), bool)
+    too_small = _side(boxes) < 0.75 * min_face if min_face > 0 else np.zeros(len(boxes), bool)
+    return order, face, (face >= 0) | ~(near_small | too_small)
+
+
+def match_ignoring(det_boxes, det_scores, gt, iou: float, min_face: float):
+    """(true-positive flags, scores) of the detections that count (`match_faces`), in score order."""
+    order, face, counted = match_faces(det_boxes, det_scores, gt, iou, min_face)
+    return (face >= 0)[counted], np.asarray(det_scores)[order][counted]
 
 
 def evaluate(detections: Sequence[Dict[str, np.ndarray]], gts: Sequence[np.ndarray], threshold: float,

@@ -21,30 +21,21 @@ import numpy as np
 
 from .data import load_split
 from .export import load_model
-from .metrics import MIN_EVAL_FACE, _side, detect, iou_matrix
+from .metrics import MIN_EVAL_FACE, _side, counted_faces, detect, match_faces
 
 TILE = 128
 
 
 def errors(dets: dict, gt: np.ndarray, threshold: float, iou: float, min_face: float):
-    """(false detections [(box, score)], missed faces [box]) of one photo, greedy by score as `match` pairs them;
-    detections on faces under min_face, or themselves under 0.75 min_face, are neither (as the figures count)."""
+    """(false detections [(box, score)], missed faces [box]) of one photo, matched as the figures count them
+    (`metrics.match_faces`): detections on faces under min_face, or themselves under 0.75 min_face, are neither."""
     keep = dets["scores"] >= threshold
     boxes, scores = dets["boxes"][keep], dets["scores"][keep]
-    order = np.argsort(-scores, kind="stable")
-    boxes, scores = boxes[order], scores[order]
     gt = np.asarray(gt, np.float32).reshape(-1, 4)
-    big = _side(gt) >= min_face
-    ious = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
-    used = np.zeros(len(gt), bool)
-    false = []
-    for k in range(len(boxes)):
-        cand = np.where(~used & big & (ious[k] >= iou))[0] if len(gt) else []
-        if len(cand):
-            used[cand[np.argmax(ious[k, cand])]] = True
-        elif not ((~big).any() and ious[k, ~big].max() >= iou) and _side(boxes[k:k + 1])[0] >= 0.75 * min_face:
-            false.append((boxes[k], float(scores[k])))
-    missed = [gt[j] for j in np.where(big & ~used)[0]]
+    order, face, counted = match_faces(boxes, scores, gt, iou, min_face)
+    false = [(boxes[i], float(scores[i])) for i, f, c in zip(order, face, counted) if c and f < 0]
+    found = set(face.tolist())
+    missed = [gt[j] for j in np.where(counted_faces(gt, min_face))[0] if j not in found]
     return false, missed
 
 
