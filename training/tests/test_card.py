@@ -57,6 +57,19 @@ def test_detector_card_json_is_built_from_the_evaluation_files(tmp_path):
     assert list(card["test"]["shipped"]) == ["all", "mask"] and card["test"]["shipped"]["all"]["ap"] == 0.6123
     assert card["wider_face_val"]["416-640"] == {"easy": 0.7111}
     assert "9 held out" in card["data"]["split"]
+    assert card["webfaces"] is None
+    # WebFaces: recall and measured precision, and the precision with the judged sample of false detections
+    wf = {"recall": 0.9, "precision": 0.8, "faces": 100, "true_positives": 90, "false_positives": 10}
+    (tmp_path / "webfaces-test.json").write_text(json.dumps({**common, "detector": {"all": wf}}))
+    verdicts = [{"verdict": v} for v in ["face"] * 3 + ["not-face"]]
+    (tmp_path / "webfaces-review.json").write_text(json.dumps({"detectors": {"cnn": {"reviewed": verdicts}}}))
+    card = build(tmp_path, onnx)
+    assert card["webfaces"]["cnn"]["reviewed_precision"] == pytest.approx((90 + 0.75 * 10) / 100)
+    assert card["webfaces"]["cnn"]["measured_precision"] == 0.8 and "haar" not in card["webfaces"]
+    (tmp_path / "webfaces-test.json").write_text(json.dumps({**common, "epoch": 4, "detector": {"all": wf}}))
+    with pytest.raises(SystemExit, match="not the shipped 5"):
+        build(tmp_path, onnx)
+    (tmp_path / "webfaces-test.json").unlink()
     (tmp_path / "test.json").write_text(json.dumps({**common, "epoch": 6, "detector": {"all": fig}}))
     with pytest.raises(SystemExit, match="different checkpoints"):
         build(tmp_path, onnx)

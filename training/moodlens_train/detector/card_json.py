@@ -5,7 +5,8 @@ files in a checkpoint folder, so every figure in it is one a command measured:
         --out ../models/detector/face-detector.json
 
 Reads DIR/run.json (the training run), DIR/val416-fine.json (val, threshold picked there), DIR/test.json (held out,
-as shipped, with Haar), DIR/test-single.json (first pass only) and DIR/wider-val-*.json (WIDER FACE val), and
+as shipped, with Haar), DIR/test-single.json (first pass only), DIR/wider-val-*.json (WIDER FACE val), where present
+DIR/webfaces-test.json and DIR/webfaces-review.json (ordinary photos, precision from judged false detections), and
 DIR/commands.json (the commands that made them, written by hand once per release).
 """
 from __future__ import annotations
@@ -14,6 +15,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from .reviewed_precision import estimate
 
 FIGURES = ("recall", "precision", "ap", "ap50")
 
@@ -32,6 +35,34 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise SystemExit(f"{path}: not found (run the evaluation that writes it first)")
     return json.loads(path.read_text())
+
+
+def _webfaces(folder: Path, epoch: int):
+    """The WebFaces figures (recall on the marked faces; precision measured and with the judged sample)."""
+    path = folder / "webfaces-test.json"
+    if not path.is_file():
+        return None
+    figures = json.loads(path.read_text())
+    if figures["epoch"] != epoch:
+        raise SystemExit(f"{path}: epoch {figures['epoch']}, not the shipped {epoch}")
+    review_path = folder / "webfaces-review.json"
+    review = json.loads(review_path.read_text())["detectors"] if review_path.is_file() else {}
+    out = {"note": ("Caltech WebFaces, ordinary photos of people; boxes fitted from 4 hand-placed points; the labels "
+                    "leave faces out, so measured precision is a lower bound and 'reviewed' counts the judged share "
+                    "of real faces among a random sample of false detections (reviewed_precision.py)"),
+           "photos": figures["photos"]}
+    for name, key in (("cnn", "detector"), ("haar", "haar")):
+        if key not in figures:
+            continue
+        f = figures[key]["all"]
+        row = {"recall": round(f["recall"], 4), "measured_precision": round(f["precision"], 4), "faces": f["faces"]}
+        if name in review:
+            r = estimate(f["true_positives"], f["false_positives"], [v["verdict"] for v in review[name]["reviewed"]])
+            row["reviewed_precision"] = round(r["precision"], 4)
+            row["reviewed_precision_95"] = [round(v, 4) for v in r["precision_95"]]
+            row["judged"] = r["judged"]
+        out[name] = row
+    return out
 
 
 def build(folder: Path, onnx: Path) -> dict:
@@ -77,6 +108,7 @@ def build(folder: Path, onnx: Path) -> dict:
             "single_pass": _figures(single["detector"]["all"]),
             "haar": _by_source(test["haar"]) if "haar" in test else None,
         },
+        "webfaces": _webfaces(folder, test["epoch"]),
         "wider_face_val": {"note": "3,226 photos, the benchmark's protocol (wider_eval.py); never trained or "
                                    "selected on", **wider},
         "commands": commands,

@@ -6,13 +6,20 @@ out of its photo with some context and captioned with its score or size.
         --split test --threshold 0.60 --fine-long-side 640 --out /tmp/review
 
 Writes OUT/false.png, OUT/missed.png (grids of 128 px tiles; at most --max tiles each) and OUT/errors.json (photo,
-box, score or size, per error). A false detection that is a real face the labels left out shows up here: the
+box, score or size, per error; a missed face also carries `best_score`, the best score of a detection on it under
+the threshold, down to 0.05). A false detection that is a real face the labels left out shows up here: the
 figures cannot tell the two apart.
+
+Where a set's labels are known to be incomplete (WebFaces marks only some faces), `--sample N` also draws N of the
+false detections at random (`--seed`) onto numbered sheets of 36 (OUT/false-sample-K.png, OUT/false-sample.json)
+to be judged by eye; `reviewed_precision` turns those verdicts into a precision estimate. CHECKPOINT `haar` runs
+OpenCV's cascade as `evaluate --haar` does (the photo as it is, 1.1 / 3; every detection scores 1).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -20,8 +27,9 @@ import cv2
 import numpy as np
 
 from .data import load_split
+from .evaluate import HAAR, haar_detect
 from .export import load_model
-from .metrics import MIN_EVAL_FACE, _side, counted_faces, detect, match_faces
+from .metrics import MIN_EVAL_FACE, _side, counted_faces, detect, iou_matrix, match_faces
 
 TILE = 128
 
@@ -65,9 +73,45 @@ def sheet(tiles, columns: int = 12) -> np.ndarray:
     return np.vstack([np.hstack(r) for r in rows])
 
 
+def best_score_on(dets: dict, box, iou: float) -> float:
+    """The highest score of a detection overlapping the box by at least iou (0 if none): how near a miss was."""
+    if not len(dets["boxes"]):
+        return 0.0
+    near = iou_matrix(np.asarray(dets["boxes"], np.float32), np.asarray(box, np.float32)[None])[:, 0] >= iou
+    return float(np.asarray(dets["scores"])[near].max()) if near.any() else 0.0
+
+
+def overlap_with_labels(box, labels: np.ndarray) -> float:
+    """The largest IoU of a box with any labelled face of its photo (0 without labels)."""
+    labels = np.asarray(labels, np.float32).reshape(-1, 4)
+    if not len(labels):
+        return 0.0
+    return float(iou_matrix(np.asarray(box, np.float32)[None], labels).max())
+
+
+def write_sample(listing: list, items: list, n: int, seed: int, out: Path, per_sheet: int = 36) -> list:
+    """N false detections drawn at random, numbered on sheets of per_sheet tiles (6 columns), captioned
+    "index score overlap", overlap being the IoU with the nearest labelled face (a labelled face whose box
+    disagrees shows over 0); also OUT/false-sample.json, the entries in sheet order."""
+    false = [e for e in listing if e["kind"] == "false"]
+    pick = random.Random(seed).sample(false, min(n, len(false)))
+    by_name = {it.name: it for it in items}
+    tiles = []
+    for k, e in enumerate(pick):
+        it = by_name[e["image"]]
+        e["overlap"] = round(overlap_with_labels(e["box"], it.boxes), 3)
+        tiles.append(tile(it.image, np.asarray(e["box"], np.float32), f"{k} {e['score']:.2f} {e['overlap']:.2f}",
+                          it.boxes))
+    for k in range(0, len(tiles), per_sheet):
+        cv2.imwrite(str(out / f"false-sample-{k // per_sheet}.png"),
+                    cv2.cvtColor(sheet(tiles[k:k + per_sheet], 6), cv2.COLOR_RGB2BGR))
+    (out / "false-sample.json").write_text(json.dumps(pick, indent=1) + "\n")
+    return pick
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", help="a detector checkpoint (.pt), or 'haar' for OpenCV's cascade")
     p.add_argument("--data", type=Path, default=Path("data/detector"))
     p.add_argument("--split", default="test")
     p.add_argument("--source", help="only photos of this source (e.g. mask)")
@@ -79,18 +123,26 @@ def main(argv=None) -> int:
     p.add_argument("--fine-max-face", type=float, default=32.0)
     p.add_argument("--max", type=int, default=240, help="tiles per sheet")
     p.add_argument("--columns", type=int, default=12)
+    p.add_argument("--sample", type=int, default=0, help="also draw this many false detections at random to judge")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    model, ckpt = load_model(args.checkpoint)
-    threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
+    if args.checkpoint == "haar":
+        cascade = cv2.CascadeClassifier(HAAR)
+        run = lambda image: haar_detect(cascade, image, max(image.shape[:2]))  # noqa: E731
+        threshold = 0.5 if args.threshold is None else args.threshold
+    else:
+        model, ckpt = load_model(Path(args.checkpoint))
+        threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
+        run = lambda image: detect(model, image, threshold=0.05, long_side=args.long_side,  # noqa: E731
+                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face)
     items = [it for it in load_split(args.data, args.split, max_side=0)
              if args.source is None or it.source == args.source]
     if not items:
         raise SystemExit(f"no photos in {args.data}/{args.split}.json" + (f" from {args.source}" if args.source else ""))
     false_tiles, missed_tiles, listing = [], [], []
     for it in items:
-        dets = detect(model, it.image, threshold=0.05, long_side=args.long_side,
-                      fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face)
+        dets = run(it.image)
         false, missed = errors(dets, it.boxes, threshold, args.iou, args.min_face)
         for box, score in false:
             listing.append({"image": it.name, "kind": "false", "box": [round(float(v), 1) for v in box],
@@ -98,14 +150,19 @@ def main(argv=None) -> int:
             false_tiles.append(tile(it.image, box, f"{score:.2f}", it.boxes))
         for box in missed:
             listing.append({"image": it.name, "kind": "missed", "box": [round(float(v), 1) for v in box],
-                            "side": round(float(_side(box[None])[0]), 1)})
+                            "side": round(float(_side(box[None])[0]), 1),
+                            "best_score": round(best_score_on(dets, box, args.iou), 3)})
             missed_tiles.append(tile(it.image, box, f"{_side(box[None])[0]:.0f}px", it.boxes))
     args.out.mkdir(parents=True, exist_ok=True)
     for name, tiles in (("false", false_tiles), ("missed", missed_tiles)):
         cv2.imwrite(str(args.out / f"{name}.png"), cv2.cvtColor(sheet(tiles[:args.max], args.columns), cv2.COLOR_RGB2BGR))
     (args.out / "errors.json").write_text(json.dumps(listing, indent=1) + "\n")
+    if args.sample:
+        write_sample(listing, items, args.sample, args.seed, args.out)
+    near = sum(1 for e in listing if e["kind"] == "missed" and e["best_score"] >= threshold / 2)
     print(f"{len(items)} photos: {len(false_tiles)} false detections, {len(missed_tiles)} missed faces "
-          f"(threshold {threshold:.2f}, IoU {args.iou}) -> {args.out}")
+          f"(threshold {threshold:.2f}, IoU {args.iou}; {near} of the missed have a detection scoring at least "
+          f"half the threshold) -> {args.out}")
     return 0
 
 

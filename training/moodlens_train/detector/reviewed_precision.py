@@ -1,0 +1,83 @@
+"""Precision on a test set whose labels leave faces out, from a random sample of false detections judged by eye.
+
+A set like WebFaces marks only some of the faces in a photo, so a detection on an unmarked face counts as
+false and the measured precision is a lower bound. `review --sample N` draws N of the false detections at
+random; someone judges each ('face' for a real face the labels leave out; 'not-face', 'label-mismatch' or
+'unclear' stay false) and the verdicts go into a JSON file (`checkpoints/detector/webfaces-review.json`).
+Then, with q the share of 'face' among the judged, TP and FP the measured counts:
+
+    precision = (TP + q * FP) / (TP + FP)
+
+and the 95% interval comes from the Wilson interval of q (the sampling error of the judging; the judging
+itself is not free of error).
+
+    cd training
+    /usr/bin/python3 -m moodlens_train.detector.reviewed_precision checkpoints/detector/webfaces-review.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..callbacks import emit_json
+
+VERDICTS = ("face", "not-face", "label-mismatch", "unclear")
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple:
+    """95% Wilson score interval of a proportion k / n."""
+    if n <= 0:
+        raise ValueError("no judged detections")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def estimate(true_positives: int, false_positives: int, verdicts: list) -> dict:
+    """The precision once the judged share of real faces among the false detections is counted as correct."""
+    unknown = sorted({v for v in verdicts if v not in VERDICTS})
+    if unknown:
+        raise ValueError(f"unknown verdicts {unknown}; use {', '.join(VERDICTS)}")
+    n, faces = len(verdicts), sum(v == "face" for v in verdicts)
+    lo, hi = wilson(faces, n)
+    total = true_positives + false_positives
+
+    def precision(q: float) -> float:
+        return (true_positives + q * false_positives) / total
+
+    return {"judged": n, "counts": {v: sum(x == v for x in verdicts) for v in VERDICTS},
+            "face_share": faces / n, "face_share_95": [lo, hi],
+            "measured_precision": true_positives / total, "precision": precision(faces / n),
+            "precision_95": [precision(lo), precision(hi)],
+            "true_positives": true_positives, "false_positives": false_positives}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("review", type=Path, help="the verdicts file (figures files are read beside it)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    doc = json.loads(args.review.read_text())
+    out = {}
+    for name, d in doc["detectors"].items():
+        figures = json.loads((args.review.parent / d["figures"]).read_text())[d["figures_key"]]["all"]
+        out[name] = estimate(figures["true_positives"], figures["false_positives"],
+                             [r["verdict"] for r in d["reviewed"]])
+        out[name]["recall"] = figures["recall"]
+    if args.json:
+        emit_json(out)
+        return 0
+    for name, r in out.items():
+        lo, hi = r["precision_95"]
+        print(f"{name}: recall {100 * r['recall']:.1f}%, precision measured {100 * r['measured_precision']:.1f}%, "
+              f"with the judged sample {100 * r['precision']:.1f}% (95% {100 * lo:.1f}-{100 * hi:.1f}%); "
+              f"{r['judged']} judged: {r['counts']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The WebFaces held-out set (issue 21): the four-point box rule, its calibration on real face300w crops, the
+ground-truth reader and the copy check that keeps training photos out of a test."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("webfaces", REPO / "training/data_sources/prepare_webfaces.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_rule_fitted_on_boxes_made_by_a_rule_gives_that_rule_back():
+    wf = _module()
+    truth = {"scale": "blend", "cx": 0.05, "cy": 0.4, "w": 2.2, "h": 2.6}
+    rng = np.random.default_rng(0)
+    points, boxes = [], []
+    for _ in range(30):
+        centre, iod = rng.uniform(50, 200, 2), rng.uniform(20, 60)
+        q = np.array([[-iod / 2, 0], [iod / 2, 0], [0, 0.6 * iod], [0, iod]]) + centre
+        points.append(q)
+        boxes.append(wf.rule_box(q, truth))
+    fitted = wf.fit_rule(points, boxes, "blend")
+    for key in ("cx", "cy", "w", "h"):
+        assert fitted[key] == pytest.approx(truth[key], abs=1e-9)
+    # the box follows the face: twice the size, twice the box; it hangs below the eyes, centred on them
+    q = points[0]
+    b = wf.rule_box(q, truth)
+    b2 = wf.rule_box((q - q.mean(0)) * 2 + q.mean(0), truth)
+    assert (b2[2] - b2[0]) == pytest.approx(2 * (b[2] - b[0]))
+    assert b[1] < q[0, 1] < b[3] and b[1] < q[3, 1] < b[3]
+
+
+def test_calibration_on_real_face300w_crops_fits_their_boxes(face300w_dir, tmp_path):
+    wf = _module()
+    archive = tmp_path / "face300w.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(face300w_dir / "landmarks.json", arcname="face300w/landmarks.json")
+    rule = wf.calibrate(archive)
+    assert rule["scale"] in wf.SCALES and rule["val_faces"] > 0
+    # a face box is about two eye-to-mouth lengths wide and a little taller; the fitted boxes overlap the
+    # landmark boxes well on crops the fit did not see
+    assert 1.5 < rule["w"] < 3.5 and rule["w"] < rule["h"] < 4.0
+    assert rule["val_iou_median"] > 0.7
+
+
+def test_ground_truth_lines_become_four_points_per_face():
+    wf = _module()
+    text = ("pic1.jpg 1 2 3 4 5 6 7 8 \n"
+            "pic1.jpg 10 20 30 40 50 60 70 80\n"
+            "pic2.jpg 1 1 2 2 3 3 4 4\n"
+            "\n")
+    faces = wf.read_ground_truth(text)
+    assert sorted(faces) == ["pic1.jpg", "pic2.jpg"]
+    assert len(faces["pic1.jpg"]) == 2 and faces["pic1.jpg"][1].tolist() == [[10, 20], [30, 40], [50, 60], [70, 80]]
+
+
+def test_copy_check_needs_both_the_hash_and_the_thumbnail():
+    wf = _module()
+    rng = np.random.default_rng(3)
+
+    def jpg(a):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+
+    smooth = np.clip(np.add.outer(np.arange(60) * 3, np.arange(80) * 2), 0, 255).astype(np.uint8)
+    noisy = np.clip(smooth + rng.normal(0, 40, smooth.shape), 0, 255).astype(np.uint8)
+    photo = jpg(noisy)
+    finder = wf.CopyFinder()
+    finder.add("seen.jpg", wf.dhash(photo), lambda: photo)
+    # a re-encoded copy is one; a different photo with the same broad layout (same dHash) is not
+    copy = jpg(np.clip(noisy.astype(int) + 2, 0, 255).astype(np.uint8))
+    other = jpg(np.clip(smooth + rng.normal(0, 40, smooth.shape), 0, 255).astype(np.uint8))
+    assert finder.copy_of(wf.dhash(copy), copy, wf.HELD_OUT_COPY_BITS) == "seen.jpg"
+    assert wf.hamming(wf.dhash(other), np.array([wf.dhash(photo)], np.uint64))[0] <= wf.HELD_OUT_COPY_BITS
+    assert finder.copy_of(wf.dhash(other), other, wf.HELD_OUT_COPY_BITS) == ""
+    assert wf.CopyFinder().copy_of(wf.dhash(copy), copy, 10) == ""
+
+
+def test_prepare_writes_a_split_the_detector_tools_load(face300w_dir, tmp_path):
+    """End to end on a tiny git repository shaped like PigeonDan1/face_reco."""
+    import os
+    import subprocess
+    wf = _module()
+    repo = tmp_path / "repo"
+    (repo / "Caltech_WebFaces").mkdir(parents=True)
+    rng = np.random.default_rng(4)
+    for name in ("pic00001.jpg", "pic00002.jpg"):
+        Image.fromarray((rng.random((120, 160, 3)) * 255).astype(np.uint8)).save(repo / "Caltech_WebFaces" / name)
+    # pic00003 repeats pic00001
+    (repo / "Caltech_WebFaces/pic00003.jpg").write_bytes((repo / "Caltech_WebFaces/pic00001.jpg").read_bytes())
+    (repo / "WebFaces_GroundThruth.txt").write_text(
+        "pic00001.jpg 60 50 90 50 75 65 75 80\npic00002.jpg 20 30 40 30 30 40 30 50\n"
+        "pic00002.jpg 100 30 120 30 110 40 110 50\npic00003.jpg 60 50 90 50 75 65 75 80\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    archive = tmp_path / "face300w.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(face300w_dir / "landmarks.json", arcname="face300w/landmarks.json")
+    out = tmp_path / "webfaces"
+    assert wf.main(["--repo", str(repo), "--commit", commit, "--face300w", str(archive), "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert (meta["photos"], meta["faces"], meta["left_out"]["repeat"]) == (2, 3, 1)
+    from moodlens_train.detector.data import load_split
+    items = load_split(out, "test")
+    assert [len(it.boxes) for it in items] == [1, 2]
+    x1, y1, x2, y2 = items[0].boxes[0]
+    # eyes at y 50, mouth at y 80: the box spans them, centred between the eyes
+    assert y1 < 50 and y2 > 80 and (x1 + x2) / 2 == pytest.approx(75, abs=1)
+
+
+def test_reviewed_precision_counts_the_judged_share_of_real_faces():
+    from moodlens_train.detector.reviewed_precision import estimate, wilson
+    r = estimate(900, 100, ["face"] * 75 + ["not-face"] * 20 + ["label-mismatch"] * 3 + ["unclear"] * 2)
+    assert r["measured_precision"] == pytest.approx(0.9)
+    assert r["precision"] == pytest.approx((900 + 75) / 1000)
+    lo, hi = r["precision_95"]
+    assert 0.9 < lo < r["precision"] < hi < 1.0
+    assert r["counts"] == {"face": 75, "not-face": 20, "label-mismatch": 3, "unclear": 2}
+    # Wilson: inside [0, 1] even at the edges, and narrower with more judged
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    assert wilson(50, 100)[1] - wilson(50, 100)[0] < wilson(5, 10)[1] - wilson(5, 10)[0]
+    with pytest.raises(ValueError):
+        estimate(10, 5, ["face", "a face?"])
+
+
+def test_review_sample_draws_false_detections_with_their_overlap(tmp_path):
+    from moodlens_train.detector.data import Item
+    from moodlens_train.detector.review import write_sample
+    image = np.zeros((200, 200, 3), np.uint8)
+    labels = np.array([[10, 10, 60, 60]], np.float32)
+    item = Item(image, labels, np.full((1, 5, 2), np.nan, np.float32), "webfaces", "images/a.jpg")
+    listing = [{"image": "images/a.jpg", "kind": "false", "box": [100.0 + i, 100.0, 140.0 + i, 140.0], "score": 0.7}
+               for i in range(50)]
+    listing += [{"image": "images/a.jpg", "kind": "false", "box": [20.0, 20.0, 70.0, 70.0], "score": 0.9},
+                {"image": "images/a.jpg", "kind": "missed", "box": [10.0, 10.0, 60.0, 60.0], "side": 50.0}]
+    pick = write_sample(listing, [item], 40, 0, tmp_path)
+    assert len(pick) == 40 and all(e["kind"] == "false" for e in pick)
+    # the same seed draws the same sample; 40 tiles make two sheets
+    assert [e["box"] for e in write_sample(listing, [item], 40, 0, tmp_path)] == [e["box"] for e in pick]
+    assert (tmp_path / "false-sample-0.png").is_file() and (tmp_path / "false-sample-1.png").is_file()
+    assert json.loads((tmp_path / "false-sample.json").read_text())[0]["box"] == pick[0]["box"]
+    shifted = [e for e in write_sample(listing, [item], 60, 0, tmp_path) if e["box"][0] == 20.0]
+    assert shifted and shifted[0]["overlap"] == pytest.approx(1600 / (2500 + 2500 - 1600), abs=1e-3)
+
+
+def test_a_missed_face_records_how_near_the_detector_came():
+    from moodlens_train.detector.review import best_score_on
+    dets = {"boxes": np.array([[0, 0, 40, 40], [2, 2, 42, 42], [100, 100, 140, 140]], np.float32),
+            "scores": np.array([0.35, 0.45, 0.9], np.float32)}
+    assert best_score_on(dets, np.array([0, 0, 40, 40], np.float32), 0.4) == pytest.approx(0.45)
+    assert best_score_on(dets, np.array([300, 300, 340, 340], np.float32), 0.4) == 0.0
+    assert best_score_on({"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0)}, np.zeros(4), 0.4) == 0.0
