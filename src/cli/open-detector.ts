@@ -1,3 +1,4 @@
+import { MoodLensError } from '../core/errors.js';
 import type { Box, Image } from '../core/image.js';
 import { CnnBoxDetector } from '../detect/cnn/box-detector.js';
 import type { DetectorKind } from '../detect/detector-kind.js';
@@ -28,6 +29,8 @@ export async function openFaceDetector(
     const model = await loadCnnFaceDetector(flags.detectorModel ?? DEFAULT_CNN_DETECTOR_PATH, {
       intraOpNumThreads: flags.threads,
       ...(flags.fineLongSide === undefined ? {} : { fineLongSide: flags.fineLongSide }),
+    }).catch((error: unknown) => {
+      throw namingFineLongSide(error);
     });
     const cnn = new CnnBoxDetector(
       model,
@@ -45,4 +48,21 @@ export async function openFaceDetector(
     detect: (image, options) => haar.detect(image, options),
     close: () => haar.close(),
   };
+}
+
+const FINE_PASS_PHRASE = "the fine pass's long side";
+
+/**
+ * The core checks the fine pass's long side against the model's first pass (which only the model knows); the
+ * CLI reports that under the flag the user typed.
+ */
+function namingFineLongSide(error: unknown): unknown {
+  if (
+    error instanceof MoodLensError &&
+    error.code === 'MOODLENS_ERR_INVALID_ARGUMENT' &&
+    error.message.includes(FINE_PASS_PHRASE)
+  ) {
+    return new MoodLensError(error.code, error.message.replace(FINE_PASS_PHRASE, '--fine-long-side'));
+  }
+  return error;
 }
