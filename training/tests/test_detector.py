@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import commit_all, jpeg_bytes
 from moodlens_train.detector.loss import assign, detection_loss
 from moodlens_train.detector.metrics import evaluate, iou_matrix, nms
 from moodlens_train.detector.model import (STRIDES, DetectorExport, FaceDetector, anchor_points, decode,
@@ -360,16 +361,9 @@ def _prep_module():
 
 
 def test_extra_training_photos_leave_out_held_out_copies_and_repeats(tmp_path):
-    import io
-    from PIL import Image
     prep = _prep_module()
     rng = np.random.default_rng(2)
-
-    def jpg(a):
-        buf = io.BytesIO()
-        Image.fromarray(a).save(buf, "JPEG", quality=90)
-        return buf.getvalue()
-
+    jpg = jpeg_bytes
     held = (rng.random((60, 80)) * 255).astype(np.uint8)
     fresh = (rng.random((60, 80)) * 255).astype(np.uint8)
     voc = b"<annotation><object><bndbox><xmin>10</xmin><ymin>5</ymin><xmax>30</xmax><ymax>35</ymax></bndbox></object></annotation>"
@@ -392,12 +386,7 @@ def test_git_files_reads_a_commit_blob_by_blob(tmp_path):
     (repo / "data/labels/a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     (repo / "data/b.bin").write_bytes(bytes(range(256)) * 3)
     (repo / "other.txt").write_text("x")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
-                            text=True).stdout.strip()
+    commit = commit_all(repo)
     files = prep.git_files(repo, commit, "data")
     assert files == {"data/b.bin": bytes(range(256)) * 3, "data/labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}
 

@@ -3,7 +3,6 @@ ground-truth reader and the copy check that keeps training photos out of a test.
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from helpers import commit_all, jpeg_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,9 +73,7 @@ def test_copy_check_needs_both_the_hash_and_the_thumbnail():
     rng = np.random.default_rng(3)
 
     def jpg(a):
-        buf = io.BytesIO()
-        Image.fromarray(a).save(buf, "JPEG", quality=85)
-        return buf.getvalue()
+        return jpeg_bytes(a, quality=85)
 
     smooth = np.clip(np.add.outer(np.arange(60) * 3, np.arange(80) * 2), 0, 255).astype(np.uint8)
     noisy = np.clip(smooth + rng.normal(0, 40, smooth.shape), 0, 255).astype(np.uint8)
@@ -92,8 +91,6 @@ def test_copy_check_needs_both_the_hash_and_the_thumbnail():
 
 def test_prepare_writes_a_split_the_detector_tools_load(face300w_dir, tmp_path):
     """End to end on a tiny git repository shaped like PigeonDan1/face_reco."""
-    import os
-    import subprocess
     wf = _module()
     repo = tmp_path / "repo"
     (repo / "Caltech_WebFaces").mkdir(parents=True)
@@ -105,12 +102,7 @@ def test_prepare_writes_a_split_the_detector_tools_load(face300w_dir, tmp_path):
     (repo / "WebFaces_GroundThruth.txt").write_text(
         "pic00001.jpg 60 50 90 50 75 65 75 80\npic00002.jpg 20 30 40 30 30 40 30 50\n"
         "pic00002.jpg 100 30 120 30 110 40 110 50\npic00003.jpg 60 50 90 50 75 65 75 80\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
-                            text=True).stdout.strip()
+    commit = commit_all(repo)
     archive = tmp_path / "face300w.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(face300w_dir / "landmarks.json", arcname="face300w/landmarks.json")
