@@ -4,7 +4,8 @@
  * letterboxed) and FER-2013 scenes (gray). Each detector runs as MoodLens runs it: Haar with the settings
  * of analyze, video and the server (1.1 / 4 neighbours), on the main thread (1T) and over the
  * ParallelFaceDetector's threads; the CNN (default model, its own long side and threshold, its fine pass for
- * small faces when the model has one, NMS, Haar framing) with ONNX Runtime on 1 and on 2 intra-op threads. Times include everything each detector does
+ * small faces and its coarse pass for faces filling the photo when the model has them, NMS, Haar framing)
+ * with ONNX Runtime on 1 and on 2 intra-op threads. Times include everything each detector does
  * per photo (the CNN's resize and decoding, Haar's gray conversion and grouping).
  */
 import { availableParallelism, cpus } from 'node:os';

@@ -400,6 +400,68 @@ void test('a model with a fine pass runs it for small faces only, and skips it w
   });
 });
 
+void test('a model with a coarse pass adds only the faces too large for the first pass, unless told not to run it', async () => {
+  const coarse = { 'moodlens.coarse_long_side': '256', 'moodlens.coarse_min_face': '250' };
+  assert.deepEqual(parseCnnDetectorMetadata(detectorMetadata(coarse), 'm').coarsePass, {
+    longSide: 256,
+    minFace: 250,
+  });
+  assert.equal(parseCnnDetectorMetadata(detectorMetadata(), 'm').coarsePass, undefined);
+  const bads: Record<string, string>[] = [
+    { 'moodlens.coarse_long_side': '256' },
+    { 'moodlens.coarse_min_face': '250' },
+    { ...coarse, 'moodlens.coarse_long_side': '416' },
+    { ...coarse, 'moodlens.coarse_long_side': '16' },
+    { ...coarse, 'moodlens.coarse_min_face': '-1' },
+  ];
+  for (const bad of bads) {
+    assert.throws(() => parseCnnDetectorMetadata(detectorMetadata(bad), 'm'), {
+      code: 'MOODLENS_ERR_MODEL_LOAD',
+    });
+  }
+  // The first pass (long side 416) finds nothing; the coarse pass (256) finds a 700x560 face, 325 px at 416
+  // (over 250: added), and a 100 px one, 52 px at 416 (the first pass's to find: not added).
+  const image = createImage(800, 600, 3);
+  const detectWith = async (options: { coarsePass?: boolean }) => {
+    const sizes: number[][] = [];
+    const backend: CnnDetectorBackend = {
+      run: (_input, height, width) => {
+        sizes.push([height, width]);
+        const scale = Math.max(height, width) >= 400 ? 416 / 800 : 256 / 800;
+        const found =
+          scale < 0.5
+            ? [
+                [50, 20, 750, 580],
+                [600, 50, 700, 150],
+              ]
+            : [];
+        return Promise.resolve({
+          scores: Float32Array.from(found.map(() => 0.9)),
+          boxes: Float32Array.from(found.flat().map((v) => v * scale)),
+          kps: new Float32Array(10 * found.length),
+        });
+      },
+      dispose: () => Promise.resolve(),
+    };
+    const detector = CnnFaceDetector.create({ backend, metadata: detectorMetadata(coarse) });
+    const faces = await detector.detect(image, options);
+    await detector.close();
+    return { sizes, boxes: faces.map((f) => f.box) };
+  };
+  const found = await detectWith({});
+  assert.deepEqual(found.sizes, [
+    [320, 416],
+    [192, 256],
+  ]);
+  assert.equal(found.boxes.length, 1);
+  const [box] = found.boxes;
+  assert.ok(
+    box !== undefined && Math.abs(box.x - 50) < 1 && Math.abs(box.width - 700) < 1,
+    JSON.stringify(box),
+  );
+  assert.deepEqual(await detectWith({ coarsePass: false }), { sizes: [[320, 416]], boxes: [] });
+});
+
 void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {
   const detector = await loadCnnFaceDetector(MODEL);
   try {

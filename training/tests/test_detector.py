@@ -223,6 +223,38 @@ def test_the_fine_pass_adds_only_the_faces_small_at_the_first_pass(monkeypatch):
     assert both["kps"].shape == (2, 5, 2)
 
 
+def test_the_coarse_pass_adds_only_the_faces_large_at_the_first_pass(monkeypatch):
+    from moodlens_train.detector import metrics
+    calls = []
+
+    def fake_pass(model, image, threshold, long_side):  # photo 800x600; boxes already in photo pixels
+        calls.append(long_side)
+        if long_side == 416:
+            return np.array([0.9]), np.array([[600, 50, 700, 150]], np.float32), np.zeros((1, 10)), 416 / 800
+        boxes = np.array([[50, 20, 750, 580], [601, 50, 701, 150]], np.float32)  # a face filling it, a copy
+        return np.array([0.8, 0.95]), boxes, np.zeros((2, 10)), 256 / 800
+
+    monkeypatch.setattr(metrics, "_pass", fake_pass)
+    photo = np.zeros((600, 800, 3), np.uint8)
+    out = metrics.detect(None, photo, 0.05, 416, coarse_long_side=256, coarse_min_face=250)
+    # the large face is sqrt(700 x 560) x 0.52 = 325 px at 416 (added); the 100 px copy is 52 px (not added)
+    assert calls == [416, 256]
+    assert out["boxes"].tolist() == [[600, 50, 700, 150], [50, 20, 750, 580]]
+
+
+def test_onnx_records_the_coarse_pass(exported, tmp_path):
+    import onnx
+    from moodlens_train.detector.export import main
+    ckpt, _ = exported
+    path = tmp_path / "coarse.onnx"
+    with pytest.raises(SystemExit, match="less than --long-side"):
+        main([str(ckpt), str(path), "--long-side", "416", "--coarse-long-side", "416"])
+    assert main([str(ckpt), str(path), "--long-side", "416", "--coarse-long-side", "256", "--coarse-min-face", "250"]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert (meta["moodlens.coarse_long_side"], meta["moodlens.coarse_min_face"]) == ("256", "250")
+    assert "moodlens.fine_long_side" not in meta
+
+
 def _onnx_outputs(path: Path, x: np.ndarray):
     try:
         import onnxruntime as ort

@@ -58,6 +58,8 @@ export interface CandidateSettings {
   readonly minSize: number;
   /** Keep only faces under this size (image pixels, square root of the box's area). Default: no maximum. */
   readonly maxFace?: number;
+  /** Keep only faces over this size (image pixels, square root of the box's area). Default: no minimum. */
+  readonly minFace?: number;
 }
 
 /** A face of one pass before NMS, in image pixels. */
@@ -118,6 +120,7 @@ export function decodeCandidates(
   const { scores, boxes, kps } = outputs;
   const { scoreThreshold, scale, minSize } = settings;
   const maxFace = settings.maxFace ?? Infinity;
+  const minFace = settings.minFace ?? -Infinity;
   const candidates: DetectionCandidate[] = [];
   for (let a = 0; a < scores.length; a++) {
     const score = scores[a];
@@ -132,7 +135,8 @@ export function decodeCandidates(
     const h = corners.y2 - corners.y1;
     if (Math.min(w, h) < minSize) continue;
     // As training's metrics.detect: the side is the square root of the (non-negative) area.
-    if (!(Math.sqrt(Math.max(w, 0) * Math.max(h, 0)) < maxFace)) continue;
+    const side = Math.sqrt(Math.max(w, 0) * Math.max(h, 0));
+    if (!(side < maxFace && side > minFace)) continue;
     const keypoints: [number, number][] = [];
     for (let p = 0; p < 5; p++) {
       keypoints.push([kps[10 * a + 2 * p] / scale, kps[10 * a + 2 * p + 1] / scale]);

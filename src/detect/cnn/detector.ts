@@ -27,6 +27,11 @@ export interface CnnDetectOptions {
    * can find a face of at least `minSize`. Default true.
    */
   readonly finePass?: boolean;
+  /**
+   * Run the model's pass for faces filling the image (`CnnDetectorModelInfo.coarsePass`), when it has one.
+   * Default true.
+   */
+  readonly coarsePass?: boolean;
 }
 
 export interface CnnFaceDetectorOptions extends CnnDetectOptions {
@@ -87,6 +92,7 @@ export class CnnFaceDetector {
       nmsIou: info.nmsIou,
       minSize: 0,
       finePass: true,
+      coarsePass: true,
     });
     return new CnnFaceDetector(options.backend, info, source, longSide, defaults, finePass);
   }
@@ -94,7 +100,10 @@ export class CnnFaceDetector {
   /** The faces of `image`, highest score first, in image pixels. */
   async detect(image: Image, options: CnnDetectOptions = {}): Promise<DetectedFace[]> {
     if (this.closed) throw new Error(`The face detector ${this.source} has been closed`);
-    const { scoreThreshold, nmsIou, minSize, finePass } = resolveCnnDetectOptions(options, this.defaults);
+    const { scoreThreshold, nmsIou, minSize, finePass, coarsePass } = resolveCnnDetectOptions(
+      options,
+      this.defaults,
+    );
     const first = await this.#pass(image, this.longSide, { scoreThreshold, minSize });
     let candidates = first.candidates;
     const fine = this.finePass;
@@ -104,6 +113,13 @@ export class CnnFaceDetector {
     if (finePass && fine !== undefined && maxFace !== undefined && maxFace > minSize) {
       const second = await this.#pass(image, fine.longSide, { scoreThreshold, minSize, maxFace });
       candidates = [...candidates, ...second.candidates];
+    }
+    const coarse = this.info.coarsePass;
+    if (coarsePass && coarse !== undefined) {
+      // faces over minFace at the first pass's size: larger than the crops the model learnt from
+      const minFace = coarse.minFace / (this.longSide / Math.max(image.width, image.height));
+      const third = await this.#pass(image, coarse.longSide, { scoreThreshold, minSize, minFace });
+      candidates = [...candidates, ...third.candidates];
     }
     return suppressCandidates(candidates, nmsIou, image.width, image.height);
   }
@@ -121,7 +137,7 @@ export class CnnFaceDetector {
   async #pass(
     image: Image,
     longSide: number,
-    limits: { scoreThreshold: number; minSize: number; maxFace?: number },
+    limits: { scoreThreshold: number; minSize: number; maxFace?: number; minFace?: number },
   ): Promise<{ candidates: DetectionCandidate[]; scale: number }> {
     const input = detectorInput(image, longSide, Math.max(...this.info.strides));
     const outputs = await this.backend.run(input.data, input.height, input.width);
@@ -184,8 +200,14 @@ export function resolveCnnDetectOptions(
     }
   }
   const finePass = options.finePass ?? defaults.finePass;
-  if (typeof finePass !== 'boolean') {
-    throw new RangeError(`Expected true or false for finePass but received ${String(finePass)}`);
+  const coarsePass = options.coarsePass ?? defaults.coarsePass;
+  for (const [name, value] of [
+    ['finePass', finePass],
+    ['coarsePass', coarsePass],
+  ] as const) {
+    if (typeof value !== 'boolean') {
+      throw new RangeError(`Expected true or false for ${name} but received ${String(value)}`);
+    }
   }
-  return { scoreThreshold, nmsIou, minSize, finePass };
+  return { scoreThreshold, nmsIou, minSize, finePass, coarsePass };
 }

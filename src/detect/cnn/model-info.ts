@@ -19,6 +19,18 @@ export interface CnnDetectorFinePass {
   readonly maxFace: number;
 }
 
+/**
+ * A pass for faces filling the image: the image also resized to `longSide` (less than the first pass's),
+ * adding the faces it finds that would be over `minFace` pixels (square root of the box's area) at the first
+ * pass's size, larger than the crops the model was trained on; all passes' boxes go through one NMS.
+ */
+export interface CnnDetectorCoarsePass {
+  /** `moodlens.coarse_long_side`. */
+  readonly longSide: number;
+  /** `moodlens.coarse_min_face`, in first-pass input pixels. */
+  readonly minFace: number;
+}
+
 /** What a detector model says about itself in its `moodlens.*` metadata. */
 export interface CnnDetectorModelInfo {
   /** `moodlens.format`. */
@@ -38,6 +50,8 @@ export interface CnnDetectorModelInfo {
   readonly haarFraming: HaarFraming;
   /** The second pass for small faces, for a model that has one (both keys or neither). */
   readonly finePass?: CnnDetectorFinePass;
+  /** The pass for faces filling the image, for a model that has one (both keys or neither). */
+  readonly coarsePass?: CnnDetectorCoarsePass;
 }
 
 /**
@@ -79,12 +93,7 @@ export function parseCnnDetectorMetadata(
       "'dx,dy,scale' (|dx|, |dy| <= 1, scale 0.25-4)",
     );
   }
-  const hasFine = ['moodlens.fine_long_side', 'moodlens.fine_max_face'].map((k) => metadata[k] !== undefined);
-  if (hasFine[0] !== hasFine[1]) {
-    const missing = hasFine[0] ? 'moodlens.fine_max_face' : 'moodlens.fine_long_side';
-    throw badValue(source, missing, undefined, 'both fine-pass keys or neither');
-  }
-  const finePass = hasFine[0]
+  const finePass = hasPair(metadata, source, 'moodlens.fine_long_side', 'moodlens.fine_max_face', 'fine')
     ? {
         longSide: readNumber(
           metadata,
@@ -95,6 +104,23 @@ export function parseCnnDetectorMetadata(
         maxFace: readNumber(metadata, 'moodlens.fine_max_face', source, (v) => v > 0),
       }
     : undefined;
+  const coarsePass = hasPair(
+    metadata,
+    source,
+    'moodlens.coarse_long_side',
+    'moodlens.coarse_min_face',
+    'coarse',
+  )
+    ? {
+        longSide: readNumber(
+          metadata,
+          'moodlens.coarse_long_side',
+          source,
+          (v) => Number.isInteger(v) && v >= 32 && v < longSide,
+        ),
+        minFace: readNumber(metadata, 'moodlens.coarse_min_face', source, (v) => v > 0),
+      }
+    : undefined;
   return {
     format,
     longSide,
@@ -103,7 +129,23 @@ export function parseCnnDetectorMetadata(
     strides,
     haarFraming,
     ...(finePass === undefined ? {} : { finePass }),
+    ...(coarsePass === undefined ? {} : { coarsePass }),
   };
+}
+
+/** Whether a pass's two keys are there; one without the other is an error naming the missing one. */
+function hasPair(
+  metadata: Readonly<Record<string, string>>,
+  source: string,
+  sideKey: string,
+  faceKey: string,
+  pass: string,
+): boolean {
+  const has = [sideKey, faceKey].map((k) => metadata[k] !== undefined);
+  if (has[0] !== has[1]) {
+    throw badValue(source, has[0] ? faceKey : sideKey, undefined, `both ${pass}-pass keys or neither`);
+  }
+  return has[0] === true;
 }
 
 function readNumber(

@@ -12,6 +12,11 @@ export interface WebCnnDetectorOptions {
   readonly modelUrl: string;
   /** Keep faces scoring at least this, 0-1. Default: the model's `moodlens.score_threshold`. */
   readonly minScore?: number;
+  /**
+   * Run the model's pass for faces filling the frame (`moodlens.coarse_long_side`). Default false: the page
+   * runs the detector on every camera frame, and its frame rate with this pass is not measured yet.
+   */
+  readonly coarsePass?: boolean;
 }
 
 /**
@@ -46,6 +51,7 @@ export async function loadWebCnnDetector(
       metadata,
       source: modelUrl,
       ...(minScore === undefined ? {} : { scoreThreshold: minScore }),
+      coarsePass: options.coarsePass ?? false,
     });
     return new CnnBoxDetector(detector);
   } catch (error) {

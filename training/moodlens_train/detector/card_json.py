@@ -88,6 +88,8 @@ def build(folder: Path, onnx: Path) -> dict:
             "long_side": test["long_side"],
             "fine_long_side": test.get("fine_long_side"),
             "fine_max_face": test.get("fine_max_face"),
+            "coarse_long_side": test.get("coarse_long_side"),
+            "coarse_min_face": test.get("coarse_min_face"),
             "score_threshold": test["threshold"],
             "architecture": f"YuNet/BlazeFace-like anchor-free, width {args['width']}, neck {args['neck']}, "
                             "strides 8/16/32",

@@ -5,7 +5,8 @@
         --haar --json-out runs/detector/test.json
 
 The detector sees each photo resized to --long-side (416, as MoodLens runs it; INTER_AREA when shrinking),
-plus, with --fine-long-side, a second pass for small faces (metrics.detect); boxes are mapped back to the
+plus, with --fine-long-side, a second pass for small faces and, with --coarse-long-side, one for faces filling
+the photo (metrics.detect); boxes are mapped back to the
 photo. It keeps detections at or above the threshold (the checkpoint's, chosen on val, or --threshold; never
 chosen on test) after NMS (IoU 0.4). Haar is `detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3)` with
 `haarcascade_frontalface_default.xml` on the photo as it is (or --haar-long-side). A detection counts when it
@@ -72,6 +73,11 @@ def main(argv=None) -> int:
                         "moodlens.fine_long_side)")
     p.add_argument("--fine-max-face", type=float, default=32.0,
                    help="the second pass keeps faces under this size at --long-side (default %(default)s)")
+    p.add_argument("--coarse-long-side", type=int, default=0,
+                   help="a pass at this (smaller) long side for faces filling the photo (0: none; the model's "
+                        "moodlens.coarse_long_side)")
+    p.add_argument("--coarse-min-face", type=float, default=250.0,
+                   help="the coarse pass keeps faces over this size at --long-side (default %(default)s)")
     p.add_argument("--pick-threshold", action="store_true",
                    help="choose the F1-best threshold on this split (for val only: how --threshold is chosen)")
     p.add_argument("--haar", action="store_true", help="also OpenCV's Haar cascade (1.1 / 3)")
@@ -89,13 +95,16 @@ def main(argv=None) -> int:
     for it in items:
         t = time.perf_counter()
         dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side,
-                           fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face))
+                           fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face,
+                           coarse_long_side=args.coarse_long_side, coarse_min_face=args.coarse_min_face))
         times.append(time.perf_counter() - t)
     if args.pick_threshold:
         threshold = best_threshold(dets, [it.boxes for it in items], args.iou, args.min_face)
     result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
               "photos": len(items), "threshold": threshold, "iou": args.iou, "long_side": args.long_side,
               "fine_long_side": args.fine_long_side, "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
+              "coarse_long_side": args.coarse_long_side,
+              "coarse_min_face": args.coarse_min_face if args.coarse_long_side else 0,
               "min_face": args.min_face, "detector": figures(dets, items, threshold, args.iou, args.min_face),
               "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
     if any(not np.isnan(it.kps).all() for it in items):

@@ -36,7 +36,7 @@ def load_model(path):
 
 
 def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None,
-             fine: tuple = None) -> dict:
+             fine: tuple = None, coarse: tuple = None) -> dict:
     extra = {} if framing is None else {
         # the Haar cascade's framing of each box (framing.py): what the landmark and emotion stages expect
         "moodlens.haar_framing": f"{framing['dx']:.4f},{framing['dy']:.4f},{framing['scale']:.4f}"}
@@ -45,6 +45,11 @@ def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, f
         # long_side, sqrt of the box area) it adds
         extra["moodlens.fine_long_side"] = str(fine[0])
         extra["moodlens.fine_max_face"] = f"{fine[1]:g}"
+    if coarse is not None:
+        # a pass at a smaller long side for faces filling the photo: its long side, and the smallest face
+        # (pixels at long_side, sqrt of the box area) it adds
+        extra["moodlens.coarse_long_side"] = str(coarse[0])
+        extra["moodlens.coarse_min_face"] = f"{coarse[1]:g}"
     return {**extra,
         "moodlens.task": "face_detection",
         "moodlens.input": "rgb,0-255,NCHW,any size (pad to a multiple of 32)",
@@ -66,7 +71,7 @@ def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, f
 
 
 def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None,
-                fine: tuple = None):
+                fine: tuple = None, coarse: tuple = None):
     import onnx
     buf = io.BytesIO()
     kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -76,7 +81,7 @@ def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE
                                     "boxes": {0: "N", 1: "A"}, "kps": {0: "N", 1: "A"}},
                       do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
-    set_metadata(proto, metadata(model, ckpt, long_side, framing, fine))
+    set_metadata(proto, metadata(model, ckpt, long_side, framing, fine, coarse))
     return proto
 
 
@@ -106,16 +111,23 @@ def main(argv=None) -> int:
                    help="record a second pass at this long side for small faces (0: none)")
     p.add_argument("--fine-max-face", type=float, default=32.0,
                    help="the second pass adds faces under this size at --long-side (default %(default)s)")
+    p.add_argument("--coarse-long-side", type=int, default=0,
+                   help="record a pass at this (smaller) long side for faces filling the photo (0: none)")
+    p.add_argument("--coarse-min-face", type=float, default=250.0,
+                   help="the coarse pass adds faces over this size at --long-side (default %(default)s)")
     args = p.parse_args(argv)
     if args.fine_long_side and args.fine_long_side <= args.long_side:
         raise SystemExit("--fine-long-side: expected more than --long-side")
+    if args.coarse_long_side and not 32 <= args.coarse_long_side < args.long_side:
+        raise SystemExit("--coarse-long-side: expected 32 or more and less than --long-side")
     import onnx
     model, ckpt = load_model(args.checkpoint)
     if args.threshold is not None:
         ckpt["threshold"] = args.threshold
     framing = json.loads(args.framing.read_text()) if args.framing else None
     proto = export_onnx(model, ckpt, args.long_side, framing,
-                        (args.fine_long_side, args.fine_max_face) if args.fine_long_side else None)
+                        (args.fine_long_side, args.fine_max_face) if args.fine_long_side else None,
+                        (args.coarse_long_side, args.coarse_min_face) if args.coarse_long_side else None)
     onnx.checker.check_model(proto)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(args.output))

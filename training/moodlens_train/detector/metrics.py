@@ -64,19 +64,27 @@ def _pass(model, image: np.ndarray, threshold: float, long_side: int):
 
 
 def detect(model, image: np.ndarray, threshold: float = 0.05, long_side: int = EVAL_LONG_SIDE,
-           fine_long_side: int = 0, fine_max_face: float = 0.0) -> Dict[str, np.ndarray]:
+           fine_long_side: int = 0, fine_max_face: float = 0.0, coarse_long_side: int = 0,
+           coarse_min_face: float = 0.0) -> Dict[str, np.ndarray]:
     """Detections in photo pixels: boxes (K, 4), scores (K,), kps (K, 5, 2), after NMS, scores >= threshold.
 
     With `fine_long_side`, a second pass at that long side adds the faces it finds that would be under
     `fine_max_face` pixels (sqrt of the box area) at `long_side`: small faces, which the first pass misses
-    more often; both passes' boxes then go through one NMS."""
+    more often. With `coarse_long_side`, a pass at that (smaller) long side adds the faces that would be over
+    `coarse_min_face` pixels at `long_side`: faces filling most of the photo, larger than the 320 px crops the
+    model was trained on. All passes' boxes then go through one NMS."""
     scores, boxes, kps, scale = _pass(model, image, threshold, long_side)
+    extra = []
     if fine_long_side > 0 and fine_max_face > 0:
         fs, fb, fk, _ = _pass(model, image, threshold, fine_long_side)
-        small = _side(fb) * scale < fine_max_face
-        scores = np.concatenate([scores, fs[small]])
-        boxes = np.concatenate([boxes, fb[small]])
-        kps = np.concatenate([kps, fk[small]])
+        extra.append((fs, fb, fk, _side(fb) * scale < fine_max_face))
+    if coarse_long_side > 0 and coarse_min_face > 0:
+        cs, cb, ck, _ = _pass(model, image, threshold, coarse_long_side)
+        extra.append((cs, cb, ck, _side(cb) * scale > coarse_min_face))
+    for s, b, k, keep in extra:
+        scores = np.concatenate([scores, s[keep]])
+        boxes = np.concatenate([boxes, b[keep]])
+        kps = np.concatenate([kps, k[keep]])
     keep = nms(boxes, scores)
     return {"boxes": boxes[keep], "scores": scores[keep], "kps": kps[keep].reshape(-1, 5, 2)}
 

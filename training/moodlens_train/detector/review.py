@@ -121,6 +121,8 @@ def main(argv=None) -> int:
     p.add_argument("--long-side", type=int, default=416)
     p.add_argument("--fine-long-side", type=int, default=0)
     p.add_argument("--fine-max-face", type=float, default=32.0)
+    p.add_argument("--coarse-long-side", type=int, default=0)
+    p.add_argument("--coarse-min-face", type=float, default=250.0)
     p.add_argument("--max", type=int, default=240, help="tiles per sheet")
     p.add_argument("--columns", type=int, default=12)
     p.add_argument("--sample", type=int, default=0, help="also draw this many false detections at random to judge")
@@ -128,6 +130,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     if args.checkpoint == "haar":
+        # one thread: the cascade's parallel scan returns its boxes in a varying order, and --sample draws by
+        # position
+        cv2.setNumThreads(1)
         cascade = cv2.CascadeClassifier(HAAR)
         run = lambda image: haar_detect(cascade, image, max(image.shape[:2]))  # noqa: E731
         threshold = 0.5 if args.threshold is None else args.threshold
@@ -135,7 +140,8 @@ def main(argv=None) -> int:
         model, ckpt = load_model(Path(args.checkpoint))
         threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
         run = lambda image: detect(model, image, threshold=0.05, long_side=args.long_side,  # noqa: E731
-                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face)
+                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face,
+                                   coarse_long_side=args.coarse_long_side, coarse_min_face=args.coarse_min_face)
     items = [it for it in load_split(args.data, args.split, max_side=0)
              if args.source is None or it.source == args.source]
     if not items:

@@ -158,6 +158,8 @@ def main(argv=None) -> int:
     p.add_argument("--long-side", type=int, default=416)
     p.add_argument("--fine-long-side", type=int, default=640, help="0: no fine pass")
     p.add_argument("--fine-max-face", type=float, default=32.0)
+    p.add_argument("--coarse-long-side", type=int, default=0, help="0: no coarse pass")
+    p.add_argument("--coarse-min-face", type=float, default=250.0)
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (a quick look; not the benchmark)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json-out", type=Path)
@@ -178,10 +180,13 @@ def main(argv=None) -> int:
         from .metrics import detect
         model, ckpt = load_model(Path(args.checkpoint))
         run = lambda image: detect(model, image, threshold=0.02, long_side=args.long_side,  # noqa: E731
-                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face)
+                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face,
+                                   coarse_long_side=args.coarse_long_side, coarse_min_face=args.coarse_min_face)
         config = {"detector": str(args.checkpoint), "epoch": ckpt.get("epoch"), "long_side": args.long_side,
                   "fine_long_side": args.fine_long_side,
-                  "fine_max_face": args.fine_max_face if args.fine_long_side else 0}
+                  "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
+                  "coarse_long_side": args.coarse_long_side,
+                  "coarse_min_face": args.coarse_min_face if args.coarse_long_side else 0}
     predictions, times = [], []
     for i, photo in enumerate(photos):
         image = read_rgb(args.data / "images" / photo["file"])
