@@ -140,7 +140,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     notes: [
       `Haar: the shipped cascade, scaleFactor 1.1, minNeighbors 4 (analyze's settings), WebAssembly kernel; ${threads}T: ParallelFaceDetector. ` +
         `cnn: ${model} (${Math.round(statSync(model).size / 1024)} KiB), onnxruntime-node, 1 and 2 intra-op threads, ` +
-        `resize + inference (plus the model's fine pass for small faces, if it has one) + decoding + NMS + framing. CPU: ${cpus()[0]?.model ?? 'unknown'}; shared machines are noisy: compare within one run.`,
+        `resize + inference (plus the model's fine pass for small faces and coarse pass for faces filling the photo, if it has them) + decoding + NMS + framing. CPU: ${cpus()[0]?.model ?? 'unknown'}; shared machines are noisy: compare within one run.`,
     ],
     data: { width: WIDTH, height: HEIGHT, threads, model, images: data, totals },
   };

@@ -269,7 +269,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         `${runs[0].result.timings.frames} frames (a real face, panned and zoomed). Median of ${repeat} run(s).`,
       `Alone: decode ${median(decodeFps).toFixed(0)} fps, encode (x264 veryfast) ${median(encodeFps).toFixed(0)} fps.`,
       'haar: the Haar engine with video\u2019s defaults (the box agreement and min-size notes below are its); cnn: the ' +
-        'learned detector, the default (its fine pass for small faces included).',
+        'learned detector, the default (its fine pass for small faces and coarse pass for faces filling the frame included).',
       'Stage columns are ms per frame; decode is the wait for ffmpeg (it decodes in its own process, in ' +
         'parallel), encode the wait for x264 to take the frame. detect+classify fps = frames / (detect + track + classify time).',
       "Boxes carried between detections vs detecting on every frame (the person's track; IoU over the frames " +
