@@ -188,17 +188,26 @@ def test_onnx_passes_the_checker_and_describes_itself(exported):
     assert path.stat().st_size < 2_000_000
 
 
-def test_onnx_records_the_fine_pass(exported, tmp_path):
+@pytest.mark.parametrize("name, bad, error, good, recorded", [
+    ("fine", ["--fine-long-side", "320"], "more than --long-side", ["--fine-long-side", "640", "--fine-max-face", "32"],
+     {"moodlens.fine_long_side": "640", "moodlens.fine_max_face": "32"}),
+    ("coarse", ["--coarse-long-side", "416"], "less than --long-side",
+     ["--coarse-long-side", "256", "--coarse-min-face", "250"],
+     {"moodlens.coarse_long_side": "256", "moodlens.coarse_min_face": "250"}),
+])
+def test_onnx_records_the_extra_passes(exported, tmp_path, name, bad, error, good, recorded):
     import onnx
     from moodlens_train.detector.export import main
     ckpt, _ = exported
-    path = tmp_path / "fine.onnx"
-    with pytest.raises(SystemExit, match="more than --long-side"):
-        main([str(ckpt), str(path), "--long-side", "416", "--fine-long-side", "320"])
-    assert main([str(ckpt), str(path), "--long-side", "416", "--fine-long-side", "640", "--fine-max-face", "32"]) == 0
+    path = tmp_path / f"{name}.onnx"
+    with pytest.raises(SystemExit, match=error):
+        main([str(ckpt), str(path), "--long-side", "416", *bad])
+    assert main([str(ckpt), str(path), "--long-side", "416", *good]) == 0
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    assert (meta["moodlens.long_side"], meta["moodlens.fine_long_side"], meta["moodlens.fine_max_face"]) == \
-        ("416", "640", "32")
+    assert meta["moodlens.long_side"] == "416"
+    assert {k: meta.get(k) for k in recorded} == recorded
+    other = "coarse" if name == "fine" else "fine"
+    assert not any(k.startswith(f"moodlens.{other}_") for k in meta)
 
 
 def test_the_fine_pass_adds_only_the_faces_small_at_the_first_pass(monkeypatch):
@@ -240,19 +249,6 @@ def test_the_coarse_pass_adds_only_the_faces_large_at_the_first_pass(monkeypatch
     # the large face is sqrt(700 x 560) x 0.52 = 325 px at 416 (added); the 100 px copy is 52 px (not added)
     assert calls == [416, 256]
     assert out["boxes"].tolist() == [[600, 50, 700, 150], [50, 20, 750, 580]]
-
-
-def test_onnx_records_the_coarse_pass(exported, tmp_path):
-    import onnx
-    from moodlens_train.detector.export import main
-    ckpt, _ = exported
-    path = tmp_path / "coarse.onnx"
-    with pytest.raises(SystemExit, match="less than --long-side"):
-        main([str(ckpt), str(path), "--long-side", "416", "--coarse-long-side", "416"])
-    assert main([str(ckpt), str(path), "--long-side", "416", "--coarse-long-side", "256", "--coarse-min-face", "250"]) == 0
-    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    assert (meta["moodlens.coarse_long_side"], meta["moodlens.coarse_min_face"]) == ("256", "250")
-    assert "moodlens.fine_long_side" not in meta
 
 
 def _onnx_outputs(path: Path, x: np.ndarray):
