@@ -29,7 +29,11 @@ export {
   CNN_DETECTOR_KEYPOINTS,
   parseCnnDetectorMetadata,
 } from './detect/cnn/model-info.js';
-export type { CnnDetectorFinePass, CnnDetectorModelInfo } from './detect/cnn/model-info.js';
+export type {
+  CnnDetectorCoarsePass,
+  CnnDetectorFinePass,
+  CnnDetectorModelInfo,
+} from './detect/cnn/model-info.js';
 export type { Corners, DetectedFace as CnnDetection } from './detect/cnn/decode.js';
 export { averagePrecision, evaluateDetections } from './detect/cnn/evaluation.js';
 export type { DetectionFigures, EvaluatedImage } from './detect/cnn/evaluation.js';
