@@ -160,3 +160,15 @@ def test_a_missed_face_records_how_near_the_detector_came():
     assert best_score_on(dets, np.array([0, 0, 40, 40], np.float32), 0.4) == pytest.approx(0.45)
     assert best_score_on(dets, np.array([300, 300, 340, 340], np.float32), 0.4) == 0.0
     assert best_score_on({"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0)}, np.zeros(4), 0.4) == 0.0
+
+
+def test_recall_by_face_size_against_the_photo():
+    from moodlens_train.detector.data import Item
+    from moodlens_train.detector.review import recall_by_relative_size
+    image = np.zeros((100, 200, 3), np.uint8)  # long side 200
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 30, 30], [0, 0, 150, 90], [0, 0, 40, 40]], np.float32)
+    item = Item(image, boxes, np.full((4, 5, 2), np.nan, np.float32), "webfaces", "a.jpg")
+    # the 10 px face is under min_face (not counted); 30 px is 0.15 of the photo, 40 px 0.2, 150 px 0.75
+    rows = recall_by_relative_size([item], [("a.jpg", [0, 0, 150, 90])], min_face=20)
+    counts = {(lo, hi): (n, found) for lo, hi, n, found in rows if n}
+    assert counts == {(0.1, 0.2): (1, 1), (0.2, 0.35): (1, 1), (0.7, float("inf")): (1, 0)}

@@ -31,6 +31,7 @@ from ..callbacks import emit_json
 from .data import load_split
 from .export import load_model
 from .metrics import EVAL_LONG_SIDE, MIN_EVAL_FACE, best_threshold, detect, evaluate, keypoint_error
+from .passes import add_pass_arguments, pass_settings
 
 HAAR = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
@@ -68,16 +69,7 @@ def main(argv=None) -> int:
                         "MoodLens runs it)")
     p.add_argument("--long-side", type=int, default=EVAL_LONG_SIDE,
                    help="photos are resized to this long side for both detectors (default %(default)s)")
-    p.add_argument("--fine-long-side", type=int, default=0,
-                   help="a second pass at this long side for small faces (0: none; the model's "
-                        "moodlens.fine_long_side)")
-    p.add_argument("--fine-max-face", type=float, default=32.0,
-                   help="the second pass keeps faces under this size at --long-side (default %(default)s)")
-    p.add_argument("--coarse-long-side", type=int, default=0,
-                   help="a pass at this (smaller) long side for faces filling the photo (0: none; the model's "
-                        "moodlens.coarse_long_side)")
-    p.add_argument("--coarse-min-face", type=float, default=250.0,
-                   help="the coarse pass keeps faces over this size at --long-side (default %(default)s)")
+    add_pass_arguments(p)
     p.add_argument("--pick-threshold", action="store_true",
                    help="choose the F1-best threshold on this split (for val only: how --threshold is chosen)")
     p.add_argument("--haar", action="store_true", help="also OpenCV's Haar cascade (1.1 / 3)")
@@ -91,20 +83,17 @@ def main(argv=None) -> int:
     model, ckpt = load_model(args.checkpoint)
     threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
     items = load_split(args.data, args.split, max_side=0)  # photo pixels, as evaluate-detector counts them
+    passes = pass_settings(args)
     dets, times = [], []
     for it in items:
         t = time.perf_counter()
-        dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side,
-                           fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face,
-                           coarse_long_side=args.coarse_long_side, coarse_min_face=args.coarse_min_face))
+        dets.append(detect(model, it.image, threshold=0.05, long_side=args.long_side, **passes))
         times.append(time.perf_counter() - t)
     if args.pick_threshold:
         threshold = best_threshold(dets, [it.boxes for it in items], args.iou, args.min_face)
     result = {"checkpoint": str(args.checkpoint), "epoch": ckpt.get("epoch"), "split": args.split,
               "photos": len(items), "threshold": threshold, "iou": args.iou, "long_side": args.long_side,
-              "fine_long_side": args.fine_long_side, "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
-              "coarse_long_side": args.coarse_long_side,
-              "coarse_min_face": args.coarse_min_face if args.coarse_long_side else 0,
+              **passes,
               "min_face": args.min_face, "detector": figures(dets, items, threshold, args.iou, args.min_face),
               "detector_ms_per_photo": round(1000 * float(np.median(times)), 1)}
     if any(not np.isnan(it.kps).all() for it in items):

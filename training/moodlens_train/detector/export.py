@@ -20,6 +20,7 @@ import torch
 
 from ..export import set_metadata
 from .metrics import EVAL_LONG_SIDE, NMS_IOU
+from .passes import add_pass_arguments
 from .model import STRIDES, DetectorExport, FaceDetector, count_parameters
 
 OPSET = 13
@@ -107,14 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, help="score threshold to record (default: the checkpoint's, from val)")
     p.add_argument("--parity-out", type=Path, help="write PyTorch's outputs on a fixed input here (JSON)")
     p.add_argument("--framing", type=Path, help="framing.py's JSON: maps the boxes onto the Haar cascade's framing")
-    p.add_argument("--fine-long-side", type=int, default=0,
-                   help="record a second pass at this long side for small faces (0: none)")
-    p.add_argument("--fine-max-face", type=float, default=32.0,
-                   help="the second pass adds faces under this size at --long-side (default %(default)s)")
-    p.add_argument("--coarse-long-side", type=int, default=0,
-                   help="record a pass at this (smaller) long side for faces filling the photo (0: none)")
-    p.add_argument("--coarse-min-face", type=float, default=250.0,
-                   help="the coarse pass adds faces over this size at --long-side (default %(default)s)")
+    add_pass_arguments(p)  # recorded in the metadata
     args = p.parse_args(argv)
     if args.fine_long_side and args.fine_long_side <= args.long_side:
         raise SystemExit("--fine-long-side: expected more than --long-side")

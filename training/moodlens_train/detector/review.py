@@ -30,6 +30,7 @@ from .data import load_split
 from .evaluate import HAAR, haar_detect
 from .export import load_model
 from .metrics import MIN_EVAL_FACE, _side, counted_faces, detect, iou_matrix, match_faces
+from .passes import add_pass_arguments, pass_settings
 
 TILE = 128
 
@@ -89,6 +90,27 @@ def overlap_with_labels(box, labels: np.ndarray) -> float:
     return float(iou_matrix(np.asarray(box, np.float32)[None], labels).max())
 
 
+RELATIVE_SIZES = (0.1, 0.2, 0.35, 0.5, 0.7)
+
+
+def recall_by_relative_size(items: list, missed: list, min_face: float) -> list:
+    """Recall by the face's size against its photo (the box's longer side over the photo's): [(low, high, faces,
+    found)] over the counted faces, bins at RELATIVE_SIZES. `missed` are (photo name, box) pairs."""
+    def rel(box, image):
+        return max(box[2] - box[0], box[3] - box[1]) / max(image.shape[:2])
+
+    edges = (0.0, *RELATIVE_SIZES, float("inf"))
+    faces = np.zeros(len(edges) - 1, int)
+    lost = np.zeros(len(edges) - 1, int)
+    by_name = {it.name: it for it in items}
+    for it in items:
+        for box in np.asarray(it.boxes, np.float32).reshape(-1, 4)[counted_faces(it.boxes, min_face)]:
+            faces[np.searchsorted(edges, rel(box, it.image), side="right") - 1] += 1
+    for name, box in missed:
+        lost[np.searchsorted(edges, rel(box, by_name[name].image), side="right") - 1] += 1
+    return [(edges[i], edges[i + 1], int(faces[i]), int(faces[i] - lost[i])) for i in range(len(faces))]
+
+
 def write_sample(listing: list, items: list, n: int, seed: int, out: Path, per_sheet: int = 36) -> list:
     """N false detections drawn at random, numbered on sheets of per_sheet tiles (6 columns), captioned
     "index score overlap", overlap being the IoU with the nearest labelled face (a labelled face whose box
@@ -119,10 +141,7 @@ def main(argv=None) -> int:
     p.add_argument("--iou", type=float, default=0.4)
     p.add_argument("--min-face", type=float, default=MIN_EVAL_FACE)
     p.add_argument("--long-side", type=int, default=416)
-    p.add_argument("--fine-long-side", type=int, default=0)
-    p.add_argument("--fine-max-face", type=float, default=32.0)
-    p.add_argument("--coarse-long-side", type=int, default=0)
-    p.add_argument("--coarse-min-face", type=float, default=250.0)
+    add_pass_arguments(p)
     p.add_argument("--max", type=int, default=240, help="tiles per sheet")
     p.add_argument("--columns", type=int, default=12)
     p.add_argument("--sample", type=int, default=0, help="also draw this many false detections at random to judge")
@@ -139,9 +158,8 @@ def main(argv=None) -> int:
     else:
         model, ckpt = load_model(Path(args.checkpoint))
         threshold = args.threshold if args.threshold is not None else float(ckpt.get("threshold", 0.5))
-        run = lambda image: detect(model, image, threshold=0.05, long_side=args.long_side,  # noqa: E731
-                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face,
-                                   coarse_long_side=args.coarse_long_side, coarse_min_face=args.coarse_min_face)
+        passes = pass_settings(args)
+        run = lambda image: detect(model, image, threshold=0.05, long_side=args.long_side, **passes)  # noqa: E731
     items = [it for it in load_split(args.data, args.split, max_side=0)
              if args.source is None or it.source == args.source]
     if not items:
@@ -169,6 +187,10 @@ def main(argv=None) -> int:
     print(f"{len(items)} photos: {len(false_tiles)} false detections, {len(missed_tiles)} missed faces "
           f"(threshold {threshold:.2f}, IoU {args.iou}; {near} of the missed have a detection scoring at least "
           f"half the threshold) -> {args.out}")
+    sizes = recall_by_relative_size(items, [(e["image"], e["box"]) for e in listing if e["kind"] == "missed"],
+                                    args.min_face)
+    print("recall by face size / photo long side: " + ", ".join(
+        f"{lo:g}-{hi:g} {found}/{n}" for lo, hi, n, found in sizes if n))
     return 0
 
 

@@ -34,6 +34,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ..callbacks import emit_json
+from .passes import add_pass_arguments, pass_settings
 
 SUBSETS = ("easy", "medium", "hard")
 THRESHOLDS = 1000
@@ -156,10 +157,7 @@ def main(argv=None) -> int:
     p.add_argument("checkpoint", help="a detector checkpoint (.pt), or 'haar' for OpenCV's cascade")
     p.add_argument("--data", type=Path, default=Path("data/wider_val"))
     p.add_argument("--long-side", type=int, default=416)
-    p.add_argument("--fine-long-side", type=int, default=640, help="0: no fine pass")
-    p.add_argument("--fine-max-face", type=float, default=32.0)
-    p.add_argument("--coarse-long-side", type=int, default=0, help="0: no coarse pass")
-    p.add_argument("--coarse-min-face", type=float, default=250.0)
+    add_pass_arguments(p, fine_long_side=640)
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (a quick look; not the benchmark)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json-out", type=Path)
@@ -179,14 +177,10 @@ def main(argv=None) -> int:
         from .export import load_model
         from .metrics import detect
         model, ckpt = load_model(Path(args.checkpoint))
-        run = lambda image: detect(model, image, threshold=0.02, long_side=args.long_side,  # noqa: E731
-                                   fine_long_side=args.fine_long_side, fine_max_face=args.fine_max_face,
-                                   coarse_long_side=args.coarse_long_side, coarse_min_face=args.coarse_min_face)
+        passes = pass_settings(args)
+        run = lambda image: detect(model, image, threshold=0.02, long_side=args.long_side, **passes)  # noqa: E731
         config = {"detector": str(args.checkpoint), "epoch": ckpt.get("epoch"), "long_side": args.long_side,
-                  "fine_long_side": args.fine_long_side,
-                  "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
-                  "coarse_long_side": args.coarse_long_side,
-                  "coarse_min_face": args.coarse_min_face if args.coarse_long_side else 0}
+                  **passes}
     predictions, times = [], []
     for i, photo in enumerate(photos):
         image = read_rgb(args.data / "images" / photo["file"])
