@@ -325,7 +325,7 @@ def test_a_photo_without_faces_gives_a_negative_crop_and_a_turned_crop_keeps_its
     rng = np.random.default_rng(3)
     photo = np.full((300, 400, 3), 90, np.uint8)
     empty = Item(photo, np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), "ece", "x")
-    image, boxes, kps = real_sample(empty, 160, rng)
+    image, boxes, kps, ignored = real_sample(empty, 160, rng)
     assert image.shape == (160, 160, 3) and boxes.shape == (0, 4)
     box = np.array([[40, 40, 100, 120]], np.float32)
     kp = np.full((1, 5, 2), 70, np.float32)

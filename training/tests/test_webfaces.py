@@ -172,3 +172,86 @@ def test_recall_by_face_size_against_the_photo():
     rows = recall_by_relative_size([item], [("a.jpg", [0, 0, 150, 90])], min_face=20)
     counts = {(lo, hi): (n, found) for lo, hi, n, found in rows if n}
     assert counts == {(0.1, 0.2): (1, 1), (0.2, 0.35): (1, 1), (0.7, float("inf")): (1, 0)}
+
+
+def test_webfaces_splits_by_name_alone_in_the_fixed_shares():
+    from moodlens_train.detector.add_webfaces import split_of
+    names = [f"pic{i:05d}" for i in range(4000)]
+    splits = [split_of(n) for n in names]
+    assert splits == [split_of(n) for n in names]  # no randomness: the same name, the same split
+    share = {s: splits.count(s) / len(names) for s in ("train", "val", "test")}
+    assert share["train"] == pytest.approx(0.35, abs=0.03) and share["val"] == pytest.approx(0.15, abs=0.03)
+    assert share["test"] == pytest.approx(0.50, abs=0.03)
+
+
+def test_only_found_faces_that_overlap_no_label_become_ignore_regions():
+    from moodlens_train.detector.add_webfaces import unlabelled_faces
+    labelled = np.array([[10, 10, 50, 50]], np.float32)
+    found = np.array([[12, 12, 52, 52], [100, 100, 140, 140], [30, 30, 70, 70]], np.float32)
+    # IoU with the label: 0.82 (the labelled face), 0 (an unlabelled face), 400/2800 = 0.14 (beside it)
+    assert unlabelled_faces(found, labelled).tolist() == [[100, 100, 140, 140], [30, 30, 70, 70]]
+    assert unlabelled_faces(found, np.zeros((0, 4), np.float32)).shape == (3, 4)
+
+
+def test_an_ignore_region_is_never_a_target_in_any_crop(tmp_path):
+    from moodlens_train.detector.data import finish, load_split, real_sample
+    photo = np.full((200, 300, 3), 120, np.uint8)
+    (tmp_path / "images").mkdir()
+    Image.fromarray(photo).save(tmp_path / "images/a.png")
+    faces = [{"box": [20, 20, 80, 90], "kps": None}, {"box": [150, 40, 230, 130], "kps": None, "ignore": True}]
+    (tmp_path / "train.json").write_text(json.dumps([{"image": "images/a.png", "source": "webfaces",
+                                                      "faces": faces}]))
+    item = load_split(tmp_path, "train")[0]
+    assert item.boxes.tolist() == [[20, 20, 80, 90]] and item.ignore.tolist() == [[150, 40, 230, 130]]
+    rng = np.random.default_rng(0)
+    both_in_view = 0
+    for _ in range(40):
+        image, boxes, kps, ignored = real_sample(item, 160, rng)
+        assert ignored.tolist() == [False, True]
+        unflagged = finish(image, boxes, kps, 160, np.random.default_rng(1))[1]
+        _, targets, _, ignore = finish(image, boxes, kps, 160, np.random.default_rng(1), ignored)
+        # the region (as large as the face) would be a target without its flag; with it, an ignore box
+        if len(unflagged) == 2:
+            both_in_view += 1
+            assert len(targets) == 1 and len(ignore) >= 1
+        assert len(targets) <= 1
+    assert both_in_view > 0
+
+
+def test_add_webfaces_writes_splits_and_marks_unlabelled_faces_in_training_photos_only(tmp_path, monkeypatch):
+    from moodlens_train.detector import add_webfaces, export, metrics
+    from moodlens_train.detector.data import load_split
+    det, web, out = tmp_path / "det", tmp_path / "web", tmp_path / "out"
+    (det / "images/ece").mkdir(parents=True)
+    (web / "images/webfaces").mkdir(parents=True)
+    photo = np.full((120, 160, 3), 90, np.uint8)
+    Image.fromarray(photo).save(det / "images/ece/e.png")
+    own = {s: [{"image": "images/ece/e.png", "source": "ece", "group": s,
+                "faces": [{"box": [10, 10, 50, 50], "kps": None}]}] for s in ("train", "val", "test")}
+    for s, items in own.items():
+        (det / f"{s}.json").write_text(json.dumps(items))
+    web_items = []
+    for i in range(40):
+        Image.fromarray(photo).save(web / f"images/webfaces/pic{i:05d}.png")
+        web_items.append({"image": f"images/webfaces/pic{i:05d}.png", "source": "webfaces", "group": f"pic{i:05d}",
+                          "faces": [{"box": [10, 10, 50, 50], "kps": None}]})
+    (web / "test.json").write_text(json.dumps(web_items))
+    # a stand-in detector: it finds the labelled face and one more
+    monkeypatch.setattr(export, "load_model", lambda path: (None, {}))
+    found = {"boxes": np.array([[11, 11, 50, 50], [90, 20, 140, 80]], np.float32), "scores": np.array([0.9, 0.4])}
+    monkeypatch.setattr(metrics, "detect", lambda model, image, threshold, **passes: found)
+    assert add_webfaces.main(["--detector", str(det), "--webfaces", str(web), "--model", "m.pt",
+                              "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    expected = {s: [it["group"] for it in web_items if add_webfaces.split_of(it["group"]) == s]
+                for s in ("train", "val", "test")}
+    train = json.loads((out / "train.json").read_text())
+    assert [it["group"] for it in train] == ["train"] + expected["train"]
+    assert [it["group"] for it in json.loads((out / "val.json").read_text())] == ["val"] + expected["val"]
+    assert json.loads((out / "test.json").read_text()) == own["test"]
+    assert [it["group"] for it in json.loads((out / "webfaces-test.json").read_text())] == expected["test"]
+    assert meta["ignore_regions"] == len(expected["train"])
+    # one ignore region per WebFaces training photo (the unlabelled face); none in val or test, none in own photos
+    items = load_split(out, "train")
+    assert [it.ignore.tolist() for it in items] == [[]] + [[[90, 20, 140, 80]]] * len(expected["train"])
+    assert all(len(it.ignore) == 0 for s in ("val", "webfaces-test") for it in load_split(out, s))

@@ -12,7 +12,8 @@ on gray images as often as on colour ones), 20% Gaussian blur, 30% JPEG re-encod
 50% mirror image (keypoints swapped left/right).
 
 Faces cut by the crop to less than half their area, and faces under MIN_FACE px, become "ignore" boxes: no
-target, but the cells inside them are not counted as background either.
+target, but the cells inside them are not counted as background either. A manifest can mark a face
+`"ignore": true` (a face the labels leave out, found by another means): it is an ignore box in every crop.
 """
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ FLIP_KPS = [1, 0, 2, 4, 3]
 
 
 class Item:
-    __slots__ = ("image", "boxes", "kps", "source", "name")
+    """A decoded photo: its labelled faces (boxes, kps) and the regions to ignore (`ignore`, (G, 4): faces the
+    labels leave out; neither a target nor background in training; training photos only)."""
+    __slots__ = ("image", "boxes", "kps", "source", "name", "ignore")
 
-    def __init__(self, image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, source: str, name: str):
+    def __init__(self, image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, source: str, name: str,
+                 ignore: Optional[np.ndarray] = None):
         self.image, self.boxes, self.kps, self.source, self.name = image, boxes, kps, source, name
+        self.ignore = np.zeros((0, 4), np.float32) if ignore is None else ignore
 
 
 def load_split(root: Path, split: str, limit: Optional[int] = None, max_side: int = 1280) -> List[Item]:
@@ -48,16 +53,18 @@ def load_split(root: Path, split: str, limit: Optional[int] = None, max_side: in
         bgr = cv2.imread(str(root / it["image"]), cv2.IMREAD_COLOR)
         if bgr is None:
             raise SystemExit(f"{root / it['image']}: not a readable image")
-        boxes = np.array([f["box"] for f in it["faces"]], dtype=np.float32).reshape(-1, 4)
-        kps = np.array([f["kps"] if f["kps"] else [[np.nan, np.nan]] * 5 for f in it["faces"]],
+        faces = [f for f in it["faces"] if not f.get("ignore")]
+        boxes = np.array([f["box"] for f in faces], dtype=np.float32).reshape(-1, 4)
+        kps = np.array([f["kps"] if f["kps"] else [[np.nan, np.nan]] * 5 for f in faces],
                        dtype=np.float32).reshape(-1, 5, 2)
+        ignore = np.array([f["box"] for f in it["faces"] if f.get("ignore")], dtype=np.float32).reshape(-1, 4)
         h, w = bgr.shape[:2]
         if max_side and max(h, w) > max_side:
             # large video frames: at most max_side (the detector sees photos at 416), boxes scaled alike
             s = max_side / max(h, w)
             bgr = cv2.resize(bgr, (max(int(round(w * s)), 1), max(int(round(h * s)), 1)), interpolation=cv2.INTER_AREA)
-            boxes, kps = boxes * s, kps * s
-        out.append(Item(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), boxes, kps, it["source"], it["image"]))
+            boxes, kps, ignore = boxes * s, kps * s, ignore * s
+        out.append(Item(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), boxes, kps, it["source"], it["image"], ignore))
     return out
 
 
@@ -116,13 +123,19 @@ def random_face_size(rng, size: int) -> float:
 
 
 def real_sample(item: Item, size: int, rng):
+    """A crop of a real photo: (image, boxes, kps, ignored), `ignored` flagging the boxes that are the item's
+    ignore regions (they follow the labelled faces, after them)."""
     h, w = item.image.shape[:2]
-    if not len(item.boxes):
+    n, g = len(item.boxes), len(item.ignore)
+    all_boxes = np.concatenate([item.boxes, item.ignore]) if g else item.boxes
+    all_kps = np.concatenate([item.kps, np.full((g, 5, 2), np.nan, np.float32)]) if g else item.kps
+    ignored = np.arange(n + g) >= n
+    if not n:
         # a photo without faces (a negative): a random part of it at a random zoom
         scale = size / max(h, w) * float(np.exp(rng.uniform(np.log(0.8), np.log(3.0))))
         tx = -rng.uniform(0, max(w * scale - size, 0))
         ty = -rng.uniform(0, max(h * scale - size, 0))
-        return _affine(item.image, item.boxes, item.kps, scale, tx, ty, size, rng)
+        return (*_affine(item.image, all_boxes, all_kps, scale, tx, ty, size, rng), ignored)
     sides = np.sqrt(np.maximum(item.boxes[:, 2] - item.boxes[:, 0], 1) * np.maximum(item.boxes[:, 3] - item.boxes[:, 1], 1))
     # centre on a face big enough to learn from (crowd photos have many faces of a few pixels)
     big = np.where(sides >= 16)[0]
@@ -137,7 +150,7 @@ def real_sample(item: Item, size: int, rng):
     cx, cy = (b[0] + b[2]) / 2 * scale, (b[1] + b[3]) / 2 * scale
     tx = rng.uniform(0.05, 0.95) * size - cx
     ty = rng.uniform(0.05, 0.95) * size - cy
-    return _affine(item.image, item.boxes, item.kps, scale, tx, ty, size, rng, ROTATE_P)
+    return (*_affine(item.image, all_boxes, all_kps, scale, tx, ty, size, rng, ROTATE_P), ignored)
 
 
 def collage_sample(faces: List[Item], bgs: List[np.ndarray], size: int, rng):
@@ -206,8 +219,9 @@ def photometric(image: np.ndarray, rng) -> np.ndarray:
     return img
 
 
-def finish(image, boxes, kps, size: int, rng):
-    """Mirror (50%), clip to the crop, split the faces into targets and ignore boxes."""
+def finish(image, boxes, kps, size: int, rng, ignored: Optional[np.ndarray] = None):
+    """Mirror (50%), clip to the crop, split the faces into targets and ignore boxes (`ignored` flags boxes that
+    are ignore regions whatever their size)."""
     if rng.random() < 0.5:
         image = image[:, ::-1]
         boxes = np.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], 1)
@@ -218,6 +232,8 @@ def finish(image, boxes, kps, size: int, rng):
     carea = np.maximum(clipped[:, 2] - clipped[:, 0], 0) * np.maximum(clipped[:, 3] - clipped[:, 1], 0)
     side = np.sqrt(area)
     good = (carea >= 0.5 * np.maximum(area, 1e-6)) & (side >= MIN_FACE)
+    if ignored is not None:
+        good &= ~ignored
     ignore = clipped[(~good) & (carea > 0)]
     kps = kps[good].copy()
     outside = (kps[..., 0] < 0) | (kps[..., 0] >= size) | (kps[..., 1] < 0) | (kps[..., 1] >= size)
@@ -226,12 +242,13 @@ def finish(image, boxes, kps, size: int, rng):
 
 
 def make_sample(train: List[Item], faces300w: List[Item], bgs, size: int, rng, collage_p: float = 0.4):
+    ignored = None
     if faces300w and rng.random() < collage_p:
         image, boxes, kps = collage_sample(faces300w, bgs, size, rng)
     else:
-        image, boxes, kps = real_sample(train[int(rng.integers(len(train)))], size, rng)
+        image, boxes, kps, ignored = real_sample(train[int(rng.integers(len(train)))], size, rng)
     image = photometric(image, rng)
-    return finish(image, boxes, kps, size, rng)
+    return finish(image, boxes, kps, size, rng, ignored)
 
 
 def make_batch(train, faces300w, bgs, size: int, batch: int, rng, collage_p: float = 0.4):
