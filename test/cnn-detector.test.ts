@@ -422,7 +422,7 @@ void test('a model with a coarse pass adds only the faces too large for the firs
   // The first pass (long side 416) finds nothing; the coarse pass (256) finds a 700x560 face, 325 px at 416
   // (over 250: added), and a 100 px one, 52 px at 416 (the first pass's to find: not added).
   const image = createImage(800, 600, 3);
-  const detectWith = async (options: { coarsePass?: boolean }) => {
+  const detectWith = async (options: { coarsePass?: boolean }, maxSize?: number) => {
     const sizes: number[][] = [];
     const backend: CnnDetectorBackend = {
       run: (_input, height, width) => {
@@ -444,6 +444,12 @@ void test('a model with a coarse pass adds only the faces too large for the firs
       dispose: () => Promise.resolve(),
     };
     const detector = CnnFaceDetector.create({ backend, metadata: detectorMetadata(coarse) });
+    if (maxSize !== undefined) {
+      // through CnnBoxDetector, whose maxSize applies to the framed box
+      const framed = await new CnnBoxDetector(detector, options).detect(image, { maxSize });
+      await detector.close();
+      return { sizes, boxes: framed.map(({ x, y, width, height }) => ({ x, y, width, height })) };
+    }
     const faces = await detector.detect(image, options);
     await detector.close();
     return { sizes, boxes: faces.map((f) => f.box) };
@@ -460,6 +466,20 @@ void test('a model with a coarse pass adds only the faces too large for the firs
     JSON.stringify(box),
   );
   assert.deepEqual(await detectWith({ coarsePass: false }), { sizes: [[320, 416]], boxes: [] });
+  // A maximum size under every face the coarse pass can add (over 250 px at 416: 481 px here) skips it; a
+  // larger one keeps it, and the 700x560 face is kept or dropped by its framed side, 630 px.
+  assert.deepEqual(await detectWith({}, 480), { sizes: [[320, 416]], boxes: [] });
+  const under = await detectWith({}, 600);
+  assert.deepEqual(under, {
+    sizes: [
+      [320, 416],
+      [192, 256],
+    ],
+    boxes: [],
+  });
+  const kept = await detectWith({}, 640);
+  assert.equal(kept.boxes.length, 1);
+  assert.equal(kept.sizes.length, 2);
 });
 
 void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {

@@ -40,10 +40,17 @@ export class CnnBoxDetector {
     // square root of the area by under 10% for any face box (aspect ratio 1:2 or squarer).
     const maxFace = this.detector.fineMaxFace(image.width, image.height);
     const fineCanReach = maxFace === undefined || 1.1 * framing.scale * maxFace >= minSize;
-    const faces = await this.detector.detect(
-      image,
-      fineCanReach ? this.options : { ...this.options, finePass: false },
-    );
+    // Skip the coarse pass when every face it can add is over maxSize once framed: the framed side is at
+    // least framing.scale x the square root of the area (the mean of width and height is never less).
+    // A framed box cut by the image edge can come out under maxSize, but its face is over it: skipping
+    // the pass leaves such faces out, as maxSize asks.
+    const minFace = this.detector.coarseMinFace(image.width, image.height);
+    const coarseCanFit = maxSize <= 0 || minFace === undefined || framing.scale * minFace < maxSize;
+    const passes: CnnDetectOptions = {
+      ...(fineCanReach ? {} : { finePass: false }),
+      ...(coarseCanFit ? {} : { coarsePass: false }),
+    };
+    const faces = await this.detector.detect(image, { ...this.options, ...passes });
     const boxes: ScoredBox[] = [];
     for (const face of faces) {
       const box = haarFramedBox(face.corners, framing, image.width, image.height);

@@ -115,9 +115,9 @@ export class CnnFaceDetector {
       candidates = [...candidates, ...second.candidates];
     }
     const coarse = this.info.coarsePass;
-    if (coarsePass && coarse !== undefined) {
+    const minFace = this.coarseMinFace(image.width, image.height);
+    if (coarsePass && coarse !== undefined && minFace !== undefined) {
       // faces over minFace at the first pass's size: larger than the crops the model learnt from
-      const minFace = coarse.minFace / (this.longSide / Math.max(image.width, image.height));
       const third = await this.#pass(image, coarse.longSide, { scoreThreshold, minSize, minFace });
       candidates = [...candidates, ...third.candidates];
     }
@@ -132,6 +132,16 @@ export class CnnFaceDetector {
     const fine = this.finePass;
     if (fine === undefined || fine.longSide <= this.longSide) return undefined;
     return fine.maxFace / (this.longSide / Math.max(width, height));
+  }
+
+  /**
+   * The smallest face (image pixels, square root of the box area) this detector's coarse pass can add on an
+   * image of this size, or undefined when the model has no coarse pass.
+   */
+  coarseMinFace(width: number, height: number): number | undefined {
+    const coarse = this.info.coarsePass;
+    if (coarse === undefined) return undefined;
+    return coarse.minFace / (this.longSide / Math.max(width, height));
   }
 
   async #pass(
