@@ -52,6 +52,8 @@ export const WEB_BENCH_SETTINGS: readonly { readonly name: string; readonly quer
     name: `${OTHER_DETECTOR} detector, ONNX Runtime 2 threads`,
     query: `detector=${OTHER_DETECTOR}&threads=2`,
   },
+  // The learned detector's third pass, for faces filling the frame (off on the page until measured here).
+  { name: 'cnn detector with its coarse pass', query: 'detector=cnn&coarsePass=1' },
 ];
 
 export interface WebBenchResult {

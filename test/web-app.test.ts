@@ -483,6 +483,7 @@ void test('?detector=cnn: the learned detector runs in the worker and finds both
     ],
   );
   assert.equal(model?.minScore, threshold);
+  assert.equal(model?.coarsePass, false); // off unless ?coarsePass=1 (below)
   assert.match(
     await page.locator('#engine').innerText(),
     new RegExp(`^Face detector: CNN \\(ONNX Runtime Web, min score ${threshold.toFixed(2)}\\) · `),
@@ -568,7 +569,26 @@ void test('the detector model answered by an HTML 404 page, or another model: th
   await page.goto(`${server.url}/?detector=haar&minScore=0.5`);
   assert.equal(await waitForModels(page), 'unsupported');
   assert.match((await statusOf(page)).text, /\?minScore applies to \?detector=cnn only/);
+  for (const [query, said] of [
+    ['detector=haar&coarsePass=1', /\?coarsePass applies to \?detector=cnn only/],
+    ['detector=cnn&coarsePass=yes', /Expected 0 or 1 for \?coarsePass but received yes/],
+  ] as const) {
+    await page.goto(`${server.url}/?${query}`);
+    assert.equal(await waitForModels(page), 'unsupported');
+    assert.match((await statusOf(page)).text, said);
+  }
   await page.close();
+  // ?coarsePass=1 reaches the detector, and the page says so.
+  const coarse = await browser.newPage();
+  await coarse.goto(`${server.url}/?detector=cnn&coarsePass=1&enhance=never`);
+  assert.equal(await waitForModels(coarse), 'ready');
+  const model = await coarse.evaluate(() => (window as unknown as MoodLensWindow).moodlensStats.model);
+  assert.equal(model?.coarsePass, true);
+  assert.match(
+    await coarse.locator('#engine').innerText(),
+    /^Face detector: CNN \(ONNX Runtime Web, min score [0-9.]+, coarse pass\) · /,
+  );
+  await coarse.close();
 });
 
 void test('a phone-sized screen (390x844): one column, nothing wider than the screen, the camera runs', async (t) => {

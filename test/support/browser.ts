@@ -229,6 +229,7 @@ export interface MoodLensWindow {
           detector: string;
           detectorEngine: string;
           minScore: number | undefined;
+          coarsePass: boolean;
           numThreads: number;
           landmarks: boolean;
           enhancer: boolean;

@@ -168,6 +168,7 @@ if (missing.length > 0) {
     cascadeUrl: urls.cascadeUrl,
     detectorModelUrl: urls.detectorModelUrl,
     minScore: settings.minScore,
+    coarsePass: settings.coarsePass,
     landmarkModelUrl: urls.landmarkModelUrl,
     templateUrl: urls.templateUrl,
     // The CLI's --enhance policy: `never` loads no FSRNet model and enlarges no face.
@@ -255,7 +256,8 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
 function detectorText(model: ModelSummary): string {
   if (model.detector === 'cnn') {
     const score = model.minScore === undefined ? '' : `, min score ${model.minScore.toFixed(2)}`;
-    return `Face detector: CNN (ONNX Runtime Web${score})`;
+    const coarse = model.coarsePass ? ', coarse pass' : '';
+    return `Face detector: CNN (ONNX Runtime Web${score}${coarse})`;
   }
   return `Face detector: Haar cascade (${model.detectorEngine === 'wasm' ? 'WebAssembly' : 'JavaScript'} scan)`;
 }

@@ -16,6 +16,8 @@ export interface InitRequest {
   readonly detectorModelUrl: string;
   /** `cnn` only: its score threshold (undefined: the model's own). */
   readonly minScore: number | undefined;
+  /** `cnn` only: run its pass for faces filling the frame. */
+  readonly coarsePass: boolean;
   /** The landmark model and alignment template: faces are aligned by their 68 points, as in the CLI. */
   readonly landmarkModelUrl: string;
   readonly templateUrl: string;
@@ -65,6 +67,8 @@ export interface ModelSummary {
   readonly detectorEngine: 'wasm' | 'js';
   /** `cnn` only: the score a face needs (the page's `?minScore` or the model's threshold). */
   readonly minScore: number | undefined;
+  /** `cnn` only: whether its pass for faces filling the frame runs (`?coarsePass=1`). */
+  readonly coarsePass: boolean;
   readonly crossOriginIsolated: boolean;
   readonly numThreads: number;
   readonly loadMs: number;

@@ -1,6 +1,6 @@
 /**
  * The web app's settings, each with its default and why. A page URL may override them for measurements
- * (`?minSize=48&detectEvery=2&threads=1&inflight=2`, `?detector=cnn&minScore=0.5`); `npm run bench:web`
+ * (`?minSize=48&detectEvery=2&threads=1&inflight=2`, `?detector=cnn&minScore=0.5&coarsePass=1`); `npm run bench:web`
  * uses that.
  */
 import { DEFAULT_DETECTOR, isDetectorKind, type DetectorKind } from '../../src/detect/detector-kind.js';
@@ -37,6 +37,11 @@ export interface AppSettings {
    * threshold (`moodlens.score_threshold`, chosen on its validation photos).
    */
   readonly minScore: number | undefined;
+  /**
+   * `cnn` only (`?coarsePass=1|0`): run the model's third pass for faces filling the frame (a face leaning
+   * into the camera). Default off: see `loadWebCnnDetector`.
+   */
+  readonly coarsePass: boolean;
   /** Frames wider than this are scaled down before analysis (the camera is asked for 640x480). */
   readonly maxWidth: number;
   /**
@@ -69,6 +74,7 @@ export interface AppSettings {
 export const DEFAULT_SETTINGS: AppSettings = {
   detector: DEFAULT_DETECTOR,
   minScore: undefined,
+  coarsePass: false,
   maxWidth: 640,
   detect: { ...APP_DETECT_OPTIONS, minSize: 64 },
   detectEvery: 1,
@@ -112,9 +118,21 @@ export function settingsFromUrl(search: string): AppSettings {
       throw new RangeError('?minScore applies to ?detector=cnn only: the Haar cascade gives no scores');
     }
   }
+  const rawCoarse = params.get('coarsePass');
+  let coarsePass = d.coarsePass;
+  if (rawCoarse !== null && rawCoarse !== '') {
+    if (rawCoarse !== '0' && rawCoarse !== '1') {
+      throw new RangeError(`Expected 0 or 1 for ?coarsePass but received ${rawCoarse}`);
+    }
+    if (detector !== 'cnn') {
+      throw new RangeError('?coarsePass applies to ?detector=cnn only: the Haar cascade has no passes');
+    }
+    coarsePass = rawCoarse === '1';
+  }
   return {
     detector,
     minScore,
+    coarsePass,
     maxWidth: number('maxWidth', d.maxWidth, true, 64),
     detect: resolveDetectOptions({
       scaleFactor: number('scaleFactor', d.detect.scaleFactor, false),

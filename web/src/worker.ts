@@ -54,6 +54,7 @@ async function init(request: InitRequest): Promise<void> {
         ? {
             detectorModelUrl: request.detectorModelUrl,
             ...(request.minScore === undefined ? {} : { minScore: request.minScore }),
+            coarsePass: request.coarsePass,
           }
         : { cascadeUrl: request.cascadeUrl }),
       // The model's own crop and its mirror only: a third of the default TTA's inference, for the frame rate
@@ -101,6 +102,8 @@ async function init(request: InitRequest): Promise<void> {
         detector: cnn === undefined ? 'haar' : 'cnn',
         detectorEngine: cnn === undefined ? (haar.engine ?? 'js') : 'wasm',
         minScore: cnn?.detector.defaults.scoreThreshold,
+        coarsePass:
+          cnn !== undefined && cnn.detector.defaults.coarsePass && cnn.detector.info.coarsePass !== undefined,
         crossOriginIsolated: self.crossOriginIsolated,
         numThreads: request.numThreads,
         loadMs: performance.now() - started,

@@ -58,6 +58,8 @@ export interface WebPipelineOptions {
   readonly detectorModelUrl?: string;
   /** `cnn` only: keep faces scoring at least this, 0-1. Default: the model's `moodlens.score_threshold`. */
   readonly minScore?: number;
+  /** `cnn` only: run the model's pass for faces filling the frame (default false: `loadWebCnnDetector`). */
+  readonly coarsePass?: boolean;
   /** Where ONNX Runtime's wasm files are served, and its threads. */
   readonly wasm: OrtWasmSettings;
   /** Detection and crop options of the pipeline (default: OpenCV's detection defaults). */
@@ -114,9 +116,12 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
         `but received ${String(detectorUrl)}`,
     );
   }
-  const { minScore } = options;
+  const { minScore, coarsePass } = options;
   if (kind === 'haar' && minScore !== undefined) {
     throw new TypeError('minScore applies to the cnn detector only: the Haar cascade gives no scores');
+  }
+  if (kind === 'haar' && coarsePass !== undefined) {
+    throw new TypeError('coarsePass applies to the cnn detector only: the Haar cascade has no passes');
   }
   if (minScore !== undefined && !(minScore >= 0 && minScore <= 1)) {
     throw new RangeError(`Expected a number from 0 to 1 for minScore but received ${String(minScore)}`);
@@ -161,7 +166,11 @@ export async function loadWebPipeline(options: WebPipelineOptions): Promise<Emot
     if (kind === 'cnn') {
       cnn = await loadWebCnnDetector(
         ort,
-        { modelUrl: detectorUrl, ...(minScore === undefined ? {} : { minScore }) },
+        {
+          modelUrl: detectorUrl,
+          ...(minScore === undefined ? {} : { minScore }),
+          ...(coarsePass === undefined ? {} : { coarsePass }),
+        },
         fetchImpl,
       );
     }
