@@ -115,9 +115,9 @@ export class CnnFaceDetector {
       candidates = [...candidates, ...second.candidates];
     }
     const coarse = this.info.coarsePass;
-    const minFace = this.coarseMinFace(image.width, image.height);
-    if (coarsePass && coarse !== undefined && minFace !== undefined) {
+    if (coarsePass && coarse !== undefined) {
       // faces over minFace at the first pass's size: larger than the crops the model learnt from
+      const minFace = this.#firstPassToImage(coarse.minFace, image.width, image.height);
       const third = await this.#pass(image, coarse.longSide, { scoreThreshold, minSize, minFace });
       candidates = [...candidates, ...third.candidates];
     }
@@ -131,7 +131,7 @@ export class CnnFaceDetector {
   fineMaxFace(width: number, height: number): number | undefined {
     const fine = this.finePass;
     if (fine === undefined || fine.longSide <= this.longSide) return undefined;
-    return fine.maxFace / (this.longSide / Math.max(width, height));
+    return this.#firstPassToImage(fine.maxFace, width, height);
   }
 
   /**
@@ -140,8 +140,12 @@ export class CnnFaceDetector {
    */
   coarseMinFace(width: number, height: number): number | undefined {
     const coarse = this.info.coarsePass;
-    if (coarse === undefined) return undefined;
-    return coarse.minFace / (this.longSide / Math.max(width, height));
+    return coarse === undefined ? undefined : this.#firstPassToImage(coarse.minFace, width, height);
+  }
+
+  /** A size in first-pass input pixels (what the model's metadata gives) in pixels of an image this size. */
+  #firstPassToImage(size: number, width: number, height: number): number {
+    return size / (this.longSide / Math.max(width, height));
   }
 
   async #pass(

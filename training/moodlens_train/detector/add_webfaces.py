@@ -31,6 +31,8 @@ from typing import Dict, List
 import cv2
 import numpy as np
 
+from .passes import add_pass_arguments, pass_settings
+
 SHARES = (("train", 7), ("val", 3), ("test", 10))  # twentieths
 PSEUDO_IOU = 0.3
 
@@ -92,6 +94,10 @@ def main(argv=None) -> int:
     p.add_argument("--ignore-score", type=float, default=0.3,
                    help="a found, unlabelled face at this score or above becomes an ignore region (default %(default)s)")
     p.add_argument("--out", type=Path, default=Path("data/detector-web"))
+    # the shipped model's passes (its ONNX metadata) by default, so every face it would report is found
+    p.add_argument("--long-side", type=int, default=416, help="the first pass's long side (default %(default)s)")
+    add_pass_arguments(p, fine_long_side=640)
+    p.set_defaults(coarse_long_side=256)
     args = p.parse_args(argv)
 
     from .export import load_model
@@ -100,9 +106,7 @@ def main(argv=None) -> int:
     for it in web:
         parts[split_of(it["group"])].append(it)
     model, _ = load_model(args.model)
-    # the shipped model's passes (its ONNX metadata), so every face it would report is found
-    passes = {"long_side": 416, "fine_long_side": 640, "fine_max_face": 32.0, "coarse_long_side": 256,
-                         "coarse_min_face": 250.0}
+    passes = {"long_side": args.long_side, **pass_settings(args)}
     print(f"WebFaces: {', '.join(f'{k} {len(v)}' for k, v in parts.items())} photos; marking unlabelled faces in "
           f"the training photos with {args.model}", file=sys.stderr, flush=True)
     added = with_ignore_regions(parts["train"], args.webfaces, model, args.ignore_score, passes)
