@@ -5,7 +5,8 @@
  * of analyze, video and the server (1.1 / 4 neighbours), on the main thread (1T) and over the
  * ParallelFaceDetector's threads; the CNN (default model, its own long side and threshold, its fine pass for
  * small faces and its coarse pass for faces filling the photo when the model has them, NMS, Haar framing)
- * with ONNX Runtime on 1 and on 2 intra-op threads. Times include everything each detector does
+ * with ONNX Runtime on 1 and on 2 intra-op threads, and on 1 thread with the mirror view (`--mirror`, opt-in:
+ * every pass again on the mirror image, the views fused). Times include everything each detector does
  * per photo (the CNN's resize and decoding, Haar's gray conversion and grouping).
  */
 import { availableParallelism, cpus } from 'node:os';
@@ -64,6 +65,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
   const cnn2 = new CnnBoxDetector(
     await loadCnnFaceDetector(DEFAULT_CNN_DETECTOR_PATH, { intraOpNumThreads: 2 }),
   );
+  const mirror1 = new CnnBoxDetector(await loadCnnFaceDetector(DEFAULT_CNN_DETECTOR_PATH, { mirror: true }));
   const time = async (detect: () => Box[] | Promise<Box[]>): Promise<{ ms: number; faces: number }> => {
     for (let i = 0; i < warmup; i++) await detect();
     const runs: number[] = [];
@@ -77,17 +79,19 @@ async function run(options: BenchOptions): Promise<SectionReport> {
   };
   const rows: Cell[][] = [];
   const data: Record<string, unknown>[] = [];
-  const totals = { haar1: 0, haarN: 0, cnn1: 0, cnn2: 0 };
+  const totals = { haar1: 0, haarN: 0, cnn1: 0, cnn2: 0, mirror1: 0 };
   try {
     for (const { name, image } of images) {
       const h1 = await time(() => haar.detect(image, APP_DETECT_OPTIONS));
       const hN = await time(() => parallel.detect(image, APP_DETECT_OPTIONS));
       const c1 = await time(() => cnn1.detect(image));
       const c2 = await time(() => cnn2.detect(image));
+      const m1 = await time(() => mirror1.detect(image));
       totals.haar1 += h1.ms;
       totals.haarN += hN.ms;
       totals.cnn1 += c1.ms;
       totals.cnn2 += c2.ms;
+      totals.mirror1 += m1.ms;
       progress(`detect-cnn: ${name}: Haar ${h1.ms.toFixed(1)} ms, cnn ${c1.ms.toFixed(1)} ms (1 thread)`);
       rows.push([
         name,
@@ -97,7 +101,9 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         Number(hN.ms.toFixed(1)),
         Number(c2.ms.toFixed(1)),
         `${(c2.ms / hN.ms).toFixed(2)}x`,
-        `${h1.faces}/${c1.faces}`,
+        Number(m1.ms.toFixed(1)),
+        `${(m1.ms / h1.ms).toFixed(2)}x`,
+        `${h1.faces}/${c1.faces}/${m1.faces}`,
       ]);
       data.push({
         image: name,
@@ -105,12 +111,14 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         haarThreadedMs: hN.ms,
         cnn1Ms: c1.ms,
         cnn2Ms: c2.ms,
+        mirror1Ms: m1.ms,
         haarFaces: h1.faces,
         cnnFaces: c1.faces,
+        mirrorFaces: m1.faces,
       });
     }
   } finally {
-    await Promise.all([parallel.close(), cnn1.close(), cnn2.close()]);
+    await Promise.all([parallel.close(), cnn1.close(), cnn2.close(), mirror1.close()]);
   }
   const n = images.length;
   rows.push([
@@ -121,6 +129,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
     Number((totals.haarN / n).toFixed(1)),
     Number((totals.cnn2 / n).toFixed(1)),
     `${(totals.cnn2 / totals.haarN).toFixed(2)}x`,
+    Number((totals.mirror1 / n).toFixed(1)),
+    `${(totals.mirror1 / totals.haar1).toFixed(2)}x`,
     '',
   ]);
   const model = DEFAULT_CNN_DETECTOR_PATH;
@@ -134,7 +144,9 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       `Haar ${threads}T`,
       'cnn 2T',
       `cnn/Haar ${threads}T`,
-      'faces Haar/cnn',
+      'cnn+mirror 1T',
+      'mirror/Haar 1T',
+      'faces Haar/cnn/mirror',
     ],
     rows,
     notes: [

@@ -21,6 +21,7 @@ import {
 } from '../src/detect/cnn/decode.js';
 import { averagePrecision, detectionErrors, evaluateDetections } from '../src/detect/cnn/evaluation.js';
 import { detectorInput } from '../src/detect/cnn/preprocess.js';
+import { mirrorImage } from '../src/image/mirror.js';
 import { parseBoxes } from '../src/cli/evaluate-detector-command.js';
 import { loadCnnFaceDetector } from '../src/io/node/cnn-detector-model.js';
 import { readImage } from '../src/io/node/read-image.js';
@@ -480,6 +481,92 @@ void test('a model with a coarse pass adds only the faces too large for the firs
   const kept = await detectWith({}, 640);
   assert.equal(kept.boxes.length, 1);
   assert.equal(kept.sizes.length, 2);
+});
+
+void test('mirroring an image reverses each row, all channels together', () => {
+  const rgb = createImage(
+    3,
+    2,
+    3,
+    Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]),
+  );
+  assert.deepEqual(
+    Array.from(mirrorImage(rgb).data),
+    [7, 8, 9, 4, 5, 6, 1, 2, 3, 16, 17, 18, 13, 14, 15, 10, 11, 12],
+  );
+  const gray = createImage(2, 1, 1, Uint8Array.from([0, 255]));
+  assert.deepEqual(Array.from(mirrorImage(mirrorImage(gray)).data), [0, 255]);
+});
+
+void test('the mirror view fuses the two views as training does: pairs by their mean, lone faces at half', async () => {
+  // As training/tests/test_detector.py's mirror test: a 100 px photo whose right column is marked, so the
+  // backend knows a mirror image (marked on the left). The photo view has a face at x 5-35 (0.9) and a
+  // false face at x 60-80 (0.7); the mirror view the face only, at x 63-93 (0.7), i.e. 7-37 mapped back.
+  const pixels = new Uint8Array(100 * 100 * 3);
+  for (let y = 0; y < 100; y++) pixels.fill(255, (y * 100 + 99) * 3, (y * 100 + 100) * 3);
+  const image = createImage(100, 100, 3, pixels);
+  const kps = [10, 40, 30, 40, 20, 50, 12, 60, 28, 60];
+  const scale = 416 / 100;
+  const views: boolean[] = [];
+  const backend: CnnDetectorBackend = {
+    run: (input) => {
+      const mirrored = input[0] > 0;
+      views.push(mirrored);
+      const found = mirrored
+        ? [{ score: 0.7, box: [63, 31, 93, 71], kps: kps.map((v, i) => (i % 2 === 0 ? v + 55 : v)) }]
+        : [
+            { score: 0.9, box: [5, 30, 35, 70], kps },
+            { score: 0.7, box: [60, 10, 80, 30], kps: kps.map((v) => v + 55) },
+          ];
+      return Promise.resolve({
+        scores: Float32Array.from(found.map((f) => f.score)),
+        boxes: Float32Array.from(found.flatMap((f) => f.box.map((v) => v * scale))),
+        kps: Float32Array.from(found.flatMap((f) => f.kps.map((v) => v * scale))),
+      });
+    },
+    dispose: () => Promise.resolve(),
+  };
+  const metadata = detectorMetadata({ 'moodlens.mirror_score_threshold': '0.4' });
+  assert.equal(parseCnnDetectorMetadata(metadata, 'm').mirrorScoreThreshold, 0.4);
+  assert.equal(CnnFaceDetector.create({ backend, metadata }).defaults.mirror, false); // off unless asked
+  const detector = CnnFaceDetector.create({ backend, metadata, mirror: true });
+  assert.equal(detector.defaults.scoreThreshold, 0.4);
+  const [face, ...rest] = await detector.detect(image);
+  assert.deepEqual(views, [false, true]);
+  assert.equal(rest.length, 0); // the false face alone: 0.35, under 0.4
+  const close = (a: number, b: number) => Math.abs(a - b) < 1e-4;
+  assert.ok(close(face.score, 0.8), String(face.score));
+  const c = face.corners;
+  assert.ok(close(c.x1, 6) && close(c.y1, 30.5) && close(c.x2, 36) && close(c.y2, 70.5), JSON.stringify(c));
+  // the mirror view's keypoints come back with left and right swapped (see the Python test)
+  const xs = face.keypoints.map(([x]) => x);
+  [12.5, 32.5, 22.5, 14.5, 30.5].forEach((x, i) => assert.ok(close(xs[i], x), JSON.stringify(xs)));
+  assert.equal((await detector.detect(image, { scoreThreshold: 0.3 })).length, 2);
+  // without the mirror view: one view, and the model's own threshold (0.5) for it
+  views.length = 0;
+  assert.deepEqual(
+    (await detector.detect(image, { mirror: false })).map((f) => f.score),
+    [Float32Array.from([0.9])[0], Float32Array.from([0.7])[0]],
+  );
+  assert.deepEqual(views, [false]);
+  await detector.close();
+
+  // A model measured without it refuses the mirror view, naming the key.
+  const plain = CnnFaceDetector.create({ backend, metadata: detectorMetadata() });
+  await assert.rejects(plain.detect(image, { mirror: true }), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'MOODLENS_ERR_INVALID_ARGUMENT');
+    assert.match(error.message, /moodlens\.mirror_score_threshold/);
+    return true;
+  });
+  assert.throws(() => CnnFaceDetector.create({ backend, metadata: detectorMetadata(), mirror: true }), {
+    code: 'MOODLENS_ERR_INVALID_ARGUMENT',
+  });
+  assert.throws(
+    () => parseCnnDetectorMetadata(detectorMetadata({ 'moodlens.mirror_score_threshold': '2' }), 'm'),
+    {
+      code: 'MOODLENS_ERR_MODEL_LOAD',
+    },
+  );
 });
 
 void test('on the astronaut photo the learned detector finds one face, on the Haar box', async () => {

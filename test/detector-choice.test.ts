@@ -76,6 +76,11 @@ void test('detect, analyze and landmarks: cnn finds the astronaut where Haar doe
     const [fine] = await jsonRun(['detect', '--fine-long-side', side, '--json', ASTRONAUT]);
     assert.deepEqual(fine.faces, cnn.faces, `--fine-long-side ${side}`);
   }
+  // the mirror view (the shipped model records its threshold): the same one face, near the same box
+  const [mirrored] = await jsonRun(['detect', '--mirror', '--json', ASTRONAUT]);
+  assert.equal(mirrored.faces.length, 1, JSON.stringify(mirrored.faces));
+  assertScore(mirrored.faces[0], 'detect --mirror');
+  assert.ok(iou(mirrored.faces[0].box, cnn.faces[0].box) > 0.8);
   // The default is the default detector's output, byte for byte (Haar's until the default switches).
   const plain = await run(['detect', '--json', ASTRONAUT]);
   const explicit = await run(['detect', '--detector', DEFAULT_DETECTOR, '--json', ASTRONAUT]);
@@ -126,6 +131,7 @@ void test('flag misuse is a usage error (exit 2) naming the flag, in every comma
     [['--detector', 'haar', '--fine-long-side', '1024'], '--fine-long-side'],
     [['--fine-long-side', '-5'], '--fine-long-side'],
     [['--fine-long-side', 'big'], '--fine-long-side'],
+    [['--detector', 'haar', '--mirror'], '--mirror'],
   ];
   for (const command of ['detect', 'analyze', 'landmarks', 'enhance', 'video']) {
     for (const [args, flag] of cases) {
@@ -147,7 +153,8 @@ void test('flag misuse is a usage error (exit 2) naming the flag, in every comma
   }
   for (const command of ['serve', 'worker']) {
     for (const [args, flag] of cases.filter(
-      ([, f]) => !['--scale-factor', '--min-neighbors', '--cascade', '--fine-long-side'].includes(f),
+      ([, f]) =>
+        !['--scale-factor', '--min-neighbors', '--cascade', '--fine-long-side', '--mirror'].includes(f),
     )) {
       const { code, stderr } = await run([command, ...args]);
       assert.equal(code, 2, `${command} ${args.join(' ')}: ${stderr}`);

@@ -15,6 +15,7 @@ export const DETECTOR_OPTIONS = {
   'detector-model': { type: 'string' },
   'min-score': { type: 'string' },
   'fine-long-side': { type: 'string' },
+  mirror: { type: 'boolean' },
   'scale-factor': { type: 'string' },
   'min-neighbors': { type: 'string' },
   'min-size': { type: 'string' },
@@ -61,6 +62,9 @@ export function detectorHelp(D: Required<DetectOptions> = DEFAULT_DETECT_OPTIONS
                       model's, 640); 1024 finds more faces in crowds (WIDER FACE val AP hard
                       0.264 -> 0.371, medium 0.558 -> 0.610) at about 1.5x the time; 0: one
                       pass only
+  --mirror            cnn: also run the passes on the mirror image and fuse the two views' faces
+                      (threshold: the model's moodlens.mirror_score_threshold): twice the
+                      time, fewer false faces at the same recall (see the model card)
   --scale-factor F    haar: step between scales of the search pyramid, above 1 and at most 4
                       (default ${D.scaleFactor}); smaller is slower and finds more
   --min-neighbors N   haar: overlapping raw hits a face needs, integer >= 0 (default ${D.minNeighbors});
@@ -88,6 +92,8 @@ export interface DetectorFlags {
   readonly minScore: number | undefined;
   /** cnn: the second pass's long side given (undefined: the model's; 0: no second pass). */
   readonly fineLongSide: number | undefined;
+  /** cnn: true with --mirror (undefined: the detector's default, off). */
+  readonly mirror: true | undefined;
   /** The scan's options; with cnn only `minSize` and `maxSize` apply. */
   readonly detectOptions: Required<DetectOptions>;
   readonly cascade: string | undefined;
@@ -193,11 +199,19 @@ export function parseDetectorFlags(
   return {
     ...choice,
     fineLongSide: parseFineLongSide(values['fine-long-side'], choice.detector),
+    mirror: parseMirror(values.mirror, choice.detector),
     detectOptions,
     cascade: values.cascade,
     maxPixels,
     threads,
   };
+}
+
+/** `--mirror`: with the learned detector only. */
+function parseMirror(given: boolean | undefined, detector: DetectorKind): true | undefined {
+  if (given !== true) return undefined;
+  if (detector !== 'cnn') throw usageError('--mirror applies to --detector cnn only');
+  return true;
 }
 
 /** `--fine-long-side`: 0 or an integer from 64 to 4096, with the learned detector only. */

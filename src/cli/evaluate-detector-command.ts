@@ -50,6 +50,8 @@ Options:
                        every labelled face counts; MoodLens' own figures use 20)
   --min-score S        cnn: score from which a detection counts for recall and
                        precision, in [0, 1] (default: the model's threshold)
+  --mirror             cnn: also run the passes on the mirror image and fuse the two
+                       views (default threshold: the model's mirror one)
   --json               Print one JSON object on stdout instead of text: the figures,
                        and per image its counts, false detections (box and score)
                        and missed faces, to look at what went wrong
@@ -72,6 +74,7 @@ const OPTIONS = {
   iou: { type: 'string' },
   'min-face': { type: 'string' },
   'min-score': { type: 'string' },
+  mirror: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -89,6 +92,8 @@ export interface EvaluateDetectorArgs {
   readonly iou: number;
   readonly minFace: number;
   readonly minScore: number | undefined;
+  /** cnn: run the mirror view too (`CnnDetectOptions.mirror`). */
+  readonly mirror: boolean;
   readonly json: boolean;
 }
 
@@ -116,6 +121,8 @@ export function parseEvaluateDetectorArgs(args: readonly string[]): EvaluateDete
       throw usageError(`Expected a number in [0, 1] for --min-score but received ${minScore}`);
     }
   }
+  const mirror = values.mirror === true;
+  if (mirror && detector === 'haar') throw usageError('--mirror applies to --detector cnn only');
   return {
     imagesDir: positionals[0],
     boxes: values.boxes,
@@ -124,6 +131,7 @@ export function parseEvaluateDetectorArgs(args: readonly string[]): EvaluateDete
     iou,
     minFace,
     minScore,
+    mirror,
     json: values.json === true,
   };
 }
@@ -250,11 +258,13 @@ async function openFinder(args: EvaluateDetectorArgs): Promise<Finder> {
       close: () => Promise.resolve(),
     };
   }
-  const cnn = await loadCnnFaceDetector(args.model ?? DEFAULT_CNN_DETECTOR_PATH);
+  const cnn = await loadCnnFaceDetector(args.model ?? DEFAULT_CNN_DETECTOR_PATH, { mirror: args.mirror });
   const minScore = args.minScore ?? cnn.defaults.scoreThreshold;
   const floor = Math.min(AP_SCORE_FLOOR, minScore);
   return {
-    describe: `cnn (${basename(cnn.source)}, long side ${cnn.longSide}, min score ${minScore.toFixed(2)})`,
+    describe:
+      `cnn (${basename(cnn.source)}, long side ${cnn.longSide}${args.mirror ? ', mirror view' : ''}, ` +
+      `min score ${minScore.toFixed(2)})`,
     minScore,
     find: async (image) =>
       (await cnn.detect(image, { scoreThreshold: floor })).map(({ box, score }) => ({ box, score })),

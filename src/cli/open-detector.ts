@@ -18,17 +18,18 @@ export interface ClosableFaceDetector {
 /**
  * The detector the flags ask for: `--detector haar` the Haar cascade (`--cascade`) scanned on `--threads`
  * worker threads; `--detector cnn` the learned detector (`--detector-model`, default the shipped model) with
- * `--threads` ONNX Runtime threads, `--min-score` and `--fine-long-side`, its boxes in the Haar framing with scores.
+ * `--threads` ONNX Runtime threads, `--min-score`, `--fine-long-side` and `--mirror`, its boxes in the Haar framing with scores.
  * @throws MoodLensError `MOODLENS_ERR_MODEL_LOAD` (cnn model), the cascade's coded errors (haar).
  */
 export async function openFaceDetector(
   flags: Pick<DetectorFlags, 'detector' | 'detectorModel' | 'minScore' | 'cascade' | 'threads'> &
-    Partial<Pick<DetectorFlags, 'fineLongSide'>>,
+    Partial<Pick<DetectorFlags, 'fineLongSide' | 'mirror'>>,
 ): Promise<ClosableFaceDetector> {
   if (flags.detector === 'cnn') {
     const model = await loadCnnFaceDetector(flags.detectorModel ?? DEFAULT_CNN_DETECTOR_PATH, {
       intraOpNumThreads: flags.threads,
       ...(flags.fineLongSide === undefined ? {} : { fineLongSide: flags.fineLongSide }),
+      ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
     }).catch((error: unknown) => {
       throw namingFineLongSide(error);
     });

@@ -70,6 +70,17 @@ def test_detector_card_json_is_built_from_the_evaluation_files(tmp_path):
     with pytest.raises(SystemExit, match="not the shipped 5"):
         build(tmp_path, onnx)
     (tmp_path / "webfaces-test.json").unlink()
+    # the mirror view, where measured: its val threshold, the held-out test, WebFaces from Node's figures
+    assert card["mirror"] is None
+    (tmp_path / "val-web-mirror.json").write_text(json.dumps({**common, "threshold": 0.55, "detector": {"all": fig}}))
+    (tmp_path / "test-mirror.json").write_text(json.dumps({**common, "threshold": 0.55, "detector": {"all": fig}}))
+    (tmp_path / "webfaces-test-mirror.json").write_text(json.dumps({"epoch": 5, "figures": {"recall": 0.9}}))
+    mirror = build(tmp_path, onnx)["mirror"]
+    assert mirror["score_threshold"] == 0.55 and mirror["test"]["ap"] == 0.6123
+    assert mirror["webfaces"] == {"recall": 0.9}
+    (tmp_path / "test-mirror.json").write_text(json.dumps({**common, "epoch": 4, "detector": {"all": fig}}))
+    with pytest.raises(SystemExit, match="not the shipped 5"):
+        build(tmp_path, onnx)
     (tmp_path / "test.json").write_text(json.dumps({**common, "epoch": 6, "detector": {"all": fig}}))
     with pytest.raises(SystemExit, match="different checkpoints"):
         build(tmp_path, onnx)

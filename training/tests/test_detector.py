@@ -251,6 +251,67 @@ def test_the_coarse_pass_adds_only_the_faces_large_at_the_first_pass(monkeypatch
     assert out["boxes"].tolist() == [[600, 50, 700, 150], [50, 20, 750, 580]]
 
 
+def test_the_mirror_view_maps_back_and_fuses_pairs_by_mean_and_lone_faces_by_half(monkeypatch):
+    from moodlens_train.detector import metrics
+    seen = []
+
+    def fake_pass(model, image, threshold, long_side):  # a 100 px wide photo; boxes in photo pixels
+        mirrored = bool(image[0, 0, 0])  # the left column is marked: it is the mirror image's right one
+        seen.append((mirrored, threshold))
+        kps = np.array([[10, 40, 30, 40, 20, 50, 12, 60, 28, 60]], np.float32)
+        if not mirrored:  # a face at x 5-35 (0.9) and a false one at x 60-80 (0.7)
+            return (np.array([0.9, 0.7], np.float32), np.array([[5, 30, 35, 70], [60, 10, 80, 30]], np.float32),
+                    np.concatenate([kps, kps + 55]), 1.0)
+        # on the mirror image the face is at x 63-93 (0.7); the false face is not there
+        return np.array([0.7], np.float32), np.array([[63, 31, 93, 71]], np.float32), kps + 55, 1.0
+
+    monkeypatch.setattr(metrics, "_pass", fake_pass)
+    photo = np.zeros((100, 100, 3), np.uint8)
+    photo[:, -1] = 1
+    out = metrics.detect(None, photo, 0.4, 416, mirror=True)
+    assert seen == [(False, 0.05), (True, 0.05)]  # both views decoded down to the floor
+    # the pair: the mirror box maps to x 7-37, the mean is x 6-36, score (0.9 + 0.7) / 2; the false face is
+    # alone: 0.7 / 2 = 0.35, under the threshold 0.4
+    np.testing.assert_allclose(out["boxes"], [[6, 30.5, 36, 70.5]])
+    np.testing.assert_allclose(out["scores"], [0.8], rtol=1e-6)
+    # the mirror view's keypoints map back with left and right swapped: its eyes at x 65, 85 become 35, 15,
+    # its image-left eye (now at 35) becomes eye_right
+    np.testing.assert_allclose(out["kps"][0, :, 0], [(10 + 15) / 2, (30 + 35) / 2, (20 + 25) / 2,
+                                                     (12 + 17) / 2, (28 + 33) / 2])
+    assert len(metrics.detect(None, photo, 0.3, 416, mirror=True)["scores"]) == 2
+
+
+def test_fusing_views_pairs_each_face_once_by_best_overlap():
+    from moodlens_train.detector.metrics import fuse_views
+    a = {"boxes": np.array([[0, 0, 10, 10], [0, 0, 10, 11]], np.float32), "scores": np.array([0.6, 0.8], np.float32),
+         "kps": np.zeros((2, 5, 2), np.float32)}
+    b = {"boxes": np.array([[0, 0, 10, 10], [50, 50, 60, 60]], np.float32), "scores": np.array([0.4, 0.2], np.float32),
+         "kps": np.ones((2, 5, 2), np.float32)}
+    fused = fuse_views(a, b)
+    # a's 0.8 face comes first and takes b's only overlapping face; a's 0.6 face is then alone; b's far face
+    # follows, alone
+    np.testing.assert_allclose(fused["scores"], [0.6, 0.3, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(fused["boxes"][0], [0, 0, 10, 10.5])
+    np.testing.assert_allclose(fused["kps"][0], 0.5)
+    empty = {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32),
+             "kps": np.zeros((0, 5, 2), np.float32)}
+    assert fuse_views(empty, empty)["boxes"].shape == (0, 4)
+    np.testing.assert_allclose(fuse_views(empty, b)["scores"], [0.2, 0.1], rtol=1e-6)
+
+
+def test_onnx_records_the_mirror_threshold_only_with_the_mirror_view(exported, tmp_path):
+    import onnx
+    from moodlens_train.detector.export import main
+    ckpt, _ = exported
+    path = tmp_path / "mirror.onnx"
+    for bad in (["--mirror"], ["--mirror-threshold", "0.5"], ["--mirror", "--mirror-threshold", "1.5"]):
+        with pytest.raises(SystemExit, match="mirror"):
+            main([str(ckpt), str(path), *bad])
+    assert main([str(ckpt), str(path), "--mirror", "--mirror-threshold", "0.55"]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert meta["moodlens.mirror_score_threshold"] == "0.55"
+
+
 def _onnx_outputs(path: Path, x: np.ndarray):
     try:
         import onnxruntime as ort

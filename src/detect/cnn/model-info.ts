@@ -52,6 +52,12 @@ export interface CnnDetectorModelInfo {
   readonly finePass?: CnnDetectorFinePass;
   /** The pass for faces filling the image, for a model that has one (both keys or neither). */
   readonly coarsePass?: CnnDetectorCoarsePass;
+  /**
+   * For a model measured with the mirror view (the passes also run on the mirror image, the two views'
+   * faces fused): the score threshold chosen on the validation photos that way
+   * (`moodlens.mirror_score_threshold`). Without it the detector does not run the mirror view.
+   */
+  readonly mirrorScoreThreshold?: number;
 }
 
 /**
@@ -121,6 +127,10 @@ export function parseCnnDetectorMetadata(
         minFace: readNumber(metadata, 'moodlens.coarse_min_face', source, (v) => v > 0),
       }
     : undefined;
+  const mirrorScoreThreshold =
+    metadata['moodlens.mirror_score_threshold'] === undefined
+      ? undefined
+      : readNumber(metadata, 'moodlens.mirror_score_threshold', source, (v) => v >= 0 && v <= 1);
   return {
     format,
     longSide,
@@ -130,6 +140,7 @@ export function parseCnnDetectorMetadata(
     haarFraming,
     ...(finePass === undefined ? {} : { finePass }),
     ...(coarsePass === undefined ? {} : { coarsePass }),
+    ...(mirrorScoreThreshold === undefined ? {} : { mirrorScoreThreshold }),
   };
 }
 

@@ -53,6 +53,8 @@ export async function loadWebCnnDetector(
       source: modelUrl,
       ...(minScore === undefined ? {} : { scoreThreshold: minScore }),
       coarsePass: options.coarsePass ?? false,
+      // The mirror view doubles the model's time on every camera frame; the page runs without it.
+      mirror: false,
     });
     return new CnnBoxDetector(detector);
   } catch (error) {

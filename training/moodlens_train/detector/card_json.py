@@ -65,6 +65,27 @@ def _webfaces(folder: Path, epoch: int):
     return out
 
 
+def _mirror(folder: Path, epoch: int):
+    """The mirror view's figures, where measured: its threshold and val (val-web-mirror.json), the held-out test
+    (test-mirror.json) and WebFaces through Node (webfaces-test-mirror.json, evaluate-detector's figures)."""
+    val_path = folder / "val-web-mirror.json"
+    if not val_path.is_file():
+        return None
+    val = json.loads(val_path.read_text())
+    out = {"note": "opt-in (--mirror): the passes also run on the mirror image and the two views are fused "
+                   "(metrics.detect); threshold chosen on the joint val (detector val + WebFaces val)",
+           "score_threshold": val["threshold"], "val": _figures(val["detector"]["all"])}
+    for key, name in (("test", "test-mirror.json"), ("webfaces", "webfaces-test-mirror.json")):
+        path = folder / name
+        if not path.is_file():
+            continue
+        d = json.loads(path.read_text())
+        if d.get("epoch", epoch) != epoch:
+            raise SystemExit(f"{path}: epoch {d['epoch']}, not the shipped {epoch}")
+        out[key] = _figures(d["detector"]["all"]) if "detector" in d else d["figures"]
+    return out
+
+
 def build(folder: Path, onnx: Path) -> dict:
     run = _read(folder / "run.json")
     val = _read(folder / "val416-fine.json")
@@ -111,6 +132,7 @@ def build(folder: Path, onnx: Path) -> dict:
             "haar": _by_source(test["haar"]) if "haar" in test else None,
         },
         "webfaces": _webfaces(folder, test["epoch"]),
+        "mirror": _mirror(folder, test["epoch"]),
         "wider_face_val": {"note": "3,226 photos, the benchmark's protocol (wider_eval.py); never trained or "
                                    "selected on", **wider},
         "commands": commands,

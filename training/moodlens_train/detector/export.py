@@ -37,7 +37,7 @@ def load_model(path):
 
 
 def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None,
-             fine: tuple = None, coarse: tuple = None) -> dict:
+             fine: tuple = None, coarse: tuple = None, mirror_threshold: float = None) -> dict:
     extra = {} if framing is None else {
         # the Haar cascade's framing of each box (framing.py): what the landmark and emotion stages expect
         "moodlens.haar_framing": f"{framing['dx']:.4f},{framing['dy']:.4f},{framing['scale']:.4f}"}
@@ -51,6 +51,10 @@ def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, f
         # (pixels at long_side, sqrt of the box area) it adds
         extra["moodlens.coarse_long_side"] = str(coarse[0])
         extra["moodlens.coarse_min_face"] = f"{coarse[1]:g}"
+    if mirror_threshold is not None:
+        # the passes also run on the mirror image, the two views fused (metrics.detect), and faces kept at this
+        # score (chosen on val with the mirror view)
+        extra["moodlens.mirror_score_threshold"] = f"{mirror_threshold:.2f}"
     return {**extra,
         "moodlens.task": "face_detection",
         "moodlens.input": "rgb,0-255,NCHW,any size (pad to a multiple of 32)",
@@ -72,7 +76,7 @@ def metadata(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, f
 
 
 def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE, framing: dict = None,
-                fine: tuple = None, coarse: tuple = None):
+                fine: tuple = None, coarse: tuple = None, mirror_threshold: float = None):
     import onnx
     buf = io.BytesIO()
     kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -82,7 +86,7 @@ def export_onnx(model: FaceDetector, ckpt: dict, long_side: int = EVAL_LONG_SIDE
                                     "boxes": {0: "N", 1: "A"}, "kps": {0: "N", 1: "A"}},
                       do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
-    set_metadata(proto, metadata(model, ckpt, long_side, framing, fine, coarse))
+    set_metadata(proto, metadata(model, ckpt, long_side, framing, fine, coarse, mirror_threshold))
     return proto
 
 
@@ -109,7 +113,14 @@ def main(argv=None) -> int:
     p.add_argument("--parity-out", type=Path, help="write PyTorch's outputs on a fixed input here (JSON)")
     p.add_argument("--framing", type=Path, help="framing.py's JSON: maps the boxes onto the Haar cascade's framing")
     add_pass_arguments(p)  # recorded in the metadata
+    p.add_argument("--mirror-threshold", type=float,
+                   help="with --mirror: the score threshold with the mirror view (chosen on val with evaluate "
+                        "--mirror --pick-threshold), recorded as moodlens.mirror_score_threshold")
     args = p.parse_args(argv)
+    if args.mirror != (args.mirror_threshold is not None):
+        raise SystemExit("--mirror and --mirror-threshold: give both (the mirror view and its threshold) or neither")
+    if args.mirror_threshold is not None and not 0 <= args.mirror_threshold <= 1:
+        raise SystemExit("--mirror-threshold: expected a score from 0 to 1")
     if args.fine_long_side and args.fine_long_side <= args.long_side:
         raise SystemExit("--fine-long-side: expected more than --long-side")
     if args.coarse_long_side and not 32 <= args.coarse_long_side < args.long_side:
@@ -121,7 +132,8 @@ def main(argv=None) -> int:
     framing = json.loads(args.framing.read_text()) if args.framing else None
     proto = export_onnx(model, ckpt, args.long_side, framing,
                         (args.fine_long_side, args.fine_max_face) if args.fine_long_side else None,
-                        (args.coarse_long_side, args.coarse_min_face) if args.coarse_long_side else None)
+                        (args.coarse_long_side, args.coarse_min_face) if args.coarse_long_side else None,
+                        args.mirror_threshold)
     onnx.checker.check_model(proto)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(args.output))

@@ -13,6 +13,9 @@ NMS_IOU = 0.4
 # labelled faces under this side (photo pixels, sqrt of the box area) are neither counted nor held against
 # the detector: crowd photos label faces of a few pixels, and MoodLens cannot read an emotion from them
 MIN_EVAL_FACE = 20.0
+# with the mirror view, each view is decoded down to this score before fusing, so that a face one view scores
+# low can still pair with the other view's
+MIRROR_VIEW_FLOOR = 0.05
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -65,14 +68,36 @@ def _pass(model, image: np.ndarray, threshold: float, long_side: int):
 
 def detect(model, image: np.ndarray, threshold: float = 0.05, long_side: int = EVAL_LONG_SIDE,
            fine_long_side: int = 0, fine_max_face: float = 0.0, coarse_long_side: int = 0,
-           coarse_min_face: float = 0.0) -> Dict[str, np.ndarray]:
+           coarse_min_face: float = 0.0, mirror: bool = False) -> Dict[str, np.ndarray]:
     """Detections in photo pixels: boxes (K, 4), scores (K,), kps (K, 5, 2), after NMS, scores >= threshold.
 
     With `fine_long_side`, a second pass at that long side adds the faces it finds that would be under
     `fine_max_face` pixels (sqrt of the box area) at `long_side`: small faces, which the first pass misses
     more often. With `coarse_long_side`, a pass at that (smaller) long side adds the faces that would be over
     `coarse_min_face` pixels at `long_side`: faces filling most of the photo, larger than the 320 px crops the
-    model was trained on. All passes' boxes then go through one NMS."""
+    model was trained on. All passes' boxes then go through one NMS.
+
+    With `mirror`, the same passes also run on the photo's mirror image, and the two views' faces are fused
+    (`fuse_views`): a face found in both views scores the mean of the two, a face found in one scores half
+    (as if the other view had scored it 0), so faces the model is unsure of in one view alone lose score.
+    Each view is decoded down to MIRROR_VIEW_FLOOR (or `threshold`, if lower) before fusing."""
+    passes = dict(long_side=long_side, fine_long_side=fine_long_side, fine_max_face=fine_max_face,
+                  coarse_long_side=coarse_long_side, coarse_min_face=coarse_min_face)
+    if not mirror:
+        return _detect_view(model, image, threshold, **passes)
+    floor = min(threshold, MIRROR_VIEW_FLOOR)
+    found = _detect_view(model, image, floor, **passes)
+    mirrored = mirror_detections(_detect_view(model, np.ascontiguousarray(image[:, ::-1]), floor, **passes),
+                                 image.shape[1])
+    fused = fuse_views(found, mirrored)
+    keep = nms(fused["boxes"], fused["scores"])
+    keep = keep[fused["scores"][keep] >= threshold]
+    return {"boxes": fused["boxes"][keep], "scores": fused["scores"][keep], "kps": fused["kps"][keep]}
+
+
+def _detect_view(model, image: np.ndarray, threshold: float, long_side: int, fine_long_side: int,
+                 fine_max_face: float, coarse_long_side: int, coarse_min_face: float) -> Dict[str, np.ndarray]:
+    """`detect` on one view: every pass asked for, one NMS."""
     scores, boxes, kps, scale = _pass(model, image, threshold, long_side)
     extra = []
     if fine_long_side > 0 and fine_max_face > 0:
@@ -87,6 +112,51 @@ def detect(model, image: np.ndarray, threshold: float = 0.05, long_side: int = E
         kps = np.concatenate([kps, k[keep]])
     keep = nms(boxes, scores)
     return {"boxes": boxes[keep], "scores": scores[keep], "kps": kps[keep].reshape(-1, 5, 2)}
+
+
+def mirror_detections(found: Dict[str, np.ndarray], width: int) -> Dict[str, np.ndarray]:
+    """Detections on a photo's mirror image mapped back onto the photo (`width` pixels wide): x -> width - x,
+    and the keypoints' left and right swapped, so they keep `eye_left, eye_right, nose, mouth_left,
+    mouth_right` in image order."""
+    boxes = np.asarray(found["boxes"]).reshape(-1, 4)
+    out = boxes.copy()
+    out[:, 0], out[:, 2] = width - boxes[:, 2], width - boxes[:, 0]
+    kps = np.asarray(found["kps"]).reshape(-1, 5, 2).copy()
+    kps[..., 0] = width - kps[..., 0]
+    return {"boxes": out, "scores": np.asarray(found["scores"]), "kps": kps[:, [1, 0, 2, 4, 3]]}
+
+
+def fuse_views(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray], iou: float = NMS_IOU) -> Dict[str, np.ndarray]:
+    """Two views' detections (each after NMS, on the same photo) as one list: each face of `a`, highest score
+    first, is paired with the unpaired face of `b` it overlaps most (IoU >= iou; ties: the first); a pair
+    becomes the mean of its boxes, keypoints and scores; an unpaired face keeps its box and half its score.
+    The unpaired faces of `b` follow, in their order. No NMS (the caller's)."""
+    a_order = np.argsort(-np.asarray(a["scores"]), kind="stable")
+    ab, asc, ak = (np.asarray(a["boxes"]).reshape(-1, 4), np.asarray(a["scores"]),
+                   np.asarray(a["kps"]).reshape(-1, 5, 2))
+    bb, bsc, bk = (np.asarray(b["boxes"]).reshape(-1, 4), np.asarray(b["scores"]),
+                   np.asarray(b["kps"]).reshape(-1, 5, 2))
+    ious = iou_matrix(ab, bb)
+    paired = np.zeros(len(bb), bool)
+    boxes, scores, kps = [], [], []
+    for i in a_order:
+        cand = np.where(~paired & (ious[i] >= iou))[0]
+        if len(cand):
+            j = cand[np.argmax(ious[i, cand])]
+            paired[j] = True
+            boxes.append((ab[i] + bb[j]) / 2)
+            scores.append((asc[i] + bsc[j]) / 2)
+            kps.append((ak[i] + bk[j]) / 2)
+        else:
+            boxes.append(ab[i])
+            scores.append(asc[i] / 2)
+            kps.append(ak[i])
+    for j in np.where(~paired)[0]:
+        boxes.append(bb[j])
+        scores.append(bsc[j] / 2)
+        kps.append(bk[j])
+    return {"boxes": np.asarray(boxes, np.float32).reshape(-1, 4), "scores": np.asarray(scores, np.float32),
+            "kps": np.asarray(kps, np.float32).reshape(-1, 5, 2)}
 
 
 def match(det_boxes: np.ndarray, det_scores: np.ndarray, gt: np.ndarray, iou: float):

@@ -7,7 +7,7 @@ from typing import Dict
 
 def add_pass_arguments(p, fine_long_side: int = 0) -> None:
     """The flags for the detector's extra passes (evaluate, review, wider_eval, export): what a model's
-    moodlens.fine_* and moodlens.coarse_* metadata record."""
+    moodlens.fine_*, moodlens.coarse_* and moodlens.mirror_* metadata record."""
     p.add_argument("--fine-long-side", type=int, default=fine_long_side,
                    help="a second pass at this long side for small faces (0: none; the model's "
                         "moodlens.fine_long_side; default %(default)s)")
@@ -18,6 +18,9 @@ def add_pass_arguments(p, fine_long_side: int = 0) -> None:
                         "moodlens.coarse_long_side)")
     p.add_argument("--coarse-min-face", type=float, default=250.0,
                    help="the coarse pass keeps faces over this size, in pixels at --long-side (default %(default)s)")
+    p.add_argument("--mirror", action="store_true",
+                   help="also run the passes on the photo's mirror image and fuse the two views (metrics.detect; "
+                        "the model's moodlens.mirror_score_threshold)")
 
 
 def pass_settings(args) -> Dict[str, float]:
@@ -26,4 +29,5 @@ def pass_settings(args) -> Dict[str, float]:
     return {"fine_long_side": args.fine_long_side,
             "fine_max_face": args.fine_max_face if args.fine_long_side else 0,
             "coarse_long_side": args.coarse_long_side,
-            "coarse_min_face": args.coarse_min_face if args.coarse_long_side else 0}
+            "coarse_min_face": args.coarse_min_face if args.coarse_long_side else 0,
+            "mirror": bool(args.mirror)}
