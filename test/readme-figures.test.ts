@@ -93,6 +93,25 @@ void test('the summary gives the shipped emotion models’ measured accuracies (
   assert.equal(tableFigure, (await card('emotion')).toFixed(2));
 });
 
+void test('the --mirror figures are the detector card’s (models/detector/face-detector.json)', async () => {
+  type Figures = { recall: number; precision: number; ap: number; reviewed_precision?: number };
+  const card = JSON.parse(await readFile(join(ROOT, 'models', 'detector', 'face-detector.json'), 'utf8')) as {
+    mirror: { val: Figures; test: Figures; webfaces: Figures };
+  };
+  const pct = (v: number, digits = 1) => (100 * v).toFixed(digits);
+  const [, testRecall, testPrecision, testAp] = quote(
+    /held-out test: (\d+\.\d)% recall at (\d+\.\d)% precision, AP@0\.4 (0\.\d+) \(default/,
+  );
+  const { test: t, webfaces: w, val: v } = card.mirror;
+  assert.deepEqual([testRecall, testPrecision, testAp], [pct(t.recall), pct(t.precision), t.ap.toFixed(3)]);
+  const [, webRecall, webPrecision] = quote(
+    /WebFaces: (\d+\.\d\d)% recall, about (\d+\.\d)% precision from judged samples/,
+  );
+  assert.deepEqual([webRecall, webPrecision], [pct(w.recall, 2), pct(w.reviewed_precision ?? Number.NaN)]);
+  const [, valAp] = quote(/chosen on val by a rule fixed beforehand \(AP@0\.4 (0\.\d+) against 0\.9486\)/);
+  assert.equal(valAp, v.ap.toFixed(4));
+});
+
 void test('the summary’s FSRNet figures are the super-resolution table’s', () => {
   const [, x4Bicubic, x4Fsrnet, x2Bicubic, x2Fsrnet] = quote(
     /12x12 faces FSRNet lifts emotion accuracy from (\S+)% \(bicubic\) to (\S+)%, on 24x24 faces from (\S+)% to (\S+)%\./,

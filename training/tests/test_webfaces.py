@@ -133,6 +133,34 @@ def test_reviewed_precision_counts_the_judged_share_of_real_faces():
         estimate(10, 5, ["face", "a face?"])
 
 
+def test_reviewed_precision_by_strata_weights_each_judged_share_by_its_count(tmp_path):
+    import json
+    from moodlens_train.detector.reviewed_precision import estimate, estimate_strata, main
+    a, b = ["face"] * 8 + ["not-face"] * 2, ["face"] * 1 + ["unclear"] * 3
+    r = estimate_strata(900, [(80, a), (20, b)])
+    assert r["precision"] == pytest.approx((900 + 0.8 * 80 + 0.25 * 20) / 1000)
+    assert r["false_positives"] == 100 and [s["judged"] for s in r["strata"]] == [10, 4]
+    lo, hi = r["precision_95"]
+    assert lo < r["precision"] < hi
+    # one stratum is the plain estimate
+    one = estimate_strata(900, [(100, a)])
+    assert one["precision"] == pytest.approx(estimate(900, 100, a)["precision"])
+    assert one["precision_95"] == pytest.approx(estimate(900, 100, a)["precision_95"])
+    with pytest.raises(ValueError):
+        estimate_strata(900, [(100, ["face?"])])
+    # from files: the figures beside the verdicts, and the strata must add up to their false detections
+    (tmp_path / "fig.json").write_text(json.dumps({"figures": {"true_positives": 900, "false_positives": 100,
+                                                               "recall": 0.9}}))
+    doc = {"figures": "fig.json", "strata": [{"false_positives": 80, "reviewed": [{"verdict": v} for v in a]},
+                                             {"false_positives": 20, "reviewed": [{"verdict": v} for v in b]}]}
+    (tmp_path / "review.json").write_text(json.dumps(doc))
+    assert main([str(tmp_path / "review.json")]) == 0
+    doc["strata"][1]["false_positives"] = 21
+    (tmp_path / "review.json").write_text(json.dumps(doc))
+    with pytest.raises(SystemExit, match="hold 101"):
+        main([str(tmp_path / "review.json")])
+
+
 def test_review_sample_draws_false_detections_with_their_overlap(tmp_path):
     from moodlens_train.detector.data import Item
     from moodlens_train.detector.review import write_sample

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .reviewed_precision import estimate
+from .reviewed_precision import estimate, estimate_strata
 
 FIGURES = ("recall", "precision", "ap", "ap50")
 
@@ -83,6 +83,13 @@ def _mirror(folder: Path, epoch: int):
         if d.get("epoch", epoch) != epoch:
             raise SystemExit(f"{path}: epoch {d['epoch']}, not the shipped {epoch}")
         out[key] = _figures(d["detector"]["all"]) if "detector" in d else d["figures"]
+    review_path = folder / "webfaces-review-mirror.json"
+    if "webfaces" in out and review_path.is_file():
+        review = json.loads(review_path.read_text())
+        r = estimate_strata(out["webfaces"]["true_positives"],
+                            [(s["false_positives"], [v["verdict"] for v in s["reviewed"]]) for s in review["strata"]])
+        out["webfaces"]["reviewed_precision"] = round(r["precision"], 4)
+        out["webfaces"]["reviewed_precision_95"] = [round(v, 4) for v in r["precision_95"]]
     return out
 
 

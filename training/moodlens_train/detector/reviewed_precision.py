@@ -37,11 +37,15 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def estimate(true_positives: int, false_positives: int, verdicts: list) -> dict:
-    """The precision once the judged share of real faces among the false detections is counted as correct."""
+def _check_verdicts(verdicts: list) -> None:
     unknown = sorted({v for v in verdicts if v not in VERDICTS})
     if unknown:
         raise ValueError(f"unknown verdicts {unknown}; use {', '.join(VERDICTS)}")
+
+
+def estimate(true_positives: int, false_positives: int, verdicts: list) -> dict:
+    """The precision once the judged share of real faces among the false detections is counted as correct."""
+    _check_verdicts(verdicts)
     n, faces = len(verdicts), sum(v == "face" for v in verdicts)
     lo, hi = wilson(faces, n)
     total = true_positives + false_positives
@@ -56,12 +60,48 @@ def estimate(true_positives: int, false_positives: int, verdicts: list) -> dict:
             "true_positives": true_positives, "false_positives": false_positives}
 
 
+def estimate_strata(true_positives: int, strata: list) -> dict:
+    """`estimate` when the false detections fall into strata judged separately, each a pair (its count, the
+    verdicts of a random sample of it): precision = (TP + sum of q_i * FP_i) / (TP + FP). The interval takes
+    every stratum's Wilson bounds together: wider than an exact one, never narrower."""
+    for _, verdicts in strata:
+        _check_verdicts(verdicts)
+    total = true_positives + sum(n for n, _ in strata)
+    shares = [(n, sum(v == "face" for v in verdicts) / len(verdicts), wilson(sum(v == "face" for v in verdicts),
+                                                                              len(verdicts)))
+              for n, verdicts in strata]
+    return {"measured_precision": true_positives / total,
+            "precision": (true_positives + sum(n * q for n, q, _ in shares)) / total,
+            "precision_95": [(true_positives + sum(n * b[0] for n, _, b in shares)) / total,
+                             (true_positives + sum(n * b[1] for n, _, b in shares)) / total],
+            "strata": [{"false_positives": n, "judged": len(v), "face_share": q,
+                        "counts": {k: sum(x == k for x in v) for k in VERDICTS}}
+                       for (n, q, _), (_, v) in zip(shares, strata)],
+            "true_positives": true_positives, "false_positives": total - true_positives}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("review", type=Path, help="the verdicts file (figures files are read beside it)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     doc = json.loads(args.review.read_text())
+    if "strata" in doc:  # false detections judged in strata (webfaces-review-mirror.json)
+        figures = json.loads((args.review.parent / doc["figures"]).read_text())["figures"]
+        r = estimate_strata(figures["true_positives"],
+                            [(s["false_positives"], [v["verdict"] for v in s["reviewed"]]) for s in doc["strata"]])
+        if r["false_positives"] != figures["false_positives"]:
+            raise SystemExit(f"{args.review}: the strata hold {r['false_positives']} false detections, the figures "
+                             f"{figures['false_positives']}")
+        r["recall"] = figures["recall"]
+        if args.json:
+            emit_json(r)
+        else:
+            lo, hi = r["precision_95"]
+            print(f"recall {100 * r['recall']:.2f}%, precision measured {100 * r['measured_precision']:.1f}%, with "
+                  f"the judged samples {100 * r['precision']:.1f}% (95% {100 * lo:.1f}-{100 * hi:.1f}%); strata: "
+                  + "; ".join(f"{s['false_positives']} false, {s['judged']} judged: {s['counts']}" for s in r["strata"]))
+        return 0
     out = {}
     for name, d in doc["detectors"].items():
         figures = json.loads((args.review.parent / d["figures"]).read_text())[d["figures_key"]]["all"]
