@@ -47,6 +47,18 @@ const PHOTOS = 16;
 const PASSWORD = 'queue-SECRET-p@ss';
 const skip = redisServerProblem();
 
+/**
+ * An entry with the decoder's own words about a damaged image left out: libvips words the same truncated
+ * PNG differently from run to run ("libpng read error", or a warning failOn turned into an error), so two
+ * processes agree on the code and on MoodLens's message, not always on that tail.
+ */
+function withoutDecoderDetail(entry: unknown): unknown {
+  const { error } = entry as { error?: { code: string; message: string } };
+  if (error === undefined) return entry;
+  const message = error.message.replace(/ \(truncated or damaged\): .*$/s, ' (truncated or damaged)');
+  return { ...(entry as object), error: { ...error, message } };
+}
+
 void describe('queue: pure parts', () => {
   void test('Redis URLs: TLS, database, and the password only ever shown as ***', () => {
     const target = parseRedisUrl(`rediss://worker:${encodeURIComponent(PASSWORD)}@queue.example:6380/2`);
@@ -456,7 +468,11 @@ void describe('queue: two workers on a real Redis', { skip }, () => {
       const summary = byFile.get(entry.file);
       assert.ok(summary !== undefined, entry.file);
       const queued = JSON.parse(await readFile(join(out, summary.outputs[0]), 'utf8')) as unknown;
-      assert.deepEqual(queued, entry, `${entry.file} as analyze gives it`);
+      assert.deepEqual(
+        withoutDecoderDetail(queued),
+        withoutDecoderDetail(entry),
+        `${entry.file} as analyze gives it`,
+      );
     }
 
     // The clip through `moodlens video` directly: frames.csv byte for byte, report.json but its date.

@@ -63,8 +63,8 @@ export function detectorHelp(D: Required<DetectOptions> = DEFAULT_DETECT_OPTIONS
                       0.264 -> 0.371, medium 0.558 -> 0.610) at about 1.5x the time; 0: one
                       pass only
   --mirror            cnn: also run the passes on the mirror image and fuse the two views' faces
-                      (threshold: the model's moodlens.mirror_score_threshold): twice the
-                      time, fewer false faces at the same recall (see the model card)
+                      (threshold: the model's moodlens.mirror_score_threshold): about 2.2x
+                      the time, fewer false faces at the same recall (see the model card)
   --scale-factor F    haar: step between scales of the search pyramid, above 1 and at most 4
                       (default ${D.scaleFactor}); smaller is slower and finds more
   --min-neighbors N   haar: overlapping raw hits a face needs, integer >= 0 (default ${D.minNeighbors});
