@@ -14,7 +14,9 @@
  * faces enlarged to 144 px and pasted upright into face-free photos (as `npm run study:margin`), `--per-class`
  * faces per class.
  *
- *   node dist/bench/detector-framing-study.js [--detector-model FILE] [--per-class N] [--json]
+ *   node dist/bench/detector-framing-study.js [--detector-model FILE] [--mirror] [--per-class N] [--json]
+ *
+ * `--mirror` runs the learned detector with its mirror view (`CnnDetectOptions.mirror`).
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -48,11 +50,11 @@ type Way = (typeof WAYS)[number];
 const SIDE = 144;
 const CANVAS = 320;
 
-const USAGE = `Usage: npm run study:detector-framing -- [--detector-model FILE] [--per-class N] [--json]
+const USAGE = `Usage: npm run study:detector-framing -- [--detector-model FILE] [--mirror] [--per-class N] [--json]
 Landmark NME (face300w held-out tenth) and emotion accuracy (FER-2013 PublicTest faces pasted into photos)
 from Haar boxes, the learned detector's boxes in the Haar framing, and its own boxes, on the faces both
-detectors find. --detector-model: the learned detector (default the shipped one); --per-class: FER faces per
-class (default 60).`;
+detectors find. --detector-model: the learned detector (default the shipped one); --mirror: with its mirror
+view; --per-class: FER faces per class (default 60).`;
 
 /** The box of `boxes` that best overlaps `target` (undefined for none above `minIou`). */
 function best(boxes: readonly Box[], target: Box, minIou: number): Box | undefined {
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
   const values = studyArgs(USAGE, {
     'detector-model': { type: 'string', default: SHIPPED_DETECTOR },
     'per-class': { type: 'string', default: '60' },
+    mirror: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
   const perClass = Number(values['per-class']);
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     throw new RangeError(`Expected a positive integer for --per-class but received ${values['per-class']}`);
   }
   const haar = await loadFaceDetector();
-  const cnn = await loadCnnFaceDetector(values['detector-model']);
+  const cnn = await loadCnnFaceDetector(values['detector-model'], { mirror: values.mirror });
   const framed = new CnnBoxDetector(cnn);
   // The same model without the mapping: its own boxes.
   const own = {
