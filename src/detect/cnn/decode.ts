@@ -146,6 +146,19 @@ export function decodeCandidates(
   return candidates;
 }
 
+/** NMS over candidates, keeping them as candidates (unclipped), highest score first. */
+export function suppressOnly(
+  candidates: readonly DetectionCandidate[],
+  nmsIou: number,
+): DetectionCandidate[] {
+  const keep = nonMaximumSuppression(
+    candidates.map((c) => c.corners),
+    candidates.map((c) => c.score),
+    nmsIou,
+  );
+  return keep.map((i) => candidates[i]);
+}
+
 /** NMS over candidates (of one pass or several), then each box clipped to the image; highest score first. */
 export function suppressCandidates(
   candidates: readonly DetectionCandidate[],
@@ -153,14 +166,8 @@ export function suppressCandidates(
   imageWidth: number,
   imageHeight: number,
 ): DetectedFace[] {
-  const keep = nonMaximumSuppression(
-    candidates.map((c) => c.corners),
-    candidates.map((c) => c.score),
-    nmsIou,
-  );
   const faces: DetectedFace[] = [];
-  for (const i of keep) {
-    const { corners, score, keypoints } = candidates[i];
+  for (const { corners, score, keypoints } of suppressOnly(candidates, nmsIou)) {
     const box = clipBox(corners, imageWidth, imageHeight);
     if (box === undefined) continue;
     faces.push({ box, corners, score, keypoints });

@@ -4,8 +4,8 @@ import type { CnnDetectorBackend } from './backend.js';
 import { mirrorImage } from '../../image/mirror.js';
 import {
   decodeCandidates,
-  nonMaximumSuppression,
   suppressCandidates,
+  suppressOnly,
   type DetectedFace,
   type DetectionCandidate,
 } from './decode.js';
@@ -219,16 +219,6 @@ export class CnnFaceDetector {
     this.closed = true;
     await this.backend.dispose();
   }
-}
-
-/** NMS over candidates, keeping them as candidates (unclipped), highest score first. */
-function suppressOnly(candidates: readonly DetectionCandidate[], nmsIou: number): DetectionCandidate[] {
-  const keep = nonMaximumSuppression(
-    candidates.map((c) => c.corners),
-    candidates.map((c) => c.score),
-    nmsIou,
-  );
-  return keep.map((i) => candidates[i]);
 }
 
 /**

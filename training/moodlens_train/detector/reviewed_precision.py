@@ -67,9 +67,8 @@ def estimate_strata(true_positives: int, strata: list) -> dict:
     for _, verdicts in strata:
         _check_verdicts(verdicts)
     total = true_positives + sum(n for n, _ in strata)
-    shares = [(n, sum(v == "face" for v in verdicts) / len(verdicts), wilson(sum(v == "face" for v in verdicts),
-                                                                              len(verdicts)))
-              for n, verdicts in strata]
+    faces = [sum(v == "face" for v in verdicts) for _, verdicts in strata]
+    shares = [(n, k / len(verdicts), wilson(k, len(verdicts))) for (n, verdicts), k in zip(strata, faces)]
     return {"measured_precision": true_positives / total,
             "precision": (true_positives + sum(n * q for n, q, _ in shares)) / total,
             "precision_95": [(true_positives + sum(n * b[0] for n, _, b in shares)) / total,
