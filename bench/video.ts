@@ -174,6 +174,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
       every: number,
       threads: number,
       kind: DetectorKind = 'haar',
+      mirror = false,
     ): Promise<VideoAnalysisResult> => {
       const detector = await openFaceDetector({
         detector: kind,
@@ -181,6 +182,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         cascade: undefined,
         detectorModel: undefined,
         minScore: undefined,
+        ...(mirror ? { mirror } : {}),
       });
       try {
         const pipeline = new EmotionPipeline(detector, classifier);
@@ -191,7 +193,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
               ffmpeg,
               info,
               pipeline,
-              outDir: join(dir, `${kind}-every${every}-t${threads}`),
+              outDir: join(dir, `${kind}${mirror ? '-mirror' : ''}-every${every}-t${threads}`),
               detectEvery: every,
             }),
           );
@@ -216,28 +218,33 @@ async function run(options: BenchOptions): Promise<SectionReport> {
 
     const rows: Cell[][] = [];
     const runs: { every: number; threads: number; result: VideoAnalysisResult }[] = [];
-    const cnnRuns: { every: number; threads: number; result: VideoAnalysisResult }[] = [];
-    const settings: [DetectorKind, number, number][] = [
-      ['haar', 1, 1],
-      ['haar', 3, 1],
-      ...INTERVALS.map((e): [DetectorKind, number, number] => ['haar', e, 2]),
+    const cnnRuns: { every: number; threads: number; mirror: boolean; result: VideoAnalysisResult }[] = [];
+    const settings: [DetectorKind, number, number, boolean][] = [
+      ['haar', 1, 1, false],
+      ['haar', 3, 1, false],
+      ...INTERVALS.map((e): [DetectorKind, number, number, boolean] => ['haar', e, 2, false]),
       // The learned detector (the default since issue 21): the default interval and every frame.
-      ['cnn', 3, 1],
-      ['cnn', 1, 2],
-      ['cnn', 3, 2],
+      ['cnn', 3, 1, false],
+      ['cnn', 1, 2, false],
+      ['cnn', 3, 2, false],
+      // Its opt-in mirror view (--mirror), the price of making it the default.
+      ['cnn', 3, 1, true],
+      ['cnn', 3, 2, true],
     ];
-    for (const [kind, every, threads] of settings) {
-      const result = await runPipeline(every, threads, kind);
-      (kind === 'haar' ? runs : cnnRuns).push({ every, threads, result });
+    for (const [kind, every, threads, mirror] of settings) {
+      const result = await runPipeline(every, threads, kind, mirror);
+      if (kind === 'haar') runs.push({ every, threads, result });
+      else cnnRuns.push({ every, threads, mirror, result });
+      const name = `${kind}${mirror ? ' --mirror' : ''}`;
       const t = result.timings;
       const seconds = t.totalMs / 1000;
       const detectClassifyFps = t.frames / ((t.detectMs + t.trackMs + t.classifyMs) / 1000);
       options.progress(
-        `video: ${kind}, every ${every}, ${threads} thread(s): ${(t.frames / seconds).toFixed(1)} fps whole, ` +
+        `video: ${name}, every ${every}, ${threads} thread(s): ${(t.frames / seconds).toFixed(1)} fps whole, ` +
           `${detectClassifyFps.toFixed(1)} fps detect+track+classify`,
       );
       rows.push([
-        `${kind}, every ${every}, ${threads} thread${threads === 1 ? '' : 's'}`,
+        `${name}, every ${every}, ${threads} thread${threads === 1 ? '' : 's'}`,
         Number((t.frames / seconds).toFixed(1)),
         Number(detectClassifyFps.toFixed(1)),
         ms(t.decodeMs, t.frames),
@@ -269,7 +276,8 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         `${runs[0].result.timings.frames} frames (a real face, panned and zoomed). Median of ${repeat} run(s).`,
       `Alone: decode ${median(decodeFps).toFixed(0)} fps, encode (x264 veryfast) ${median(encodeFps).toFixed(0)} fps.`,
       'haar: the Haar engine with video\u2019s defaults (the box agreement and min-size notes below are its); cnn: the ' +
-        'learned detector, the default (its fine pass for small faces and coarse pass for faces filling the frame included).',
+        'learned detector, the default (its fine pass for small faces and coarse pass for faces filling the frame included); ' +
+        'cnn --mirror: the same with its opt-in mirror view (every pass also on the mirror image).',
       'Stage columns are ms per frame; decode is the wait for ffmpeg (it decodes in its own process, in ' +
         'parallel), encode the wait for x264 to take the frame. detect+classify fps = frames / (detect + track + classify time).',
       "Boxes carried between detections vs detecting on every frame (the person's track; IoU over the frames " +
@@ -318,6 +326,7 @@ async function run(options: BenchOptions): Promise<SectionReport> {
         cnnRuns: cnnRuns.map((r) => ({
           every: r.every,
           threads: r.threads,
+          mirror: r.mirror,
           timings: r.result.timings,
           detections: r.result.detections,
         })),

@@ -88,6 +88,7 @@ def face300w_dir() -> Path:
         return target
     if not FACE300W_ARCHIVE.is_file():
         pytest.skip(f"face300w data not found: set MOODLENS_FACE300W_DIR or provide {FACE300W_ARCHIVE}")
+    (REPO_ROOT / ".cache").mkdir(exist_ok=True)  # a fresh clone has none until something unpacks there
     scratch = Path(tempfile.mkdtemp(prefix="face300w-unpack-", dir=REPO_ROOT / ".cache"))
     try:
         subprocess.run(["tar", "xzf", str(FACE300W_ARCHIVE), "-C", str(scratch)], check=True)

@@ -283,3 +283,64 @@ def test_add_webfaces_writes_splits_and_marks_unlabelled_faces_in_training_photo
     items = load_split(out, "train")
     assert [it.ignore.tolist() for it in items] == [[]] + [[[90, 20, 140, 80]]] * len(expected["train"])
     assert all(len(it.ignore) == 0 for s in ("val", "webfaces-test") for it in load_split(out, s))
+
+
+def _node_report(per_image: dict) -> dict:
+    """A `moodlens evaluate-detector --json` report's per-photo false detections ([x, y, w, h], score)."""
+    return {"perImage": [{"file": f, "falseDetections": [{"box": b, "score": s} for b, s in dets]}
+                         for f, dets in per_image.items()]}
+
+
+def test_review_strata_keeps_the_old_verdicts_and_draws_only_new_false_detections(tmp_path):
+    import json
+    from moodlens_train.detector.review_strata import build, copy_verdicts, differences, main
+    base = _node_report({"webfaces_a.jpg": [([10, 10, 20, 20], 0.9), ([100, 0, 30, 30], 0.7)],
+                         "webfaces_b.jpg": [([0, 0, 40, 40], 0.8)]})
+    new = _node_report({"webfaces_a.jpg": [([11, 10, 20, 20], 0.9), ([60, 60, 20, 20], 0.6)],
+                        "webfaces_b.jpg": [([0, 0, 40, 40], 0.8), ([200, 0, 40, 40], 0.65)],
+                        "webfaces_c.jpg": [([5, 5, 10, 10], 0.7)]})
+    # the earlier sample (from the Python review: xyxy boxes, prepared-data paths): one is still false with
+    # the new setting, one is gone (the new setting no longer makes it), one is on a photo it never had
+    judged = [{"image": "images/webfaces/a.jpg", "box": [10, 10, 30, 30], "verdict": "face"},
+              {"image": "images/webfaces/a.jpg", "box": [100, 0, 130, 30], "verdict": "not-face"},
+              {"image": "images/webfaces/b.jpg", "box": [300, 300, 320, 320], "verdict": "face"}]
+    doc = build(base, new, judged, n_sample=2, seed=0)
+    old, fresh = doc["strata"]
+    assert old["false_positives"] == 2 and fresh["false_positives"] == 3
+    assert [j["verdict"] for j in old["reviewed"]] == ["face"]
+    assert doc["judged_no_longer_false"] == {"face": 1, "not-face": 1}
+    assert len(fresh["reviewed"]) == 2 and all(r["verdict"] is None for r in fresh["reviewed"])
+    assert {r["image"] for r in fresh["reviewed"]} <= {"webfaces_a.jpg", "webfaces_b.jpg", "webfaces_c.jpg"}
+    assert build(base, new, judged, 2, 0) == doc  # the same seed draws the same sample
+    with pytest.raises(ValueError, match="more than the 3"):
+        build(base, new, judged, 4, 0)
+    # verdicts given once carry over to a rebuilt file; a file is its own reference
+    earlier = json.loads(json.dumps(doc))
+    for r, v in zip(earlier["strata"][1]["reviewed"], ["face", "not-face"]):
+        r["verdict"] = v
+    assert copy_verdicts(doc, earlier) == 0
+    assert [r["verdict"] for r in doc["strata"][1]["reviewed"]] == ["face", "not-face"]
+    assert differences(doc, earlier) == []
+    other = build(base, new, judged, 1, 0)
+    assert differences(other, earlier) == ["stratum 2: 1 judged, the reference 2"]
+    # the command: files in, a strata file out that reviewed_precision reads; --check against itself
+    for name, d in (("base.json", base), ("new.json", new), ("review.json", {"detectors": {"cnn": {"reviewed": judged}}})):
+        (tmp_path / name).write_text(json.dumps(d))
+    args = ["--base", str(tmp_path / "base.json"), "--new", str(tmp_path / "new.json"), "--judged",
+            str(tmp_path / "review.json"), "--figures", "fig.json", "--sample", "2", "--out", str(tmp_path / "s.json")]
+    assert main(args) == 0
+    assert main(args[:-1] + [str(tmp_path / "t.json"), "--check", str(tmp_path / "s.json")]) == 0
+    assert main(args[:-4] + ["--sample", "1", "--out", str(tmp_path / "u.json"), "--check", str(tmp_path / "s.json")]) == 1
+    assert main(args[:-4] + ["--sample", "9", "--out", str(tmp_path / "u.json")]) == 2
+    # an unjudged file is refused by reviewed_precision, a judged one gives a figure
+    from moodlens_train.detector.reviewed_precision import main as precision_main
+    (tmp_path / "fig.json").write_text(json.dumps({"figures": {"true_positives": 95, "false_positives": 5,
+                                                               "recall": 0.9}}))
+    with pytest.raises(ValueError, match="2 of 2 sampled detections are not judged"):
+        precision_main([str(tmp_path / "s.json")])
+    assert main(args + ["--verdicts", str(tmp_path / "s.json")]) == 0
+    filled = json.loads((tmp_path / "s.json").read_text())
+    for r in filled["strata"][1]["reviewed"]:
+        r["verdict"] = "face"
+    (tmp_path / "s.json").write_text(json.dumps(filled))
+    assert precision_main([str(tmp_path / "s.json")]) == 0

@@ -38,6 +38,9 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple:
 
 
 def _check_verdicts(verdicts: list) -> None:
+    unjudged = sum(v is None for v in verdicts)
+    if unjudged:  # review_strata writes null for the detections still to be judged
+        raise ValueError(f"{unjudged} of {len(verdicts)} sampled detections are not judged yet (verdict null)")
     unknown = sorted({v for v in verdicts if v not in VERDICTS})
     if unknown:
         raise ValueError(f"unknown verdicts {unknown}; use {', '.join(VERDICTS)}")
