@@ -25,6 +25,7 @@ Splits (by source photo, never by augmented copy; see README.md):
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import re
@@ -293,8 +294,8 @@ def prepare_wider_train(gitdir: Path, commit: str, out: Path, splits: dict) -> i
 
 
 def read_extra_masked(ilc: Optional[Path], macwin: Optional[Path], ilc_commit: str, macwin_commit: str):
-    """Hand-labelled web photos of people with and without masks: [(source, stem, bytes, faces)], faces a list
-    (VOC) or YOLO label text, converted by `prepare_extra_masked` once the photo's size is known.
+    """Hand-labelled web photos of people with and without masks: [(source, stem, bytes, faces_at)], where
+    `faces_at(width, height)` gives the faces (YOLO labels are fractions of a size only the decoded photo knows).
     ilc: `jolignier/face-mask-dataset-ilc-2021` (Pascal VOC; with_mask, without_mask and with_incorrect_mask
     are all faces); macwin: `MacwinWin/face_mask_dataset` (YOLO; both classes are faces)."""
     out = []
@@ -303,11 +304,12 @@ def read_extra_masked(ilc: Optional[Path], macwin: Optional[Path], ilc_commit: s
         for name in sorted(files):
             stem = Path(name).stem
             if name.startswith("JPEGImages/") and f"annotations/{stem}.xml" in files:
-                out.append(("ilc", stem, files[name], voc_faces(files[f"annotations/{stem}.xml"])))
+                faces = voc_faces(files[f"annotations/{stem}.xml"])
+                out.append(("ilc", stem, files[name], lambda w, h, faces=faces: faces))
     if macwin:
         for name, data, text in yolo_images(macwin, macwin_commit, "data"):
             if text is not None:
-                out.append(("macwin", Path(name).stem, data, text))
+                out.append(("macwin", Path(name).stem, data, functools.partial(yolo_faces, text)))
     return out
 
 
@@ -316,7 +318,7 @@ def prepare_extra_masked(photos, out: Path, splits: dict, held_out_hashes: np.nd
     repeats (within SAME_PHOTO_BITS of one already taken). Returns counts of what was left out."""
     kept_hashes: list = []
     left = {"held-out or mask-set copies": 0, "repeats": 0, "unreadable": 0}
-    for source, stem, data, faces in photos:
+    for source, stem, data, faces_at in photos:
         try:
             h = dhash(data)
         except Exception:  # a truncated file in the snapshot
@@ -332,10 +334,8 @@ def prepare_extra_masked(photos, out: Path, splits: dict, held_out_hashes: np.nd
         ext = ".png" if data[:4] == b"\x89PNG" else ".jpg"
         rel = f"images/{source}/{stem}{ext}"
         w, h_ = write(out, rel, data)
-        if isinstance(faces, str):
-            faces = yolo_faces(faces, w, h_)
         splits["train"].append({"image": rel, "width": w, "height": h_, "source": source, "group": stem,
-                                "faces": faces})
+                                "faces": faces_at(w, h_)})
     return left
 
 

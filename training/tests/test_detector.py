@@ -456,15 +456,24 @@ def test_extra_training_photos_leave_out_held_out_copies_and_repeats(tmp_path):
     held = (rng.random((60, 80)) * 255).astype(np.uint8)
     fresh = (rng.random((60, 80)) * 255).astype(np.uint8)
     voc = b"<annotation><object><bndbox><xmin>10</xmin><ymin>5</ymin><xmax>30</xmax><ymax>35</ymax></bndbox></object></annotation>"
-    photos = [("ilc", "copy", jpg(np.clip(held.astype(int) + 2, 0, 255).astype(np.uint8)), prep.voc_faces(voc)),
-              ("ilc", "new", jpg(fresh), prep.voc_faces(voc)),
-              ("macwin", "again", jpg(fresh), "0 0.5 0.5 0.25 0.5\n"),
-              ("macwin", "broken", b"not an image", "")]
+    def voc_at(w, h):
+        return prep.voc_faces(voc)
+
+    def yolo_at(w, h):
+        return prep.yolo_faces("0 0.5 0.5 0.25 0.5\n", w, h)
+
+    photos = [("ilc", "copy", jpg(np.clip(held.astype(int) + 2, 0, 255).astype(np.uint8)), voc_at),
+              ("ilc", "new", jpg(fresh), voc_at),
+              ("macwin", "again", jpg(fresh), yolo_at),
+              ("macwin", "fresh2", jpg(np.flipud(held)), yolo_at),
+              ("macwin", "broken", b"not an image", yolo_at)]
     splits = {"train": [], "val": [], "test": []}
     left = prep.prepare_extra_masked(photos, tmp_path, splits, np.array([prep.dhash(jpg(held))], np.uint64))
     assert left == {"held-out or mask-set copies": 1, "repeats": 1, "unreadable": 1}
-    assert [it["image"] for it in splits["train"]] == ["images/ilc/new.jpg"]
+    assert [it["image"] for it in splits["train"]] == ["images/ilc/new.jpg", "images/macwin/fresh2.jpg"]
     assert splits["train"][0]["faces"] == [{"box": [10.0, 5.0, 30.0, 35.0], "kps": None}]
+    # YOLO fractions become pixels of the photo's own size (80 x 60)
+    assert splits["train"][1]["faces"][0]["box"] == pytest.approx([30.0, 15.0, 50.0, 45.0])
     assert (tmp_path / "images/ilc/new.jpg").is_file() and not splits["val"] and not splits["test"]
 
 
