@@ -303,12 +303,15 @@ def test_review_strata_keeps_the_old_verdicts_and_draws_only_new_false_detection
     # the new setting, one is gone (the new setting no longer makes it), one is on a photo it never had
     judged = [{"image": "images/webfaces/a.jpg", "box": [10, 10, 30, 30], "verdict": "face"},
               {"image": "images/webfaces/a.jpg", "box": [100, 0, 130, 30], "verdict": "not-face"},
-              {"image": "images/webfaces/b.jpg", "box": [300, 300, 320, 320], "verdict": "face"}]
+              {"image": "images/webfaces/b.jpg", "box": [300, 300, 320, 320], "verdict": "face"},
+              {"image": "images/webfaces/c.jpg", "box": [5, 5, 15, 15], "verdict": "not-face"}]
     doc = build(base, new, judged, n_sample=2, seed=0)
     old, fresh = doc["strata"]
     assert old["false_positives"] == 2 and fresh["false_positives"] == 3
     assert [j["verdict"] for j in old["reviewed"]] == ["face"]
     assert doc["judged_no_longer_false"] == {"face": 1, "not-face": 1}
+    # one the base report did not make falls in the new stratum: no random draw of it, so it judges neither
+    assert doc["judged_in_new_stratum"] == 1
     assert len(fresh["reviewed"]) == 2 and all(r["verdict"] is None for r in fresh["reviewed"])
     assert {r["image"] for r in fresh["reviewed"]} <= {"webfaces_a.jpg", "webfaces_b.jpg", "webfaces_c.jpg"}
     assert build(base, new, judged, 2, 0) == doc  # the same seed draws the same sample

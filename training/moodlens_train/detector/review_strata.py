@@ -7,8 +7,8 @@ two strata:
 1. **also false before**: a false detection of the new report that overlaps (same photo, IoU >= `--iou`) a false
    detection of the base report. The earlier judged sample's detections that fall among them are a random
    sample of this stratum, and keep their verdicts.
-2. **new**: the rest. `--sample N --seed S` draws N of them at random (Python's `random.seed(S)`,
-   `random.sample`, over the report's order: photos as listed, detections as listed) to be judged by eye.
+2. **new**: the rest. `--sample N --seed S` draws N of them at random (Python's `random.Random(S).sample`,
+   the same as `random.seed(S)` then `random.sample`, over the report's order: photos as listed, detections as listed) to be judged by eye.
 
 The output is a review file as `reviewed_precision` reads it (`"strata"`), with the new stratum's verdicts
 `null` until someone judges them; `--verdicts FILE` copies verdicts already given in an earlier such file (the
@@ -96,8 +96,7 @@ def build(base: dict, new: dict, judged: list, n_sample: int, seed: int, iou: fl
     still = overlapping(where, fresh, iou)
     if n_sample > len(fresh):
         raise ValueError(f"--sample {n_sample} is more than the {len(fresh)} new false detections")
-    random.seed(seed)
-    drawn = random.sample(fresh, n_sample)
+    drawn = random.Random(seed).sample(fresh, n_sample)  # the same draw as random.seed(seed); random.sample
     gone = [j["verdict"] for j, k, f in zip(judged, kept, still) if not k and not f]
     return {
         # what the new setting stopped getting wrong, by the earlier verdicts (a 'face' it drops was a real
