@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import iou_matrix
+from .split_folder import photo_name
 
 SAME_DETECTION_IOU = 0.5
 
@@ -45,12 +46,6 @@ def false_detections(report: dict) -> list:
             x, y, w, h = d["box"]
             out.append((image["file"], [x, y, x + w, y + h], d["score"]))
     return out
-
-
-def node_name(judged_image: str, source: str = "webfaces") -> str:
-    """The photo's name in a `split_folder` folder (`images/webfaces/pic1.jpg` -> `webfaces_pic1.jpg`)."""
-    name = Path(judged_image).name
-    return name if name.startswith(f"{source}_") else f"{source}_{name}"
 
 
 def _by_photo(detections: list) -> dict:
@@ -85,11 +80,13 @@ def _box_xywh(box: list) -> list:
     return [round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1)]
 
 
-def build(base: dict, new: dict, judged: list, n_sample: int, seed: int, iou: float = SAME_DETECTION_IOU) -> dict:
+def build(base: dict, new: dict, judged: list, n_sample: int, seed: int, iou: float = SAME_DETECTION_IOU,
+          source: str = "webfaces") -> dict:
     """The strata document; `judged` holds the earlier sample's entries (`image`, `box` as x1, y1, x2, y2,
     `verdict`)."""
     old, fresh = split_strata(false_detections(base), false_detections(new), iou)
-    where = [(node_name(j["image"]), j["box"]) for j in judged]
+    # the judged sample names prepared photos (images/webfaces/pic1.jpg), the reports split_folder's names
+    where = [(photo_name(source, j["image"]), j["box"]) for j in judged]
     kept = overlapping(where, old, iou)
     # A judged detection can also land in the new stratum (the base report, run elsewhere, missed it by a
     # hair): it is no random draw of that stratum, so it judges neither.
@@ -120,9 +117,8 @@ def copy_verdicts(doc: dict, earlier: dict, iou: float = SAME_DETECTION_IOU) -> 
              if "box_xywh" in r]
     left = 0
     for r in doc["strata"][1]["reviewed"]:
-        box = np.asarray([_xyxy(r["box_xywh"])], dtype=np.float64)
         for photo, b, verdict in given:
-            if photo == r["image"] and iou_matrix(box, np.asarray([b], dtype=np.float64))[0, 0] >= iou:
+            if _same(r["image"], _xyxy(r["box_xywh"]), photo, b, iou):
                 r["verdict"] = verdict
                 break
         left += r["verdict"] is None
@@ -131,6 +127,12 @@ def copy_verdicts(doc: dict, earlier: dict, iou: float = SAME_DETECTION_IOU) -> 
 
 def _xyxy(box: list) -> list:
     return [box[0], box[1], box[0] + box[2], box[1] + box[3]]
+
+
+def _same(photo_a: str, box_a: list, photo_b: str, box_b: list, iou: float) -> bool:
+    """One detection twice: the same photo, boxes (x1, y1, x2, y2) overlapping by IoU >= `iou`."""
+    return photo_a == photo_b and iou_matrix(np.asarray([box_a], dtype=np.float64),
+                                             np.asarray([box_b], dtype=np.float64))[0, 0] >= iou
 
 
 def differences(doc: dict, reference: dict) -> list:
@@ -143,10 +145,7 @@ def differences(doc: dict, reference: dict) -> list:
             out.append(f"stratum {i + 1}: {len(a['reviewed'])} judged, the reference {len(b['reviewed'])}")
         elif i == 1:
             for r, s in zip(a["reviewed"], b["reviewed"]):
-                same = r["image"] == s["image"] and iou_matrix(
-                    np.asarray([_xyxy(r["box_xywh"])], dtype=np.float64),
-                    np.asarray([_xyxy(s["box_xywh"])], dtype=np.float64))[0, 0] >= SAME_DETECTION_IOU
-                if not same:
+                if not _same(r["image"], _xyxy(r["box_xywh"]), s["image"], _xyxy(s["box_xywh"]), SAME_DETECTION_IOU):
                     out.append(f"stratum 2, sample {r['index']}: {r['image']} {r['box_xywh']}, the reference "
                                f"{s['image']} {s['box_xywh']}")
     if len(doc["strata"]) != len(reference["strata"]):

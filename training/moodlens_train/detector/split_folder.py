@@ -14,6 +14,12 @@ import sys
 from pathlib import Path
 
 
+def photo_name(source: str, image: str) -> str:
+    """A prepared photo's name in the folder: its source, then its file name (`webfaces_pic1.jpg`), so photos
+    of two sources never collide."""
+    return f"{source}_{Path(image).name}"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("data/detector"))
@@ -28,7 +34,7 @@ def main(argv=None) -> int:
     for it in items:
         if args.source and it["source"] != args.source:
             continue
-        name = f"{it['source']}_{Path(it['image']).name}"
+        name = photo_name(it["source"], it["image"])
         link = images / name
         if not link.exists():
             os.symlink((args.data / it["image"]).resolve(), link)
